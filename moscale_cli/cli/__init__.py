@@ -1,0 +1,1 @@
+"""The ``moscale`` command line (Typer). Thin: parse, call the library, print."""

@@ -1,0 +1,31 @@
+"""The one error family of moscale. The CLI prints these as one red line and exits non-zero."""
+
+from __future__ import annotations
+
+
+class MoScaleError(Exception):
+    """Base class for every error a user can cause (bad input, missing files, bad configs)."""
+
+    exit_code = 1
+
+
+class UsageError(MoScaleError):
+    """Wrong command-line usage (bad option values, conflicting options)."""
+
+    exit_code = 2
+
+
+class MotionFileError(MoScaleError):
+    """A motion file (BVH, NPY, MP4 target) cannot be read or written."""
+
+
+class DatasetError(MoScaleError):
+    """A dataset directory is missing files or holds broken ones."""
+
+
+class CheckpointError(MoScaleError):
+    """A model directory or checkpoint is missing, corrupted or incompatible."""
+
+
+class ConfigError(MoScaleError):
+    """A configuration is invalid or does not match another one."""
