@@ -1,0 +1,237 @@
+"""Caption text for imported clips: label templates (Bandai-Namco) and a small rule-based ``word/POS`` tagger.
+
+The tagger imitates the tokens field of HumanML3D's caption files (spaCy coarse POS, '-' removed,
+non-alphabetic tokens dropped, NOUN/VERB lemmatised except "left") over a fixed lexicon that covers
+the template vocabulary and common motion words; unknown words get a suffix-based guess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+
+from moscale_cli.data.layout import CaptionLine
+
+BANDAI_CONTENTS = (
+    "walk", "walk-turn-left", "walk-turn-right", "run", "wave-both-hands", "wave-left-hand",
+    "wave-right-hand", "raise-up-both-hands", "raise-up-left-hand", "raise-up-right-hand",
+)  # fmt: skip
+BANDAI_STYLES = ("active", "elderly", "exhausted", "feminine", "masculine", "normal", "youthful")
+
+# Verb phrases (third person, after a subject), several paraphrases per content label.
+_CONTENT_PHRASES: dict[str, tuple[str, ...]] = {
+    "walk": ("walks forward", "walks straight ahead", "is walking forward", "takes a few steps forward"),
+    "walk-turn-left": (
+        "walks and turns to the left",
+        "walks forward and then turns left",
+        "makes a left turn while walking",
+        "walks in a curve to the left",
+    ),
+    "walk-turn-right": (
+        "walks and turns to the right",
+        "walks forward and then turns right",
+        "makes a right turn while walking",
+        "walks in a curve to the right",
+    ),
+    "run": ("runs forward", "jogs straight ahead", "is running forward", "runs in a straight line"),
+    "wave-both-hands": (
+        "waves with both hands",
+        "waves both hands in the air",
+        "waves hello with both hands",
+        "is waving both arms",
+    ),
+    "wave-left-hand": (
+        "waves with the left hand",
+        "waves the left hand",
+        "waves hello with the left hand",
+        "is waving the left arm",
+    ),
+    "wave-right-hand": (
+        "waves with the right hand",
+        "waves the right hand",
+        "waves hello with the right hand",
+        "is waving the right arm",
+    ),
+    "raise-up-both-hands": (
+        "raises both hands up",
+        "lifts both arms above the head",
+        "puts both hands up in the air",
+        "raises both arms over the head",
+    ),
+    "raise-up-left-hand": (
+        "raises the left hand",
+        "lifts the left arm up",
+        "puts the left hand up in the air",
+        "raises the left arm over the head",
+    ),
+    "raise-up-right-hand": (
+        "raises the right hand",
+        "lifts the right arm up",
+        "puts the right hand up in the air",
+        "raises the right arm over the head",
+    ),
+}
+
+# Style: subjects that carry the style, and adverbials that carry it after a neutral subject.
+_STYLE_SUBJECTS: dict[str, tuple[str, ...]] = {
+    "active": ("an active person", "an energetic person", "a lively person"),
+    "elderly": ("an elderly person", "an old person", "an old man"),
+    "exhausted": ("an exhausted person", "a tired person", "a worn out person"),
+    "feminine": ("a person", "someone", "a woman"),
+    "masculine": ("a person", "someone", "a man"),
+    "normal": ("a person", "someone", "the person"),
+    "youthful": ("a young person", "a youthful person", "a child"),
+}
+_STYLE_ADVERBIALS: dict[str, tuple[str, ...]] = {
+    "active": (", full of energy", " energetically", " in a lively way"),
+    "elderly": (" like an elderly person", " slowly like an old person", " with the care of an old person"),
+    "exhausted": (" wearily", " as if exhausted", " in a tired way"),
+    "feminine": (" in a feminine way", " in a feminine style", " gracefully"),
+    "masculine": (" in a masculine way", " in a masculine style", " with a broad stance"),
+    "normal": ("", " normally", " in a normal way"),
+    "youthful": (" in a youthful way", " like a young person", " with youthful energy"),
+}
+_NEUTRAL_SUBJECTS = ("a person", "someone", "the person")
+
+BANDAI_NAME = re.compile(r"^dataset-2_(?P<content>[a-z-]+?)_(?P<style>[a-z]+)_(?P<num>\d+)$")
+
+
+def parse_bandai_name(stem: str) -> tuple[str, str] | None:
+    """(content, style) from ``dataset-2_{content}_{style}_{NNN}``, or None when the name does not match."""
+    m = BANDAI_NAME.match(stem)
+    if not m or m["content"] not in BANDAI_CONTENTS or m["style"] not in BANDAI_STYLES:
+        return None
+    return m["content"], m["style"]
+
+
+def bandai_captions(content: str, style: str, key: str, seed: int = 0, n: int = 4) -> list[CaptionLine]:
+    """``n`` (>= 3) distinct captions for a clip, chosen deterministically from ``(seed, key)``."""
+    if content not in _CONTENT_PHRASES:
+        raise ValueError(f"unknown content label {content!r}")
+    if style not in _STYLE_SUBJECTS:
+        raise ValueError(f"unknown style label {style!r}")
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    phrases = _CONTENT_PHRASES[content]
+    candidates: list[tuple[int, str]] = []  # (verb phrase index, caption)
+    for k, p in enumerate(phrases):
+        for s in _STYLE_SUBJECTS[style]:
+            candidates.append((k, f"{s} {p}"))
+        for s in _NEUTRAL_SUBJECTS:
+            for a in _STYLE_ADVERBIALS[style]:
+                candidates.append((k, f"{s} {p}{a}"))
+    candidates = list(dict.fromkeys(candidates))
+    # each caption with a different verb phrase while there are unused ones
+    chosen: list[str] = []
+    used: set[int] = set()
+    for idx in rng.permutation(len(candidates)):
+        k, c = candidates[idx]
+        if (k in used and len(used) < len(phrases)) or c in chosen:
+            continue
+        used.add(k)
+        chosen.append(c)
+        if len(chosen) == n:
+            break
+    return [CaptionLine(caption=c, tokens=tag_tokens(c)) for c in chosen]
+
+
+# ---------------------------------------------------------------------------------------- tagger
+_LEXICON: dict[str, tuple[str, str]] = {}
+
+
+def _add(pos: str, words: str) -> None:
+    for w in words.split():
+        lemma = w
+        if ":" in w:
+            w, lemma = w.split(":")
+        _LEXICON[w] = (lemma, pos)
+
+
+_add("DET", "a an the this that these those some each every all both another")
+_add("PRON", "someone somebody he she it they him her them his its their himself herself themselves one")
+_add(
+    "ADP",
+    "with to in on at over under above below into onto from of by for around across through toward towards behind like as along",
+)
+_add("CCONJ", "and or but")
+_add("SCONJ", "while then if because")
+_add("AUX", "is:be are:be was:be were:be be")
+_add("PART", "not")
+_add(
+    "ADV",
+    "forward forwards backward backwards ahead up down away back slowly quickly fast normally gracefully wearily "
+    "energetically again twice straight around sideways then very",
+)
+_add(
+    "ADJ",
+    "active energetic lively elderly old exhausted tired worn feminine masculine normal young youthful broad "
+    "few small big large quick slow other strong high low full",
+)
+_add(
+    "NOUN",
+    "person:person people:person man:man woman:woman child:child hand:hand hands:hand arm:arm arms:arm "
+    "head:head leg:leg legs:leg foot:foot feet:foot step:step steps:step turn:turn curve:curve line:line "
+    "air:air way:way style:style energy:energy care:care stance:stance circle:circle side:side "
+    "direction:direction body:body knee:knee knees:knee",
+)
+_add(
+    "VERB",
+    "walks:walk walk:walk walking:walk walked:walk turns:turn turning:turn turned:turn runs:run run:run "
+    "running:run jogs:jog jog:jog jogging:jog waves:wave wave:wave waving:wave raises:raise raise:raise "
+    "raising:raise lifts:lift lift:lift lifting:lift puts:put put:put putting:put makes:make make:make "
+    "takes:take take:take jumps:jump jump:jump jumping:jump kicks:kick kick:kick sits:sit sit:sit "
+    "stands:stand stand:stand exhausted:exhaust moves:move move:move goes:go go:go",
+)
+_SIDES = {"left", "right"}
+_BODY_NOUNS = {
+    "hand",
+    "hands",
+    "arm",
+    "arms",
+    "leg",
+    "legs",
+    "foot",
+    "feet",
+    "side",
+    "knee",
+    "shoulder",
+    "turn",
+}
+
+
+def _guess(word: str) -> tuple[str, str]:
+    if word.endswith("ly"):
+        return word, "ADV"
+    if word.endswith("ing") and len(word) > 5:
+        return word, "VERB"
+    return word, "NOUN"
+
+
+def tag_tokens(text: str) -> str:
+    """``word/POS`` tokens of a caption (space-separated), HumanML3D style."""
+    words = [w for w in re.findall(r"[A-Za-z]+(?:'[A-Za-z]+)?", text.replace("-", "").lower()) if w.isalpha()]
+    out = []
+    for i, w in enumerate(words):
+        if w in _SIDES:
+            nxt = words[i + 1] if i + 1 < len(words) else ""
+            prev = words[i - 1] if i > 0 else ""
+            if nxt in _BODY_NOUNS:
+                lemma, pos = w, "ADJ"
+            elif prev in ("the", "to", "his", "her", "their"):
+                lemma, pos = w, "NOUN"
+            else:
+                lemma, pos = w, "ADV"
+        elif w == "straight" and i + 1 < len(words) and words[i + 1] == "line":
+            lemma, pos = w, "ADJ"
+        else:
+            lemma, pos = _LEXICON.get(w) or _guess(w)
+        if w == "out":
+            lemma, pos = "out", "ADP"
+        out.append(f"{lemma if pos in ('NOUN', 'VERB') else w}/{pos}")
+    return " ".join(out)
+
+
+def lexicon_words() -> set[str]:
+    return set(_LEXICON) | _SIDES | {"out"}

@@ -1,0 +1,207 @@
+"""The HumanML3D directory layout: split files, caption files, statistics, feature/joint files.
+
+A dataset directory holds::
+
+    new_joint_vecs/<id>.npy   float32 (T, D) features (263 for SMPL-22, 251 for KIT-21)
+    new_joints/<id>.npy       float32 (T, J, 3) joint positions (optional for reading)
+    texts/<id>.txt            caption lines ``caption#tokens#from#to``
+    train.txt val.txt test.txt all.txt train_val.txt   one id per line
+    Mean.npy Std.npy          float32 (D,)
+
+Everything here is plain file handling (no torch); writers are atomic.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from moscale_cli.errors import DatasetError
+from moscale_cli.utils.atomic import atomic_path, write_text_atomic
+
+FEATS_DIR = "new_joint_vecs"
+JOINTS_DIR = "new_joints"
+TEXTS_DIR = "texts"
+MEAN_FILE = "Mean.npy"
+STD_FILE = "Std.npy"
+CORE_SPLITS = ("train", "val", "test")
+ALL_SPLITS = ("train", "val", "test", "all", "train_val")
+# Time tags in caption files are seconds at 20 fps (hard-coded in the reference loader, KIT included).
+TIME_TAG_FPS = 20
+
+
+@dataclass(frozen=True)
+class CaptionLine:
+    """One caption: the text, its ``word/POS`` tokens, and the time tags in seconds (0,0 = whole clip)."""
+
+    caption: str
+    tokens: str = ""
+    start: float = 0.0
+    end: float = 0.0
+
+    @property
+    def whole_clip(self) -> bool:
+        return self.start == 0.0 and self.end == 0.0
+
+    def frame_range(self, fps: int = TIME_TAG_FPS) -> tuple[int, int]:
+        """Frames ``int(start*fps) : int(end*fps)`` of the clip this caption covers."""
+        return int(self.start * fps), int(self.end * fps)
+
+    def to_line(self) -> str:
+        return f"{self.caption}#{self.tokens}#{_fmt_time(self.start)}#{_fmt_time(self.end)}"
+
+
+def _fmt_time(t: float) -> str:
+    return f"{t:.1f}" if float(t).is_integer() else f"{t:g}"
+
+
+def _parse_time(s: str) -> float:
+    v = float(s.strip())  # ValueError on junk; 'nan' parses
+    if math.isnan(v):
+        return 0.0
+    if math.isinf(v) or v < 0:
+        raise ValueError(f"time tag {s.strip()!r} is not a finite non-negative number")
+    return v
+
+
+def parse_caption_line(line: str, allow_plain: bool = False) -> CaptionLine:
+    """Parse ``caption#tokens#from#to``; NaN tags read as 0.
+
+    With ``allow_plain`` a line without any ``#`` is a plain caption (tokens empty, whole clip).
+    Raises ``ValueError`` with a short reason for a malformed line.
+    """
+    text = line.strip()
+    if not text:
+        raise ValueError("empty line")
+    if "#" not in text and allow_plain:
+        return CaptionLine(caption=text)
+    parts = text.split("#")
+    if len(parts) != 4:
+        raise ValueError(f"expected 4 '#'-separated fields (caption#tokens#from#to), got {len(parts)}")
+    caption, tokens, t0, t1 = parts
+    if not caption.strip():
+        raise ValueError("empty caption")
+    try:
+        start, end = _parse_time(t0), _parse_time(t1)
+    except ValueError as e:
+        raise ValueError(f"bad time tags {t0!r}#{t1!r} ({e})") from None
+    if not (start == 0.0 and end == 0.0) and end <= start:
+        raise ValueError(f"time tags {t0}#{t1}: end is not after start")
+    return CaptionLine(caption=caption.strip(), tokens=tokens.strip(), start=start, end=end)
+
+
+def read_captions(path: str | os.PathLike, allow_plain: bool = False) -> list[CaptionLine]:
+    """All caption lines of a file (blank lines ignored). Raises ``DatasetError`` naming ``file:line``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DatasetError(f"caption file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetError(f"cannot read caption file {path}: {e}") from None
+    lines = []
+    for i, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            lines.append(parse_caption_line(raw, allow_plain=allow_plain))
+        except ValueError as e:
+            raise DatasetError(f"malformed caption line {path}:{i}: {e}") from None
+    if not lines:
+        raise DatasetError(f"caption file {path} holds no captions")
+    return lines
+
+
+def write_captions(path: str | os.PathLike, lines: list[CaptionLine]) -> None:
+    write_text_atomic(path, "".join(c.to_line() + "\n" for c in lines))
+
+
+def split_path(root: str | os.PathLike, split: str) -> Path:
+    return Path(root) / f"{split}.txt"
+
+
+def read_split(root: str | os.PathLike, split: str) -> list[str]:
+    """Ids of a split file (``<root>/<split>.txt``), in order, blanks and duplicates removed."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder {root} does not exist")
+    path = split_path(root, split)
+    if not path.is_file():
+        have = [s for s in ALL_SPLITS if split_path(root, s).is_file()]
+        hint = f"(it has: {', '.join(have)})" if have else "(it has no split files)"
+        raise DatasetError(f"split file {path.name} is missing in {root} {hint}")
+    try:
+        names = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetError(f"cannot read split file {path}: {e}") from None
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def available_splits(root: str | os.PathLike) -> list[str]:
+    return [s for s in ALL_SPLITS if split_path(root, s).is_file()]
+
+
+def write_split(root: str | os.PathLike, split: str, names: list[str]) -> None:
+    write_text_atomic(split_path(root, split), "".join(n + "\n" for n in names))
+
+
+def write_standard_splits(root: str | os.PathLike, splits: dict[str, list[str]]) -> None:
+    """Write train/val/test plus the derived all.txt and train_val.txt."""
+    for s in CORE_SPLITS:
+        write_split(root, s, splits.get(s, []))
+    write_split(root, "all", [n for s in CORE_SPLITS for n in splits.get(s, [])])
+    write_split(root, "train_val", splits.get("train", []) + splits.get("val", []))
+
+
+def feature_path(root: str | os.PathLike, name: str) -> Path:
+    return Path(root) / FEATS_DIR / f"{name}.npy"
+
+
+def joints_path(root: str | os.PathLike, name: str) -> Path:
+    return Path(root) / JOINTS_DIR / f"{name}.npy"
+
+
+def text_path(root: str | os.PathLike, name: str) -> Path:
+    return Path(root) / TEXTS_DIR / f"{name}.txt"
+
+
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    """``np.save`` through a temporary file (never a partial .npy under the final name)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, np.ascontiguousarray(array, dtype=np.float32))
+
+
+def load_stats(root: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) float32 from ``Mean.npy``/``Std.npy`` of a dataset folder."""
+    root = Path(root)
+    out = []
+    for fname in (MEAN_FILE, STD_FILE):
+        p = root / fname
+        if not p.is_file():
+            raise DatasetError(f"{fname} is missing in {root} (compute it or pass the statistics explicitly)")
+        try:
+            a = np.load(p, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise DatasetError(f"cannot read {p}: {e}") from None
+        if a.ndim != 1 or not np.all(np.isfinite(a)):
+            raise DatasetError(f"{p} must be a finite 1-D array, got shape {a.shape}")
+        out.append(a.astype(np.float32))
+    mean, std = out
+    if mean.shape != std.shape:
+        raise DatasetError(f"{MEAN_FILE} {mean.shape} and {STD_FILE} {std.shape} of {root} differ in shape")
+    return mean, std
+
+
+def save_stats(root: str | os.PathLike, mean: np.ndarray, std: np.ndarray) -> None:
+    save_npy(Path(root) / MEAN_FILE, np.asarray(mean))
+    save_npy(Path(root) / STD_FILE, np.asarray(std))
+
+
+def feature_header(path: str | os.PathLike) -> tuple[int, ...]:
+    """Shape of an .npy file without reading its data (raises OSError/ValueError when unreadable)."""
+    return tuple(np.load(path, mmap_mode="r", allow_pickle=False).shape)
