@@ -16,7 +16,6 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from moscale_cli.errors import MoScaleError
 from moscale_cli.motion.quaternion import (
@@ -142,6 +141,7 @@ def body_forward(joints: np.ndarray, skeleton: Skeleton = SMPL22) -> np.ndarray:
 def inverse_kinematics(
     joints: np.ndarray,
     skeleton: Skeleton = SMPL22,
+    *,
     face_joints: tuple[int, int, int, int] | None = None,
     smooth_forward: bool = True,
 ) -> np.ndarray:
@@ -159,6 +159,8 @@ def inverse_kinematics(
     r_hip, l_hip, r_sho, l_sho = face_joints if face_joints is not None else skeleton.face_joints
     forward = _forward_from_across(_across(joints, (l_hip, r_hip), (r_sho, l_sho)))  # hip-sign quirk
     if smooth_forward:
+        from scipy.ndimage import gaussian_filter1d  # lazy: keeps `import moscale_cli.motion` light
+
         forward = gaussian_filter1d(forward, FORWARD_SMOOTH_SIGMA, axis=0, mode="nearest")
     root = _yaw_to_forward(normalize(forward))
     root[0] = (1.0, 0.0, 0.0, 0.0)
