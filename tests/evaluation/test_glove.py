@@ -100,7 +100,7 @@ def test_vectorizer_sequence_shapes(tmp_path):
     np.testing.assert_array_equal(w[0], wv.word2vec["sos"])
     np.testing.assert_array_equal(w[5], wv.word2vec["eos"])
     np.testing.assert_array_equal(w[6], wv.word2vec["unk"])
-    assert wv.sequence([f"a/DET"] * 30)[2] == 22
+    assert wv.sequence(["a/DET"] * 30)[2] == 22
 
 
 def test_missing_glove_file_is_named(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from moscale_cli.errors import MoScaleError
 from moscale_cli.evaluation import metrics as M
 
 
@@ -92,7 +93,7 @@ def test_multimodality_on_constructed_embeddings():
     b = rng2.choice(30, 10, replace=False)
     frac_distinct = np.mean(a != b)
     assert v == pytest.approx(np.sqrt(2) * scales.mean() * frac_distinct, rel=1e-9)
-    with pytest.raises(Exception):
+    with pytest.raises(MoScaleError, match="at least 10 samples"):
         M.multimodality(np.zeros((2, 5, 3)), pairs=10)
 
 
