@@ -1,0 +1,1 @@
+"""Sampling: next-scale generation (sampler), editing masks and edit mode."""
