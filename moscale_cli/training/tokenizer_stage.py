@@ -1,0 +1,186 @@
+"""Tokenizer training stage (method spec §2.3) and loading of a finished tokenizer run.
+
+Loss = SmoothL1(recon, gt) + lambda_pos * SmoothL1 on the root-relative joint positions (ric dims)
++ lambda_commit * commitment, every term masked to the valid frames. Validation reports the
+root-aligned reconstruction MPJPE in mm, the feature L1 and per-scale codebook usage / perplexity.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from moscale_cli.checkpoint import load_json, load_module, save_json, save_module
+from moscale_cli.config import ConfigBase
+from moscale_cli.errors import CheckpointError
+from moscale_cli.models.tokenizer import MSTokenizer, TokenizerConfig, code_stats
+from moscale_cli.motion.skeleton import skeleton_for_dim
+
+TOKENIZER_WEIGHTS = "tokenizer.safetensors"
+TOKENIZER_CONFIG = "tokenizer_config.json"
+
+
+@dataclass
+class TokenizerStageConfig(ConfigBase):
+    lambda_pos: float = 0.5
+    lambda_commit: float = 0.02
+    stats: str = "dataset"  # "dataset" or "evaluator" normalisation statistics
+    val_split: str = "val"  # split used for validation ("" = none)
+    val_max_items: int = 0  # 0 = all
+    val_batch_size: int = 64
+
+
+def masked_smooth_l1(pred_BTD: torch.Tensor, gt_BTD: torch.Tensor, mask_BT: torch.Tensor) -> torch.Tensor:
+    m = mask_BT.unsqueeze(-1).to(pred_BTD.dtype)
+    err = F.smooth_l1_loss(pred_BTD.float(), gt_BTD.float(), reduction="none") * m
+    return err.sum() / (m.sum() * pred_BTD.shape[-1]).clamp(min=1)
+
+
+def tokenizer_loss(
+    model: torch.nn.Module, batch: dict[str, Any], ric: slice, lambda_pos: float, lambda_commit: float
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    feats, lengths = batch["feats"], batch["lengths"]
+    mask = torch.arange(feats.shape[1], device=feats.device)[None] < lengths[:, None]
+    recon, aux = model(feats, lengths)
+    rec = masked_smooth_l1(recon, feats, mask)
+    pos = masked_smooth_l1(recon[..., ric], feats[..., ric], mask)
+    commit = aux["commit"]
+    loss = rec + lambda_pos * pos + lambda_commit * commit
+    logs = {"recon": rec.detach(), "pos": pos.detach(), "commit": commit.detach(), "perplexity": aux["perplexity"], "usage": aux["usage"]}
+    return loss, logs
+
+
+@torch.no_grad()
+def reconstruction_metrics(model: MSTokenizer, batches: Any, normalizer: Any, joints_num: int) -> dict[str, Any]:
+    """MPJPE (mm, root-aligned, mean over valid frames and joints), feature L1 (normalised space),
+    per-scale usage / perplexity over all the given batches (model in eval mode)."""
+    from moscale_cli.motion.features import recover_from_ric
+
+    dev = next(model.parameters()).device
+    err_sum, n_joint_frames, l1_sum, n_feat = 0.0, 0, 0.0, 0
+    all_ids: list[list[torch.Tensor]] = [[] for _ in model.scales]
+    for batch in batches:
+        feats = batch["feats"].to(dev)
+        lengths = batch["lengths"].to(dev)
+        mask = torch.arange(feats.shape[1], device=dev)[None] < lengths[:, None]
+        recon, aux = model(feats, lengths)
+        recon = recon.float()
+        m = mask.unsqueeze(-1)
+        l1_sum += float(((recon - feats).abs() * m).sum())
+        n_feat += int(m.sum()) * feats.shape[-1]
+        jp = recover_from_ric(normalizer.denormalize(recon), joints_num)
+        jg = recover_from_ric(normalizer.denormalize(feats), joints_num)
+        jp = jp - jp[..., :1, :]
+        jg = jg - jg[..., :1, :]
+        e = (jp - jg).norm(dim=-1)  # B T J
+        err_sum += float((e * mask.unsqueeze(-1)).sum())
+        n_joint_frames += int(mask.sum()) * joints_num
+        for k, ids in enumerate(aux["ids"]):
+            all_ids[k].append(ids.reshape(-1).cpu())
+    stats = code_stats([torch.cat(x) for x in all_ids], model.cfg.n_codes)
+    out: dict[str, Any] = {"mpjpe_mm": 1000.0 * err_sum / max(1, n_joint_frames), "feat_l1": l1_sum / max(1, n_feat)}
+    for k in range(len(model.scales)):
+        out[f"usage_s{k}"] = stats["usage"][k]
+        out[f"perplexity_s{k}"] = stats["perplexity"][k]
+    return out
+
+
+class TokenizerStage:
+    """Stage object for :class:`moscale_cli.training.loop.Trainer`."""
+
+    name = "tokenizer"
+    best_metric = "val_mpjpe_mm"
+    best_mode = "min"
+
+    def __init__(self, data: list[str | os.PathLike], tok_cfg: TokenizerConfig, stage_cfg: TokenizerStageConfig | None = None,
+                 seed: int = 0, train_dataset: Any = None, val_dataset: Any = None, collate: Any = None) -> None:
+        self.data = [str(d) for d in data]
+        self.tok_cfg = tok_cfg
+        self.cfg = stage_cfg or TokenizerStageConfig()
+        self.seed = seed
+        self.model = MSTokenizer(tok_cfg)
+        self._train = train_dataset
+        self._val = val_dataset
+        self._collate = collate
+        self.ric = skeleton_for_dim(tok_cfg.feature_dim).feature_slices()["ric"]
+        self.joints_num = skeleton_for_dim(tok_cfg.feature_dim).num_joints
+
+    # the datasets are built lazily so that config checks (resume) come first
+    def _datasets(self) -> None:
+        if self._train is not None:
+            return
+        from moscale_cli.data.dataset import MotionDataset, collate
+
+        self._collate = collate
+        self._train = MotionDataset(self.data, split="train", stats=self.cfg.stats, mode="train",
+                                    max_len=self.tok_cfg.max_frames, unit=self.tok_cfg.unit, seed=self.seed)
+        if self._train.feature_dim != self.tok_cfg.feature_dim:
+            from moscale_cli.errors import ConfigError
+
+            raise ConfigError(f"the data has {self._train.feature_dim}-dim features, the tokenizer expects {self.tok_cfg.feature_dim}")
+        if self.cfg.val_split:
+            self._val = MotionDataset(self.data, split=self.cfg.val_split, normalizer=self._train.normalizer, mode="eval",
+                                      max_len=self.tok_cfg.max_frames, unit=self.tok_cfg.unit, seed=self.seed, warn=False)
+
+    @property
+    def normalizer(self) -> Any:
+        self._datasets()
+        return self._train.normalizer
+
+    def config_dict(self) -> dict[str, Any]:
+        return {"tokenizer": self.tok_cfg.to_dict(), "stage": self.cfg.to_dict(), "data": self.data, "data_seed": self.seed}
+
+    def train_data(self) -> tuple[Any, Any]:
+        self._datasets()
+        return self._train, self._collate
+
+    def training_step(self, model: torch.nn.Module, batch: dict[str, Any], step: int) -> tuple[torch.Tensor, dict[str, Any]]:
+        return tokenizer_loss(model, batch, self.ric, self.cfg.lambda_pos, self.cfg.lambda_commit)
+
+    def validate(self, model: MSTokenizer) -> dict[str, Any]:
+        self._datasets()
+        if self._val is None:
+            return {}
+        n = len(self._val) if self.cfg.val_max_items <= 0 else min(len(self._val), self.cfg.val_max_items)
+        bs = self.cfg.val_batch_size
+        batches = (self._collate([self._val[i] for i in range(s, min(n, s + bs))]) for s in range(0, n, bs))
+        return reconstruction_metrics(model, batches, self.normalizer, self.joints_num)
+
+    def export(self, run_dir: str | os.PathLike, model: MSTokenizer) -> None:
+        """Deliverables for the generator stage: tokenizer weights + config + the normaliser."""
+        run_dir = Path(run_dir)
+        save_module(run_dir / TOKENIZER_WEIGHTS, model)
+        save_json(run_dir / TOKENIZER_CONFIG, self.tok_cfg.to_dict())
+        self.normalizer.save(run_dir)
+
+
+def load_tokenizer_run(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[MSTokenizer, Any]:
+    """Load an exported tokenizer (``tokenizer.safetensors`` + ``tokenizer_config.json`` + Mean/Std.npy), eval mode."""
+    from moscale_cli.motion.normalize import Normalizer
+
+    run_dir = Path(run_dir)
+    if not (run_dir / TOKENIZER_CONFIG).is_file():
+        raise CheckpointError(f"{run_dir} holds no exported tokenizer ({TOKENIZER_CONFIG} missing)")
+    cfg = TokenizerConfig.from_dict(load_json(run_dir / TOKENIZER_CONFIG))
+    model = MSTokenizer(cfg)
+    load_module(run_dir / TOKENIZER_WEIGHTS, model)
+    return model.to(device).eval(), Normalizer.from_dir(run_dir)
+
+
+def train_tokenizer(data: list[str], out: str, preset: str, train_cfg: Any, stage_cfg: TokenizerStageConfig | None = None,
+                    resume: bool = False, **tok_overrides: Any) -> dict[str, Any]:
+    """Build the stage (feature width from the data) and run the Trainer; returns the Trainer's summary."""
+    from moscale_cli.data.dataset import DatasetSpec
+    from moscale_cli.training.loop import Trainer
+    from moscale_cli.utils.seed import seed_everything
+
+    feature_dim = DatasetSpec.detect(data[0]).feature_dim
+    tok_cfg = TokenizerConfig.preset(preset, feature_dim=feature_dim, **tok_overrides)
+    seed_everything(train_cfg.seed)  # identical initial weights on every process
+    stage = TokenizerStage(data, tok_cfg, stage_cfg, seed=train_cfg.seed)
+    return Trainer(stage, train_cfg, out, resume=resume).fit()

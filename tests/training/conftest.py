@@ -1,0 +1,17 @@
+"""A tiny dataset folder (HumanML3D layout) cut from the fixture clip, for training tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests_training_helpers import make_window_dataset
+
+
+@pytest.fixture(scope="session")
+def window_dataset(hml_fixture_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16 windows (64 frames) of the fixture clip as train and val splits, with the fixture's Mean/Std."""
+    root = tmp_path_factory.mktemp("windows")
+    feats = np.load(hml_fixture_dir / "new_joint_vecs" / "012314.npy")
+    return make_window_dataset(root, feats, hml_fixture_dir, n=16, length=64)
