@@ -54,7 +54,10 @@ BANDAI_MAPPING: dict[str, MappingValue] = {
     "left_wrist": "Hand_L", "right_wrist": "Hand_R",
 }  # fmt: skip
 MOSCALE_MAPPING: dict[str, MappingValue] = dict(zip(SMPL22.joint_names, SMPL22_BVH_NAMES, strict=True))
-BUILTIN_MAPPINGS: dict[str, dict[str, MappingValue]] = {"moscale": MOSCALE_MAPPING, "bandai-namco": BANDAI_MAPPING}
+BUILTIN_MAPPINGS: dict[str, dict[str, MappingValue]] = {
+    "moscale": MOSCALE_MAPPING,
+    "bandai-namco": BANDAI_MAPPING,
+}
 
 _POS_CHANNELS = {"Xposition": 0, "Yposition": 1, "Zposition": 2}
 _ROT_CHANNELS = {"Xrotation": "X", "Yrotation": "Y", "Zrotation": "Z"}
@@ -143,7 +146,9 @@ def _parse_hierarchy(path: Path, text: str) -> tuple[list, int]:
             try:
                 n = int(toks[i + 1][0])
             except ValueError:
-                raise MotionFileError(f"{path}: channel count of joint {name} is not a number (line {cl})") from None
+                raise MotionFileError(
+                    f"{path}: channel count of joint {name} is not a number (line {cl})"
+                ) from None
             names = [t for t, l2 in toks[i + 2 : i + 2 + n] if l2 == cl]
             extra = [t for t, l2 in toks[i + 2 :] if l2 == cl][n:] if len(names) == n else []
             if len(names) != n or extra or n < 0:
@@ -223,7 +228,9 @@ def _parse_motion(path: Path, lines: list[str], start: int, n_channels: int) -> 
             try:
                 np.array(line.split(), dtype=np.float64)
             except ValueError:
-                raise MotionFileError(f"{path}: frame data holds a value that is not a number (line {ln})") from None
+                raise MotionFileError(
+                    f"{path}: frame data holds a value that is not a number (line {ln})"
+                ) from None
         raise
     if values.size != n_frames * n_channels:
         for ln, line in rows:
@@ -269,7 +276,9 @@ def read_bvh(path: str | os.PathLike) -> BvhClip:
                 rot_cols.append(col)
                 order += _ROT_CHANNELS[c]
             col += 1
-        local_r = euler_to_matrix(data[:, rot_cols], order) if order else np.broadcast_to(np.eye(3), (t, 3, 3))
+        local_r = (
+            euler_to_matrix(data[:, rot_cols], order) if order else np.broadcast_to(np.eye(3), (t, 3, 3))
+        )
         if parent < 0:
             pos[:, k] = local_p
             rot[:, k] = local_r
@@ -297,7 +306,7 @@ def load_mapping(spec: str | os.PathLike | dict | None) -> dict[str, MappingValu
     except json.JSONDecodeError as e:
         raise MotionFileError(f"{src}: invalid JSON ({e.msg}, line {e.lineno})") from None
     if not isinstance(obj, dict):
-        raise MotionFileError(f"{src}: the mapping must be a JSON object {{\"pelvis\": \"Hips\", ...}}")
+        raise MotionFileError(f'{src}: the mapping must be a JSON object {{"pelvis": "Hips", ...}}')
     return obj
 
 
@@ -334,7 +343,9 @@ def _apply_mapping(path: Path, clip: BvhClip, mapping: dict[str, MappingValue]) 
         if idx:
             out[:, j] = clip.positions[:, idx].mean(axis=1)
     if absent:
-        raise MotionFileError(f"{path.name} has no joints named {', '.join(sorted(set(absent)))} (named in the mapping)")
+        raise MotionFileError(
+            f"{path.name} has no joints named {', '.join(sorted(set(absent)))} (named in the mapping)"
+        )
     return out
 
 
@@ -442,7 +453,9 @@ def rest_offsets_for(joints_TJ3: np.ndarray) -> np.ndarray:
     return off
 
 
-def inverse_kinematics(joints_TJ3: np.ndarray, offsets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def inverse_kinematics(
+    joints_TJ3: np.ndarray, offsets: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Global rotations (T, 22, 3, 3) and local rotations (T, 22, 3, 3) such that FK with ``offsets``
     (default :func:`rest_offsets_for`) and the root at ``joints[:, 0]`` gives back the joints.
 
@@ -563,7 +576,9 @@ def write_bvh(
             node.Channels = ["Zrotation", "Xrotation", "Yrotation"]
         q = quats[:, k]
         node.Keyframes = [
-            bvhio.Pose(glm.vec3(*root[f]) if k == 0 else glm.vec3(0.0), glm.quat(q[f, 3], q[f, 0], q[f, 1], q[f, 2]))
+            bvhio.Pose(
+                glm.vec3(*root[f]) if k == 0 else glm.vec3(0.0), glm.quat(q[f, 3], q[f, 0], q[f, 1], q[f, 2])
+            )
             for f in range(t)
         ]
         if not children[k]:

@@ -20,7 +20,7 @@ EXPECTED = "joints (T, 22, 3) / (T, 21, 3) or features (T, 263) / (T, 251)"
 
 
 def motion_kind(shape: tuple[int, ...]) -> str | None:
-    """"joints", "features" or None for an array shape."""
+    """ "joints", "features" or None for an array shape."""
     if len(shape) == 3 and shape[1] in JOINT_COUNTS and shape[2] == 3 and shape[0] >= 1:
         return "joints"
     if len(shape) == 2 and shape[1] in FEATURE_DIMS and shape[0] >= 1:
@@ -32,7 +32,9 @@ def check_motion_array(arr: np.ndarray, what: str) -> str:
     """Validate shape and values; returns the kind. ``what`` names the source in error messages."""
     kind = motion_kind(tuple(arr.shape))
     if kind is None:
-        raise MotionFileError(f"{what}: array of shape {tuple(arr.shape)} is not a motion; expected {EXPECTED}")
+        raise MotionFileError(
+            f"{what}: array of shape {tuple(arr.shape)} is not a motion; expected {EXPECTED}"
+        )
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
         raise MotionFileError(f"{what}: array of dtype {arr.dtype} is not a motion (expected floats)")
     finite = np.isfinite(arr)
@@ -50,7 +52,11 @@ def load_npy_motion(path: str | os.PathLike) -> tuple[str, np.ndarray]:
     except FileNotFoundError:
         raise MotionFileError(f"{path}: file not found") from None
     except ValueError as e:
-        msg = "holds pickled objects, which are never loaded" if "pickle" in str(e) else "is not a valid NPY file"
+        msg = (
+            "holds pickled objects, which are never loaded"
+            if "pickle" in str(e)
+            else "is not a valid NPY file"
+        )
         raise MotionFileError(f"{path}: {msg}") from None
     except (OSError, EOFError) as e:
         raise MotionFileError(f"{path}: cannot read NPY ({e})") from None
