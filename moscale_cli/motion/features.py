@@ -57,10 +57,19 @@ def _cumsum(x: Array, axis: int) -> Array:
 def _prep(feats: Array) -> tuple[Array, Any]:
     """Float input for recovery; numpy runs in float64 and remembers the dtype to return."""
     if is_torch(feats):
-        return _float(feats), None
+        f = _float(feats)
+        if f.dtype in (f.new_zeros(()).half().dtype, f.new_zeros(()).bfloat16().dtype):
+            return f.float(), f.dtype  # cumulative sums need float32 precision
+        return f, None
     feats = np.asarray(feats)
     out_dtype = feats.dtype if np.issubdtype(feats.dtype, np.floating) else np.float32
     return feats.astype(np.float64), out_dtype
+
+
+def _restore(x: Array, dtype: Any) -> Array:
+    if dtype is None:
+        return x
+    return x.to(dtype) if is_torch(x) else x.astype(dtype)
 
 
 def _root_rot_pos(f: Array) -> tuple[Array, Array]:
@@ -84,9 +93,7 @@ def recover_root_rot_pos(feats: Array) -> tuple[Array, Array]:
     """
     f, dtype = _prep(feats)
     r_rot, r_pos = _root_rot_pos(f)
-    if dtype is not None:
-        return r_rot.astype(dtype), r_pos.astype(dtype)
-    return r_rot, r_pos
+    return _restore(r_rot, dtype), _restore(r_pos, dtype)
 
 
 def recover_from_ric(feats: Array, joints_num: int = 22) -> Array:
@@ -103,7 +110,7 @@ def recover_from_ric(feats: Array, joints_num: int = 22) -> Array:
     pos = qrot(qinv(r_rot)[..., None, :], ric)
     offset = _stack([r_pos[..., 0], r_pos[..., 0] * 0.0, r_pos[..., 2]])[..., None, :]
     joints = _cat([r_pos[..., None, :], pos + offset], axis=-2)
-    return joints.astype(dtype) if dtype is not None else joints
+    return _restore(joints, dtype)
 
 
 def features_to_joints(feats: Array, joints_num: int | None = None) -> Array:

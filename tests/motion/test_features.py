@@ -50,6 +50,8 @@ def test_recover_matches_fixture_numpy_and_torch(sample):
     assert isinstance(rec_t, torch.Tensor) and rec_t.shape == (2, *joints.shape)
     assert (rec_t - torch.from_numpy(joints)).abs().max().item() < 1e-5
     assert np.abs(features_to_joints(feats) - rec).max() == 0.0
+    half = recover_from_ric(torch.from_numpy(feats).bfloat16(), 22)  # computed in float32, returned bf16
+    assert half.dtype == torch.bfloat16 and (half.float() - torch.from_numpy(joints)).abs().max().item() < 0.05
 
 
 def test_recover_torch_is_differentiable(sample):
