@@ -93,9 +93,10 @@ def save_motion(
 
     - ``.npy``: joints (T, J, 3), or the features with ``write_features`` (computed from the joints by
       ``joints_to_features`` when not given: T joint frames give T-1 feature frames);
-    - ``.bvh``: SMPL-22 BVH (IK; ``foot_cleanup`` locks feet in contact);
+    - ``.bvh``: SMPL-22 BVH (IK);
     - ``.mp4`` / ``.gif``: stick-figure render with ``caption`` as title, at ``fps``.
 
+    ``foot_cleanup`` locks feet in ground contact first (SMPL-22; any format).
     Unknown extensions and unwritable paths raise :class:`MotionFileError` before any work.
     """
     path = Path(path)
@@ -107,6 +108,13 @@ def save_motion(
     j = np.asarray(joints)
     if check_motion_array(j, f"motion for {path.name}") != "joints":
         raise MotionFileError(f"motion for {path.name}: expected joints (T, J, 3), got {tuple(j.shape)}")
+    if foot_cleanup:
+        if j.shape[1] != 22:
+            raise MotionFileError("foot cleanup needs SMPL-22 joints (T, 22, 3)")
+        from moscale_cli.io.footlock import lock_feet
+
+        j = lock_feet(j, fps=fps).astype(np.float32)
+        features = None  # recomputed from the cleaned joints
     if ext == ".npy":
         from moscale_cli.io.npy import save_npy_motion
 
@@ -126,7 +134,7 @@ def save_motion(
     elif ext == ".bvh":
         from moscale_cli.io.bvh import write_bvh
 
-        write_bvh(path, j, fps=fps, foot_cleanup=foot_cleanup)
+        write_bvh(path, j, fps=fps)
     else:
         from moscale_cli.io.video import render_video
 

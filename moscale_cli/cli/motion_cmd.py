@@ -1,0 +1,114 @@
+"""`moscale render` and `moscale convert`: motion file conversions (BVH, NPY, MP4/GIF)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from moscale_cli.cli.common import info
+
+_MAPPING_HELP = (
+    "BVH import: JSON mapping from the 22 SMPL joint names to the file's joint names, as a file path or "
+    'inline JSON, e.g. \'{"pelvis": "Hips", "spine3": ["Chest", "Neck"], ...}\' (a list = midpoint). '
+    "Not needed for Bandai-Namco files or files written by moscale."
+)
+_SCALE_HELP = (
+    "BVH import: factor from file units to metres (default: detected from the skeleton height: "
+    "< 3 units = metres, < 300 = centimetres, else millimetres)."
+)
+
+
+def render(
+    input: Path = typer.Argument(
+        ...,
+        help="Motion file to render: .bvh, or .npy with joints (T,22,3) or features (T,263).",
+        show_default=False,
+    ),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="Video to write: .mp4 (H.264) or .gif.", show_default=False
+    ),
+    title: str | None = typer.Option(
+        None, "--title", help="Caption shown above the figure (default: the input file name)."
+    ),
+    fps: float | None = typer.Option(
+        None, "--fps", help="Playback frame rate (default: the motion's rate, 20 for HumanML3D)."
+    ),
+    mapping: str | None = typer.Option(None, "--mapping", help=_MAPPING_HELP),
+    scale: float | None = typer.Option(None, "--scale", help=_SCALE_HELP),
+) -> None:
+    """Render a motion file as a stick-figure video (3/4 view, ground grid, root trail, left = red, right = blue).
+
+    Example: moscale render walk.bvh -o walk.mp4 --title "a person walks forward"
+    """
+    from moscale_cli.errors import UsageError
+    from moscale_cli.io.files import check_output_path, load_motion, save_motion
+
+    if check_output_path(output) not in (".mp4", ".gif"):
+        raise UsageError(
+            f"render writes videos: {output.name} must end in .mp4 or .gif (use `moscale convert` for other formats)"
+        )
+    motion = load_motion(input, mapping=mapping, scale=scale)
+    rate = fps if fps is not None else motion.fps
+    save_motion(output, motion.joints, caption=input.stem if title is None else title, fps=rate)
+    info(f"wrote {output} ({motion.num_frames} frames, {motion.num_frames / rate:.1f} s)")
+
+
+def convert(
+    input: Path = typer.Argument(
+        ...,
+        help="Motion file to read: .bvh (any skeleton, see --mapping) or .npy (joints or features).",
+        show_default=False,
+    ),
+    output: Path = typer.Option(
+        ...,
+        "--output",
+        "-o",
+        help="File to write; the extension picks the format: .bvh, .npy, .mp4 or .gif.",
+        show_default=False,
+    ),
+    features: bool = typer.Option(
+        False,
+        "--features",
+        help="For .npy output: write the 263-dim HumanML3D features (251 for KIT) instead of joint positions.",
+    ),
+    mapping: str | None = typer.Option(None, "--mapping", help=_MAPPING_HELP),
+    scale: float | None = typer.Option(None, "--scale", help=_SCALE_HELP),
+    foot_cleanup: bool = typer.Option(
+        False,
+        "--foot-cleanup",
+        help="Lock feet that are in ground contact (removes foot sliding; knees re-solved).",
+    ),
+    title: str | None = typer.Option(
+        None, "--title", help="Caption for video outputs (default: the input file name)."
+    ),
+) -> None:
+    """Convert a motion between BVH, NPY (joints or features) and MP4/GIF.
+
+    BVH input is mapped to the 22-joint SMPL skeleton, resampled to 20 fps, converted to metres and floored at y=0. BVH output is a 22-joint skeleton (Hips, LeftUpLeg, ...) with rotations from IK.
+
+    Examples: moscale convert clip.bvh -o clip.npy --features; moscale convert joints.npy -o clip.bvh
+    """
+    from moscale_cli.io.files import check_output_path, load_motion, save_motion
+
+    check_output_path(output)
+    if features and output.suffix.lower() != ".npy":
+        from moscale_cli.errors import UsageError
+
+        raise UsageError(f"--features applies to .npy outputs only, not {output.name}")
+    motion = load_motion(input, mapping=mapping, scale=scale)
+    save_motion(
+        output,
+        motion.joints,
+        features=motion.features,
+        caption=input.stem if title is None else title,
+        write_features=features,
+        fps=motion.fps,
+        foot_cleanup=foot_cleanup,
+    )
+    info(f"wrote {output}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("render", no_args_is_help=True)(render)
+    app.command("convert", no_args_is_help=True)(convert)
