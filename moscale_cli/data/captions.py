@@ -159,6 +159,7 @@ _add("CCONJ", "and or but")
 _add("SCONJ", "while then if because")
 _add("AUX", "is:be are:be was:be were:be be")
 _add("PART", "not")
+_add("INTJ", "hello hi")
 _add(
     "ADV",
     "forward forwards backward backwards ahead up down away back slowly quickly fast normally gracefully wearily "

@@ -63,32 +63,12 @@ class DatasetSpec:
         root = Path(root)
         if not root.is_dir():
             raise DatasetError(f"dataset folder {root} does not exist")
-        dim = _detect_dim(root)
+        dim = layout.detect_feature_dim(root)
         base: dict[str, Any] = {"root": root, "feature_dim": dim}
         if dim == 251:
             base.update(min_len=24, fps=12.5)
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
-
-
-def _detect_dim(root: Path) -> int:
-    mean_p = root / layout.MEAN_FILE
-    if mean_p.is_file():
-        try:
-            return int(np.load(mean_p, mmap_mode="r", allow_pickle=False).shape[-1])
-        except (OSError, ValueError, IndexError) as e:
-            raise DatasetError(f"cannot read {mean_p}: {e}") from None
-    fdir = root / layout.FEATS_DIR
-    if not fdir.is_dir():
-        raise DatasetError(f"{root} is not a dataset folder: {layout.FEATS_DIR}/ is missing")
-    for p in sorted(fdir.glob("*.npy"))[:50]:
-        try:
-            shape = layout.feature_header(p)
-        except (OSError, ValueError):
-            continue
-        if len(shape) == 2:
-            return int(shape[1])
-    raise DatasetError(f"cannot tell the feature width of {root}: no Mean.npy and no readable feature file")
 
 
 @dataclass

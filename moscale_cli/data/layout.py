@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,3 +207,56 @@ def save_stats(root: str | os.PathLike, mean: np.ndarray, std: np.ndarray) -> No
 def feature_header(path: str | os.PathLike) -> tuple[int, ...]:
     """Shape of an .npy file without reading its data (raises OSError/ValueError when unreadable)."""
     return tuple(np.load(path, mmap_mode="r", allow_pickle=False).shape)
+
+
+def detect_feature_dim(root: str | os.PathLike) -> int:
+    """Feature width of a dataset folder, from Mean.npy or else the first readable feature file."""
+    root = Path(root)
+    mean_p = root / MEAN_FILE
+    if mean_p.is_file():
+        try:
+            return int(np.load(mean_p, mmap_mode="r", allow_pickle=False).shape[-1])
+        except (OSError, ValueError, IndexError) as e:
+            raise DatasetError(f"cannot read {mean_p}: {e}") from None
+    fdir = root / FEATS_DIR
+    if not fdir.is_dir():
+        raise DatasetError(f"{root} is not a dataset folder: {FEATS_DIR}/ is missing")
+    for p in sorted(fdir.glob("*.npy"))[:50]:
+        try:
+            shape = feature_header(p)
+        except (OSError, ValueError):
+            continue
+        if len(shape) == 2:
+            return int(shape[1])
+    raise DatasetError(f"cannot tell the feature width of {root}: no Mean.npy and no readable feature file")
+
+
+def staging_dir(out: str | os.PathLike, overwrite: bool = False) -> Path:
+    """A hidden folder beside ``out`` to build a dataset in (then ``commit_dir``), with the three subfolders.
+
+    Refuses a non-empty ``out`` unless ``overwrite``.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DatasetError(f"output {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise DatasetError(f"output folder {out} is not empty (pass --overwrite to replace it)")
+    parent = out.resolve().parent
+    if not parent.is_dir():
+        raise DatasetError(f"cannot write {out}: folder {parent} does not exist")
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=parent))
+    for d in (FEATS_DIR, JOINTS_DIR, TEXTS_DIR):
+        (stage / d).mkdir()
+    return stage
+
+
+def commit_dir(stage: Path, out: str | os.PathLike) -> None:
+    """Move a finished staging folder to ``out`` (replacing an existing ``out``)."""
+    out = Path(out)
+    if out.exists():
+        trash = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, trash)
+        os.replace(stage, out)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(stage, out)
