@@ -1,0 +1,66 @@
+"""Edit-region masks per scale (method §6).
+
+A region is a frame range ``[start, end)`` of the *target* motion. It is marked on the finest token grid
+(token n covers frames ``[n * unit, (n + 1) * unit)``; a token is in the region when it overlaps it), then for
+each scale the valid part of the grid mask is area-downsampled to that scale's valid length and thresholded
+at > 0.5 (the reference rule). The finest scale (factor 1) reproduces the grid mask exactly; at coarse scales
+a region covering less than half of a coarse token's span is dropped there (as in the reference) - the finer
+scales still re-predict it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from moscale_cli.errors import UsageError
+
+Region = tuple[float, float]
+
+
+def _per_sample(regions: Any, batch: int) -> list[list[Region]]:
+    if regions and isinstance(regions[0], (tuple, list)) and regions[0] and not isinstance(regions[0][0], (tuple, list)):
+        regions = [regions] * batch  # one list of (start, end) for every sample
+    if len(regions) != batch:
+        raise UsageError(f"{len(regions)} region lists given for {batch} samples")
+    return [[(float(s), float(e)) for s, e in r] for r in regions]
+
+
+def grid_mask(lengths_frames: Any, regions_frames: Sequence[Any], unit: int, n_grid: int) -> torch.Tensor:
+    """(B, n_grid) bool: finest-grid tokens overlapping a region, within each sample's valid tokens."""
+    lengths = torch.as_tensor(lengths_frames).long().view(-1)
+    B = lengths.numel()
+    out = torch.zeros(B, n_grid, dtype=torch.bool)
+    for b, regs in enumerate(_per_sample(list(regions_frames), B)):
+        valid = int(lengths[b]) // unit
+        for s, e in regs:
+            if e <= s or s < 0:
+                raise UsageError(f"bad edit region [{s:g}, {e:g}) frames (need 0 <= start < end)")
+            lo, hi = int(s // unit), min(valid, math.ceil(e / unit))
+            if lo < hi:
+                out[b, lo:hi] = True
+    return out
+
+
+def region_masks(lengths_frames: Any, regions_frames: Sequence[Any], tokenizer: Any) -> list[torch.Tensor]:
+    """Per-scale edit masks (B, L_k) bool (True = re-predict) for frame regions of the target lengths.
+
+    ``regions_frames``: per sample a list of ``(start, end)`` frame ranges (end exclusive), or one such list
+    for all samples."""
+    lengths = torch.as_tensor(lengths_frames).long().view(-1)
+    g = grid_mask(lengths, regions_frames, tokenizer.unit, tokenizer.n_grid)
+    valid = tokenizer.valid_lengths(lengths)
+    masks = []
+    for k, L in enumerate(tokenizer.scale_lengths):
+        m = torch.zeros(lengths.numel(), L, dtype=torch.bool)
+        for b in range(lengths.numel()):
+            n_fine = max(1, int(lengths[b]) // tokenizer.unit)
+            v = int(valid[k][b])
+            src = g[b, :n_fine].float().view(1, 1, -1)
+            m[b, :v] = F.interpolate(src, size=v, mode="area").view(-1) > 0.5
+        masks.append(m)
+    return masks
