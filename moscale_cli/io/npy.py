@@ -48,6 +48,15 @@ def load_npy_motion(path: str | os.PathLike) -> tuple[str, np.ndarray]:
     """Load an NPY motion -> (kind, float32 array) with kind "joints" or "features"."""
     path = Path(path)
     try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except FileNotFoundError:
+        raise MotionFileError(f"{path}: file not found") from None
+    except OSError as e:
+        raise MotionFileError(f"{path}: cannot read ({e.strerror})") from None
+    if magic != b"\x93NUMPY":
+        raise MotionFileError(f"{path}: is not a valid NPY file")
+    try:
         arr = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise MotionFileError(f"{path}: file not found") from None

@@ -34,7 +34,9 @@ def test_fk_matches_bvhio(short_bvh: Path):
         root.loadPose(frame)
         for k, name in enumerate(clip.names):
             p = by_name[name].PositionWorld
-            np.testing.assert_allclose(clip.positions[frame, k], [p.x, p.y, p.z], atol=1e-3)  # cm units, float32 glm
+            np.testing.assert_allclose(
+                clip.positions[frame, k], [p.x, p.y, p.z], atol=1e-3
+            )  # cm units, float32 glm
 
 
 def test_bandai_fixtures_map_to_smpl22(bvh_files: list[Path]):

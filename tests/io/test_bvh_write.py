@@ -153,7 +153,9 @@ def test_foot_lock(bvh_files: list[Path], tmp_path: Path, on_skeleton):
     for hip, knee, ankle, toe in LEGS:
         for a, b in ((hip, knee), (knee, ankle), (ankle, toe)):
             np.testing.assert_allclose(
-                np.linalg.norm(k[:, a] - k[:, b], axis=-1), np.linalg.norm(j[:, a] - j[:, b], axis=-1), atol=1e-6
+                np.linalg.norm(k[:, a] - k[:, b], axis=-1),
+                np.linalg.norm(j[:, a] - j[:, b], axis=-1),
+                atol=1e-6,
             )
         segs = contact_segments(j[:, toe], 20.0)
         assert segs, "a walk has foot contacts"
