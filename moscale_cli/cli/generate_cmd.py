@@ -1,0 +1,154 @@
+"""`moscale generate`: text to motion files (.bvh, .npy, .mp4/.gif)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import typer
+
+from moscale_cli.errors import UsageError
+
+MOTION_SUFFIXES = (".bvh", ".npy", ".mp4", ".gif")
+
+
+def parse_prompt_file(path: str | Path) -> list[tuple[str, int | None]]:
+    """Lines ``text#frames`` or ``text#NA`` (blank lines skipped); a malformed line raises naming its number."""
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"prompt file not found: {p}")
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read prompt file {p}: {e}") from None
+    out: list[tuple[str, int | None]] = []
+    for no, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if "#" not in line:
+            raise UsageError(f"{p}:{no}: expected 'text#frames' or 'text#NA', got {line!r}")
+        text, _, length = line.rpartition("#")
+        text, length = text.strip(), length.strip()
+        if not text:
+            raise UsageError(f"{p}:{no}: empty prompt text")
+        if length.upper() == "NA":
+            out.append((text, None))
+            continue
+        try:
+            frames = int(length)
+        except ValueError:
+            raise UsageError(f"{p}:{no}: length {length!r} is not a whole number of frames or NA") from None
+        out.append((text, frames))
+    if not out:
+        raise UsageError(f"prompt file {p} holds no prompts")
+    return out
+
+
+def parse_refine_steps(s: str) -> tuple[int, ...]:
+    try:
+        steps = tuple(int(x) for x in s.replace(" ", "").split(",") if x)
+    except ValueError:
+        raise UsageError(f"--refine-steps must be comma-separated integers like 1,2,5,10, got {s!r}") from None
+    if not steps or any(x < 1 for x in steps):
+        raise UsageError(f"--refine-steps must be positive integers like 1,2,5,10, got {s!r}")
+    return steps
+
+
+def output_paths(outputs: list[Path], n_prompts: int, n_samples: int, prompt: int, sample: int) -> list[Path]:
+    """File names of one motion: the given names for a single motion, else numbered (out_0.bvh, out_2_1.bvh)."""
+    if n_prompts == 1 and n_samples == 1:
+        return list(outputs)
+    if n_prompts == 1:
+        tag = f"{sample}"
+    elif n_samples == 1:
+        tag = f"{prompt}"
+    else:
+        tag = f"{prompt}_{sample}"
+    return [o.with_name(f"{o.stem}_{tag}{o.suffix}") for o in outputs]
+
+
+def check_outputs(outputs: list[Path]) -> None:
+    if not outputs:
+        raise UsageError("give at least one output file with -o (e.g. -o out.bvh)")
+    for o in outputs:
+        if o.suffix.lower() not in MOTION_SUFFIXES:
+            raise UsageError(f"output {o}: unknown extension '{o.suffix}' (use {', '.join(MOTION_SUFFIXES)})")
+        parent = o.parent if str(o.parent) else Path(".")
+        if not parent.is_dir():
+            raise UsageError(f"output {o}: folder {parent} does not exist")
+
+
+def generate(
+    text: str = typer.Argument(None, help="The prompt (omit with --prompts FILE or --unconditional)."),
+    output: list[Path] = typer.Option([], "--output", "-o", help="Output file: .bvh, .npy or .mp4/.gif; repeat for several formats."),
+    seconds: float = typer.Option(None, "--seconds", "-s", help="Length in seconds (default: the length estimator)."),
+    frames: int = typer.Option(None, "--frames", "-f", help="Length in frames at 20 fps (40..196, rounded down to a multiple of 4)."),
+    num_samples: int = typer.Option(1, "--num-samples", "-n", help="Motions per prompt (numbered files)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same motion."),
+    cfg: float = typer.Option(5.0, "--cfg", help="Classifier-free guidance scale."),
+    refine_steps: str = typer.Option("1,2,5,10", "--refine-steps", help="Refinement passes per scale, comma-separated."),
+    top_p: float = typer.Option(0.9, "--top-p", help="Nucleus sampling threshold (1 = off)."),
+    top_k: int = typer.Option(0, "--top-k", help="Keep only the k most likely codes (0 = off)."),
+    temperature: float = typer.Option(1.0, "--temperature", help="Sampling temperature."),
+    model: str = typer.Option(None, "--model", "-m", help="Model directory or hub id (default: the installed default model)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    prompts: Path = typer.Option(None, "--prompts", help="File of 'text#frames' or 'text#NA' lines."),
+    features: bool = typer.Option(False, "--features", help="Write the 263-dim features (not joints) to .npy outputs."),
+    unconditional: bool = typer.Option(False, "--unconditional", help="Generate without text (needs a length)."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Motions generated at once."),
+) -> None:
+    """Generate motion from text and write it as BVH, NPY or MP4."""
+    from moscale_cli.cli.common import info, out, progress, warn
+
+    outputs = [Path(o) for o in output]
+    check_outputs(outputs)
+    steps = parse_refine_steps(refine_steps)
+    if seconds is not None and frames is not None:
+        raise UsageError("give either --seconds or --frames, not both")
+    if num_samples < 1:
+        raise UsageError(f"--num-samples must be at least 1, got {num_samples}")
+    if prompts is not None:
+        if text is not None:
+            raise UsageError("give either a TEXT or --prompts FILE, not both")
+        items = parse_prompt_file(prompts)
+        texts = [t for t, _ in items]
+        lens: list[int | None] | int | None = [f for _, f in items]
+        if seconds is not None or frames is not None:
+            raise UsageError("--seconds/--frames cannot be combined with --prompts (lengths come from the file)")
+    else:
+        if text is None and not unconditional:
+            raise UsageError("give a TEXT prompt (or --prompts FILE, or --unconditional)")
+        texts = [text or ""]
+        lens = frames
+
+    from moscale_cli.io.files import save_motion
+    from moscale_cli.pipeline import MoScalePipeline
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pipe = MoScalePipeline.from_pretrained(model, device=device)
+        total = len(texts) * num_samples
+        with progress(transient=True) as bar:
+            task = bar.add_task("generating", total=total)
+            motions = pipe.generate(
+                texts, frames=lens, seconds=seconds, num_samples=num_samples, seed=seed, cfg=cfg,
+                refine_steps=steps, top_p=top_p, top_k=top_k, temperature=temperature,
+                unconditional=unconditional, batch_size=batch_size,
+                on_batch=lambda k: bar.advance(task, k),
+            )
+    for w in caught:
+        warn(str(w.message))
+    written = []
+    for m in motions:
+        for path in output_paths(outputs, len(texts), num_samples, m.prompt_index, m.sample_index):
+            save_motion(path, m.joints, features=m.features, caption=m.caption,
+                        write_features=features and path.suffix.lower() == ".npy", fps=m.fps)
+            written.append(path)
+        info(f"{m.caption or '(unconditional)'!s}: {m.frames} frames ({m.seconds:.1f} s)")
+    for p in written:
+        out.print(str(p), highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("generate")(generate)

@@ -1,0 +1,280 @@
+"""The Python API: ``MoScalePipeline.from_pretrained(...).generate(prompts, ...)``.
+
+The way of one prompt: text -> :class:`~moscale_cli.text.encoder.TextEncoder` -> next-scale sampler
+(generator + tokenizer decoder, normalised feature space) -> de-normalise with the model's statistics ->
+``recover_from_ric`` -> joints (T, 22, 3). ``edit``, ``inbetween`` and ``compose`` are added by the
+editing work (``sampling/editing.py``) on the same object.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from moscale_cli.errors import CheckpointError, ConfigError, UsageError
+
+_ENCODERS: dict[tuple[str, int, str], Any] = {}
+
+
+class LengthAdjustedWarning(UserWarning):
+    """A requested length was not a multiple of the model's unit and was rounded down."""
+
+
+@dataclass
+class GeneratedMotion:
+    """One generated motion: joints (T,22,3) in metres, de-normalised features (T,D), its caption and length."""
+
+    caption: str
+    joints: np.ndarray
+    features: np.ndarray
+    frames: int
+    fps: float = 20.0
+    sample_index: int = 0
+    prompt_index: int = 0
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.fps
+
+
+def get_text_encoder(name: str, max_tokens: int, device: torch.device | str) -> Any:
+    """A shared :class:`TextEncoder` per (name, window, device): loading one takes seconds."""
+    from moscale_cli.text.encoder import TextEncoder
+
+    key = (name, int(max_tokens), str(device))
+    enc = _ENCODERS.get(key)
+    if enc is None:
+        enc = TextEncoder(name, device=device, max_tokens=max_tokens)
+        _ENCODERS[key] = enc
+    return enc
+
+
+def _as_list(x: Any, n: int, what: str) -> list[Any]:
+    if x is None or isinstance(x, (int, float)):
+        return [x] * n
+    xs = list(x)
+    if len(xs) != n:
+        raise UsageError(f"got {len(xs)} {what} values for {n} prompt(s)")
+    return xs
+
+
+class MoScalePipeline:
+    """A loaded model directory + text encoder, ready to generate."""
+
+    def __init__(self, model: Any, text_encoder: Any | None = None, device: torch.device | str = "cpu") -> None:
+        self.model = model
+        self.device = torch.device(device)
+        self.tokenizer = model.tokenizer
+        self.generator = model.generator
+        self.length_estimator = model.length
+        self.normalizer = model.normalizer
+        self.config = model.config
+        self.fps = model.fps
+        self.unit = model.unit
+        self.min_frames = model.min_frames
+        self.max_frames = model.max_frames
+        self._text_encoder = text_encoder
+        gcfg = self.generator.cfg
+        if text_encoder is not None:
+            self._check_encoder(text_encoder)
+        elif int(model.config["text_encoder"].get("dim") or gcfg.text_dim) != gcfg.text_dim:
+            raise CheckpointError(f"{model.path}: text encoder width does not match the generator's text_dim {gcfg.text_dim}")
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_hub_id: str | os.PathLike | None = None,
+        device: str | torch.device = "auto",
+        text_encoder: Any | None = None,
+    ) -> MoScalePipeline:
+        """Load a model directory, a hub id (``org/name[@rev]``) or, with None, the installed default model."""
+        from moscale_cli.model_dir import load_model_dir, resolve_model
+        from moscale_cli.utils.device import resolve_device
+
+        dev = device if isinstance(device, torch.device) else resolve_device(str(device))
+        path = resolve_model(path_or_hub_id)
+        model = load_model_dir(path, device=dev)
+        return cls(model, text_encoder=text_encoder, device=dev)
+
+    def _check_encoder(self, enc: Any) -> None:
+        gcfg = self.generator.cfg
+        if int(enc.dim) != int(gcfg.text_dim):
+            raise CheckpointError(
+                f"text encoder {enc.name} gives {enc.dim}-dim features, the generator expects {gcfg.text_dim}"
+            )
+        if int(enc.max_tokens) > int(gcfg.text_len):
+            raise CheckpointError(f"text encoder window {enc.max_tokens} exceeds the generator's text_len {gcfg.text_len}")
+
+    @property
+    def text_encoder(self) -> Any:
+        if self._text_encoder is None:
+            te = self.config["text_encoder"]
+            enc = get_text_encoder(te["name"], int(te.get("max_tokens", 32)), self.device)
+            self._check_encoder(enc)
+            self._text_encoder = enc
+        return self._text_encoder
+
+    # ------------------------------------------------------------------ validation
+    def check_length(self, frames: int | None = None, seconds: float | None = None) -> int | None:
+        """Frames for a requested length (None = let the estimator choose); rounds down to the unit."""
+        if frames is not None and seconds is not None:
+            raise UsageError("give either frames or seconds, not both")
+        if seconds is not None:
+            if not math.isfinite(float(seconds)) or seconds <= 0:
+                raise UsageError(f"length must be a positive number of seconds, got {seconds}")
+            frames = int(round(float(seconds) * self.fps))
+            what = f"{seconds:g} s = {frames} frames"
+        elif frames is not None:
+            frames = int(frames)
+            what = f"{frames} frames"
+        else:
+            return None
+        if frames < self.min_frames:
+            raise UsageError(
+                f"length {what} is shorter than the minimum of {self.min_frames} frames ({self.min_frames / self.fps:g} s)"
+            )
+        if frames > self.max_frames:
+            raise UsageError(
+                f"length {what} is longer than the maximum of {self.max_frames} frames ({self.max_frames / self.fps:g} s); "
+                "use `moscale compose` for longer motions"
+            )
+        if frames % self.unit:
+            new = frames - frames % self.unit
+            warnings.warn(
+                f"length {what} is not a multiple of {self.unit}; using {new} frames",
+                LengthAdjustedWarning,
+                stacklevel=3,
+            )
+            frames = new
+        return frames
+
+    def _check_prompts(self, prompts: Sequence[str] | str | None, unconditional: bool) -> list[str]:
+        if prompts is None:
+            if not unconditional:
+                raise UsageError("no prompt given (pass a text, or use unconditional generation)")
+            return [""]
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        prompts = [str(p) for p in prompts]
+        if not prompts:
+            raise UsageError("no prompts given")
+        if not unconditional:
+            for i, p in enumerate(prompts):
+                if not p.strip():
+                    which = "the prompt" if len(prompts) == 1 else f"prompt {i + 1}"
+                    raise UsageError(f"{which} is empty; give a text, or use --unconditional")
+        return [p.strip() for p in prompts]
+
+    # ------------------------------------------------------------------ generation
+    @torch.no_grad()
+    def generate(
+        self,
+        prompts: Sequence[str] | str | None,
+        frames: int | Sequence[int | None] | None = None,
+        seconds: float | Sequence[float | None] | None = None,
+        num_samples: int = 1,
+        seed: int = 0,
+        cfg: float = 5.0,
+        refine_steps: Sequence[int] = (1, 2, 5, 10),
+        top_p: float = 0.9,
+        top_k: int = 0,
+        temperature: float = 1.0,
+        unconditional: bool = False,
+        batch_size: int = 32,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> list[GeneratedMotion]:
+        """Generate ``num_samples`` motions per prompt (prompt-major order).
+
+        ``frames``/``seconds``: one value or one per prompt (None = drawn from the length estimator).
+        The same arguments and ``seed`` give the same motions.
+        """
+        from moscale_cli.sampling.sampler import SamplingConfig
+
+        prompts = self._check_prompts(prompts, unconditional)
+        if num_samples < 1:
+            raise UsageError(f"num_samples must be at least 1, got {num_samples}")
+        if batch_size < 1:
+            raise UsageError(f"batch_size must be at least 1, got {batch_size}")
+        if frames is not None and seconds is not None:
+            raise UsageError("give either frames or seconds, not both")
+        n = len(prompts)
+        fr = _as_list(frames, n, "frames")
+        sec = _as_list(seconds, n, "seconds")
+        lengths: list[int | None] = [self.check_length(f, s) for f, s in zip(fr, sec, strict=True)]
+        try:
+            scfg = SamplingConfig(
+                refine_steps=tuple(int(r) for r in refine_steps), cfg=float(cfg), top_p=float(top_p),
+                top_k=int(top_k), temperature=float(temperature),
+            )
+        except (TypeError, ValueError, ConfigError) as e:
+            raise UsageError(f"bad sampling options: {e}") from None
+        if len(scfg.refine_steps) != len(self.generator.scale_lengths):
+            raise UsageError(
+                f"refine steps {','.join(map(str, scfg.refine_steps))} must give one count for each of the "
+                f"model's {len(self.generator.scale_lengths)} scales"
+            )
+
+        rows = [(i, k) for i in range(n) for k in range(num_samples)]
+        if unconditional:
+            text = None
+        else:
+            uniq = list(dict.fromkeys(prompts))
+            feats = self.text_encoder.encode(uniq)
+            where = {p: j for j, p in enumerate(uniq)}
+            text = feats.index([where[prompts[i]] for i, _ in rows]).to(self.device)
+        row_frames = self._row_lengths(rows, lengths, text, seed)
+
+        results: list[GeneratedMotion] = []
+        for b0 in range(0, len(rows), batch_size):
+            chunk = list(range(b0, min(b0 + batch_size, len(rows))))
+            lens = torch.tensor([row_frames[r] for r in chunk], dtype=torch.long, device=self.device)
+            tf = text.index(chunk) if text is not None else None
+            feats_BTD = self._sample(tf, lens, scfg, seed + b0 // batch_size, len(chunk))
+            results += self._finish(feats_BTD, lens, [rows[r] for r in chunk], prompts)
+            if on_batch is not None:
+                on_batch(len(chunk))
+        return results
+
+    def _row_lengths(self, rows: list[tuple[int, int]], lengths: list[int | None], text: Any, seed: int) -> list[int]:
+        need = [r for r, (i, _) in enumerate(rows) if lengths[i] is None]
+        out = [lengths[i] if lengths[i] is not None else 0 for i, _ in rows]
+        if not need:
+            return out  # type: ignore[return-value]
+        if self.length_estimator is None:
+            raise UsageError("this model has no length estimator; give the length (--seconds or --frames)")
+        if text is None:
+            raise UsageError("unconditional generation needs a length (--seconds or --frames)")
+        gen = torch.Generator(device="cpu").manual_seed(int(seed) + 7919)
+        pooled = text.pooled_BE[need].to(self.device)
+        pred = self.length_estimator.predict(pooled, sample=True, generator=gen)
+        pred = pred.clamp(self.min_frames, self.max_frames)
+        for r, f in zip(need, pred.tolist(), strict=True):
+            out[r] = int(f) - int(f) % self.unit
+        return out
+
+    def _sample(self, text: Any, lens: torch.Tensor, scfg: Any, seed: int, batch: int) -> torch.Tensor:
+        from moscale_cli.sampling.sampler import sample
+
+        gen = torch.Generator(device=self.device).manual_seed(int(seed))
+        out = sample(self.generator, self.tokenizer, text, lens, scfg, gen, batch_size=batch)
+        return out.feats.float()
+
+    def _finish(self, feats_BTD: torch.Tensor, lens: torch.Tensor, rows: list[tuple[int, int]], prompts: list[str]) -> list[GeneratedMotion]:
+        from moscale_cli.motion.features import recover_from_ric
+
+        res = []
+        for j, (i, k) in enumerate(rows):
+            T = int(lens[j])
+            f = feats_BTD[j, :T].detach().cpu().numpy().astype(np.float32)
+            f = np.asarray(self.normalizer.denormalize(f), dtype=np.float32)
+            joints = np.asarray(recover_from_ric(f, joints_num=22), dtype=np.float32)
+            res.append(GeneratedMotion(prompts[i], joints, f, T, self.fps, sample_index=k, prompt_index=i))
+        return res

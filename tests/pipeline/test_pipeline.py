@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from moscale_cli.errors import UsageError
+from moscale_cli.motion.features import recover_from_ric
+from moscale_cli.pipeline import LengthAdjustedWarning
+from moscale_cli.text.encoder import PromptTruncatedWarning
+
+
+def test_generate_shapes_and_denormalisation(tiny_pipeline):
+    ms = tiny_pipeline.generate(["a person walks forward"], frames=48, num_samples=2, refine_steps=(1, 1, 1, 2))
+    assert len(ms) == 2
+    for k, m in enumerate(ms):
+        assert m.joints.shape == (48, 22, 3) and m.features.shape == (48, 263) and m.frames == 48
+        assert m.caption == "a person walks forward" and m.sample_index == k
+        assert np.isfinite(m.joints).all()
+        assert np.allclose(m.joints, recover_from_ric(m.features), atol=1e-5)
+    assert not np.allclose(ms[0].features, ms[1].features)
+
+
+def test_denormalise_uses_model_stats(tiny_pipeline):
+    """The features returned equal the sampler's normalised output mapped through the model's mean/std."""
+    from moscale_cli.sampling.sampler import SamplingConfig, sample
+
+    p = tiny_pipeline
+    m = p.generate(["wave"], frames=40, seed=3, refine_steps=(1, 1, 1, 1))[0]
+    text = p.text_encoder.encode(["wave"])
+    scfg = SamplingConfig(refine_steps=(1, 1, 1, 1))
+    gen = torch.Generator().manual_seed(3)
+    raw = sample(p.generator, p.tokenizer, text, torch.tensor([40]), scfg, gen, batch_size=1).feats[0, :40].numpy()
+    expect = raw * p.normalizer.std + p.normalizer.mean
+    assert np.allclose(m.features, expect, atol=1e-5)
+
+
+def test_same_seed_same_motion_other_seed_differs(tiny_pipeline):
+    kw = dict(frames=40, refine_steps=(1, 1, 1, 1))
+    a = tiny_pipeline.generate("a person jumps", seed=5, **kw)[0]
+    b = tiny_pipeline.generate("a person jumps", seed=5, **kw)[0]
+    c = tiny_pipeline.generate("a person jumps", seed=6, **kw)[0]
+    assert np.array_equal(a.joints, b.joints)
+    assert not np.array_equal(a.joints, c.joints)
+
+
+def test_length_estimator_and_seconds(tiny_pipeline):
+    ms = tiny_pipeline.generate(["kick", "spin around"], num_samples=3, seed=1, refine_steps=(1, 1, 1, 1))
+    assert len(ms) == 6
+    assert all(40 <= m.frames <= 196 and m.frames % 4 == 0 and m.joints.shape[0] == m.frames for m in ms)
+    again = tiny_pipeline.generate(["kick", "spin around"], num_samples=3, seed=1, refine_steps=(1, 1, 1, 1))
+    assert [m.frames for m in ms] == [m.frames for m in again]
+    m = tiny_pipeline.generate("kick", seconds=2.4, refine_steps=(1, 1, 1, 1))[0]
+    assert m.frames == 48 and m.seconds == pytest.approx(2.4)
+    mixed = tiny_pipeline.generate(["kick", "bow"], frames=[44, None], refine_steps=(1, 1, 1, 1))
+    assert mixed[0].frames == 44 and 40 <= mixed[1].frames <= 196
+
+
+def test_length_rounding_warns(tiny_pipeline):
+    with pytest.warns(LengthAdjustedWarning, match="using 48 frames"):
+        m = tiny_pipeline.generate("kick", frames=50, refine_steps=(1, 1, 1, 1))[0]
+    assert m.frames == 48
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(prompts=""), "empty"),
+        (dict(prompts=["walk", "   "]), "prompt 2 is empty"),
+        (dict(prompts="walk", frames=36), "shorter than the minimum of 40 frames"),
+        (dict(prompts="walk", frames=200), "longer than the maximum of 196 frames"),
+        (dict(prompts="walk", seconds=20.0), "longer than the maximum"),
+        (dict(prompts="walk", seconds=-1.0), "positive number of seconds"),
+        (dict(prompts="walk", frames=40, seconds=2.0), "either frames or seconds"),
+        (dict(prompts="walk", frames=40, num_samples=0), "num_samples"),
+        (dict(prompts="walk", frames=40, refine_steps=(1, 2)), "one count for each"),
+        (dict(prompts="walk", frames=40, top_p=0.0), "top_p"),
+        (dict(prompts=None, unconditional=True), "needs a length"),
+    ],
+)
+def test_bad_input(tiny_pipeline, kwargs, match):
+    with pytest.raises(UsageError, match=match):
+        tiny_pipeline.generate(**kwargs)
+
+
+def test_unconditional(tiny_pipeline):
+    ms = tiny_pipeline.generate(None, frames=40, unconditional=True, num_samples=2, refine_steps=(1, 1, 1, 1))
+    assert len(ms) == 2 and ms[0].caption == "" and ms[0].joints.shape == (40, 22, 3)
+
+
+def test_long_prompt_warns_and_truncates(tiny_pipeline):
+    long = "a person walks forward slowly then turns left and waves with both hands before sitting down"
+    with pytest.warns(PromptTruncatedWarning):
+        m = tiny_pipeline.generate(long, frames=40, refine_steps=(1, 1, 1, 1))[0]
+    assert m.joints.shape == (40, 22, 3)
+
+
+def test_batching_covers_all_rows(tiny_pipeline):
+    seen = []
+    ms = tiny_pipeline.generate(["a", "b", "c"], frames=40, num_samples=2, batch_size=4, refine_steps=(1, 1, 1, 1),
+                                on_batch=seen.append)
+    assert seen == [4, 2]
+    assert [(m.prompt_index, m.sample_index) for m in ms] == [(i, k) for i in range(3) for k in range(2)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tiny_pipeline.generate(["a"], frames=40, refine_steps=(1, 1, 1, 1))
