@@ -15,3 +15,14 @@ def window_dataset(hml_fixture_dir: Path, tmp_path_factory: pytest.TempPathFacto
     root = tmp_path_factory.mktemp("windows")
     feats = np.load(hml_fixture_dir / "new_joint_vecs" / "012314.npy")
     return make_window_dataset(root, feats, hml_fixture_dir, n=16, length=64)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Training tests run single-threaded (faster on the shared 2-core machine, and deterministic)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -1,0 +1,107 @@
+"""Exact resume after SIGKILL, corrupted checkpoints, config-mismatch refusal."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from moscale_cli.errors import CheckpointError, ConfigError, UsageError
+from moscale_cli.training.loop import TrainConfig
+from moscale_cli.training.tokenizer_stage import TokenizerStageConfig, train_tokenizer
+
+SCRIPT = Path(__file__).with_name("run_tiny_training.py")
+ROOT = Path(__file__).resolve().parents[2]
+MICRO = dict(width=32, code_dim=32, n_codes=64, depth=1, heads=2)
+
+
+def _run(data: Path, out: Path, steps: int, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, str(SCRIPT), str(data), str(out), str(steps), *extra], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _losses(run: Path) -> list[tuple]:
+    recs = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    return [(r["step"], r["loss"], r["recon"], r["commit"], r["lr"]) for r in recs if "loss" in r]
+
+
+def test_sigkill_then_resume_matches_uninterrupted_run_bitwise(window_dataset: Path, tmp_path: Path) -> None:
+    steps = 40
+    ref = _run(window_dataset, tmp_path / "ref", steps)
+    killed = _run(window_dataset, tmp_path / "run", steps)
+    ckpt = tmp_path / "run" / "checkpoint-00000008"
+    t0 = time.time()
+    while not ckpt.exists() and killed.poll() is None and time.time() - t0 < 120:
+        time.sleep(0.01)
+    assert killed.poll() is None, killed.stdout.read().decode()
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert killed.returncode == -signal.SIGKILL
+    done_before = _losses(tmp_path / "run")
+    assert 8 <= len(done_before) < steps
+    resumed = _run(window_dataset, tmp_path / "run", steps, "--resume")
+    assert resumed.wait(timeout=300) == 0, resumed.stdout.read().decode()
+    assert ref.wait(timeout=300) == 0, ref.stdout.read().decode()
+    a, b = _losses(tmp_path / "ref"), _losses(tmp_path / "run")
+    assert [r[0] for r in b] == list(range(1, steps + 1))
+    assert a == b  # bitwise equal floats
+    wa = load_file(str(tmp_path / "ref" / f"checkpoint-{steps:08d}" / "model.safetensors"))
+    wb = load_file(str(tmp_path / "run" / f"checkpoint-{steps:08d}" / "model.safetensors"))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    # validation records agree too
+    va = [json.loads(x) for x in (tmp_path / "ref" / "log.jsonl").read_text().splitlines() if "val_mpjpe_mm" in x]
+    vb = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines() if "val_mpjpe_mm" in x]
+    assert va == vb and len(va) == steps // 8
+    assert len(list((tmp_path / "run").glob("checkpoint-*"))) == 2  # keep-last 2
+
+
+def _cfg(**kw) -> TrainConfig:
+    return TrainConfig(**{"steps": 4, "batch_size": 4, "lr": 1e-3, "warmup": 1, "save_every": 2, "val_every": 4,
+                          "seed": 1, "device": "cpu", **kw})
+
+
+def _train(data: Path, out: Path, resume: bool = False, cfg: TrainConfig | None = None, **over) -> dict:
+    from moscale_cli.cli.common import STATE
+
+    STATE.quiet = True
+    return train_tokenizer([str(data)], str(out), "tiny", cfg or _cfg(), TokenizerStageConfig(val_max_items=4),
+                           resume=resume, **{**MICRO, **over})
+
+
+def test_corrupted_checkpoint_gives_clear_error(window_dataset: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    _train(window_dataset, run)
+    last = sorted(run.glob("checkpoint-*"))[-1]
+    w = last / "model.safetensors"
+    w.write_bytes(w.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=str(w)):
+        _train(window_dataset, run, resume=True)
+    (last / "model.safetensors").unlink()
+    st = last / "trainer_state.json"
+    st.write_text(st.read_text()[:50])
+    with pytest.raises(CheckpointError, match="trainer_state.json"):
+        _train(window_dataset, run, resume=True)
+
+
+def test_resume_with_other_config_lists_the_keys(window_dataset: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    res = _train(window_dataset, run)
+    assert res["step"] == 4
+    with pytest.raises(ConfigError) as e:
+        _train(window_dataset, run, resume=True, cfg=_cfg(lr=5e-4), width=48)
+    msg = str(e.value)
+    assert "config.tokenizer.width" in msg and "train.lr" in msg and "seed" not in msg
+    # a fresh run into an existing run directory is refused as well
+    with pytest.raises(UsageError, match="--resume"):
+        _train(window_dataset, run)
+    # runtime keys (device, save_every, ...) may change
+    assert _train(window_dataset, run, resume=True, cfg=_cfg(save_every=3, steps=4))["step"] == 4
