@@ -1,0 +1,724 @@
+"""Action generators: each turns an ActionSpec into pose channels (n, NP) starting and ending near the
+standing pose (sitting down ends seated, standing up starts seated), plus the frames of its counted
+events (jump apex, wave peak, clap, ...). Root motion is not generated here: the composer derives it
+from the planted feet (contact channels), the yaw-rate channel and the airborne channels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from moscale_cli.data.synth import rig
+from moscale_cli.data.synth.curves import bump, gaussian_smooth, keys, smoothstep
+from moscale_cli.data.synth.program import FPS, ActionSpec
+from moscale_cli.data.synth.rig import (
+    C_AIR,
+    C_AIR_VZ,
+    C_ARM,
+    C_CONTACT,
+    C_LEG,
+    C_NECK_PITCH,
+    C_NECK_YAW,
+    C_PELVIS_PITCH,
+    C_SPINE_PITCH,
+    C_SPINE_ROLL,
+    C_SPINE_YAW,
+    C_YAW_RATE,
+    STAND_H,
+)
+
+SIDES = {"left": (0,), "right": (1,), "both": (0, 1)}
+
+
+@dataclass
+class Segment:
+    P: np.ndarray  # (n, NP)
+    events: list[int] = field(default_factory=list)
+
+
+def frames(sec: float, tempo: float = 1.0) -> int:
+    return max(2, int(round(sec * FPS / tempo)))
+
+
+def hold(base: np.ndarray, n: int) -> np.ndarray:
+    return np.repeat(base[None], n, 0).copy()
+
+
+def arm_params(side: int, wrist, pole) -> np.ndarray:
+    """(elev, azim, twist, elbow) for wrist targets relative to the shoulder (mirrored-left coords)."""
+    e, a, t, el = rig.arm_ik(side, np.asarray(wrist, dtype=np.float64), np.asarray(pole, dtype=np.float64))
+    return np.stack([e, a, t, el], -1)
+
+
+def blend_arm(P: np.ndarray, side: int, target: np.ndarray, w: np.ndarray) -> None:
+    """Blend arm channels of P toward per-frame targets (n,4) with weights w (n,)."""
+    a = C_ARM[side]
+    P[:, a : a + 4] = P[:, a : a + 4] * (1 - w[:, None]) + target * w[:, None]
+
+
+def envelope(n: int, rise: int, fall: int) -> np.ndarray:
+    t = np.arange(n, dtype=np.float64)
+    return smoothstep(t / max(rise, 1)) * smoothstep((n - 1 - t) / max(fall, 1))
+
+
+# ---------------------------------------------------------------------------------------------------
+# locomotion
+def gait(
+    base: np.ndarray,
+    n: int,
+    cadence: float,
+    stride: float,
+    direction: tuple[float, float],
+    beta: float,
+    lift: float,
+    yaw_rate: np.ndarray | None = None,
+    arm_amp: float = 0.3,
+    elbow: float = 0.3,
+    lean: float = 0.0,
+    knee_fwd: float = 0.0,
+    push: float = 0.35,
+) -> np.ndarray:
+    """Stepping pattern: stance toes move linearly under the body (the composer's foot lock turns that
+    into root motion), swing toes travel back with a lift; amplitude ramps in and out over one step."""
+    P = hold(base, n)
+    t = np.arange(n) / FPS
+    step_frames = FPS / cadence
+    env = envelope(n, int(step_frames * 0.8), int(step_frames * 0.8))
+    u0 = 0.75  # left foot starts its swing a little after the start
+    dx, dz = direction
+    half = stride * beta  # stance toe travel is +-half (stride = body travel per step)
+    cyc = t * cadence / 2 + u0
+    stance_any = np.zeros(n, dtype=bool)
+    stance = []
+    rate = env * 2.0 / (beta * 2 * step_frames)  # stance progress per frame (same for both feet)
+    travel = np.concatenate([[0.0], np.cumsum(rate[1:])])
+    for side in (0, 1):
+        u = np.mod(cyc + 0.5 * side, 1.0)
+        st = u < beta
+        s_sw = (u - beta) / (1 - beta)
+        s_st = u / beta
+        prog, sepw = _stance_progress(st, s_sw, env, travel)
+        sdx = dx if side == 0 else -dx  # mirrored coordinates for the right leg
+        c = C_LEG[side]
+        P[:, c] = base[c] + half * (sdx * prog + abs(dx) * sepw)
+        P[:, c + 2] = base[c + 2] + half * dz * prog + env * np.where(st, 0.0, knee_fwd * np.sin(np.pi * s_sw))
+        lift_c = np.where(st, 0.0, lift * np.sin(np.pi * np.clip(s_sw, 0, 1)) ** 1.5)
+        P[:, c + 1] = base[c + 1] + env * lift_c
+        pitch = np.where(
+            st,
+            push * smoothstep((s_st - 0.55) / 0.45) - 0.12 * (1 - smoothstep(s_st / 0.2)),
+            push + (-0.12 - push) * smoothstep(s_sw),
+        )
+        P[:, c + 3] = env * pitch
+        stance.append(st)
+        stance_any |= st
+    for side in (0, 1):
+        contact = stance[side] | (~stance_any & (env < 0.3))
+        P[:, C_CONTACT[side]] = contact.astype(np.float64)
+    # arms swing against the legs
+    phase_r = 2 * np.pi * np.mod(cyc + 0.5, 1.0)
+    sgn = 1.0 if dz >= 0 else -1.0
+    for side in (0, 1):
+        a = C_ARM[side]
+        ph = phase_r if side == 0 else phase_r + np.pi
+        flex = 0.05 + env * (arm_amp * sgn * np.cos(ph) + 0.1 * elbow)
+        abd = np.full(n, 0.16) + 0.1 * abs(dx) * env
+        e, az = rig.arm_from_flex(flex, abd)
+        P[:, a], P[:, a + 1] = e, az
+        P[:, a + 3] = base[a + 3] + env * (elbow - base[a + 3])
+    P[:, C_SPINE_PITCH] += env * lean
+    P[:, C_SPINE_YAW] += env * 0.08 * arm_amp * np.cos(phase_r) * sgn
+    if yaw_rate is not None:
+        # turn while one foot carries the body: little yaw during double support (feet would skid)
+        single = gaussian_smooth(np.where(stance[0] & stance[1], 0.1, 1.0), 1.0)
+        total = yaw_rate.sum()
+        shaped = yaw_rate * single
+        P[:, C_YAW_RATE] = shaped * (total / shaped.sum()) if abs(shaped.sum()) > 1e-9 else yaw_rate
+    return P
+
+
+def _stance_progress(
+    st: np.ndarray, s_sw: np.ndarray, env: np.ndarray, travel: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Toe progress along the stride (+1 = landing spot at full amplitude) for one leg: during stance it
+    decreases by the common ``travel`` (so both planted feet move alike), during swing it eases to the
+    next landing spot; also the lateral separation weight (env at landing)."""
+    n = len(st)
+    prog = np.zeros(n)
+    sepw = np.zeros(n)
+    t = 0
+    cur_p, cur_s = 0.0, 0.0
+    while t < n:
+        if st[t]:
+            t_land = t
+            p_land, s_land = env[t], env[t]
+            while t < n and st[t]:
+                prog[t] = p_land - (travel[t] - travel[t_land])
+                sepw[t] = s_land
+                t += 1
+            cur_p, cur_s = prog[t - 1], s_land
+        else:
+            a = t
+            while t < n and not st[t]:
+                t += 1
+            nxt_p = env[t] if t < n else 0.0
+            w = smoothstep(s_sw[a:t])
+            if t >= n:
+                w = smoothstep(np.linspace(0, 1, t - a + 1)[1:]) if t > a else w
+            prog[a:t] = cur_p + (nxt_p - cur_p) * w
+            sepw[a:t] = cur_s + ((env[t] if t < n else 0.0) - cur_s) * w
+    return prog, sepw
+
+
+GAITS = {  # cadence (steps/s), stride (m/step), stance fraction, lift, arm swing, elbow, lean
+    "walk": (1.85, 0.62, 0.6, 0.10, 0.3, 0.3, 0.03),
+    "jog": (2.6, 0.85, 0.42, 0.16, 0.45, 1.4, 0.1),
+    "run": (3.0, 1.2, 0.36, 0.22, 0.6, 1.55, 0.18),
+}
+
+
+def _locomotion(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    kind, how = spec.action.split("_", 1)
+    cad, stride, beta, lift, arm, elbow, lean = GAITS[kind]
+    tempo, amp = spec.tempo, spec.amp
+    cad *= tempo**0.5
+    stride *= tempo**0.5 * amp**0.5 * rng.uniform(0.92, 1.08)
+    n = frames(spec.duration or 3.0)
+    yaw = None
+    direction = (0.0, 1.0)
+    if how == "backward":
+        direction, stride, cad = (0.0, -1.0), stride * 0.6, cad * 0.85
+    elif how == "sideways":
+        direction = (1.0, 0.0) if spec.direction == "left" else (-1.0, 0.0)
+        stride, cad = stride * 0.5, cad * 0.75
+    elif how == "circle":
+        radius = rng.uniform(1.2, 2.2) * (1.3 if kind == "run" else 1.0)
+        rate = stride * cad / radius / FPS * (1 if spec.direction == "left" else -1)
+        yaw = rate * envelope(n, int(FPS / cad), int(FPS / cad))
+    if spec.style == "tired":
+        lean += 0.15
+    P = gait(base, n, cad, stride, direction, beta, lift * amp, yaw, arm * amp, elbow, lean)
+    if spec.style == "tired":
+        P[:, C_NECK_PITCH] += 0.2
+    return Segment(P)
+
+
+def _march(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    cad = 1.8 * spec.tempo
+    n = frames(spec.duration or 3.0)
+    P = gait(base, n, cad, 0.0, (0.0, 1.0), 0.55, 0.2 * spec.amp, None, 0.5 * spec.amp, 0.5, 0.0, knee_fwd=0.2)
+    return Segment(P)
+
+
+def _climb(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    cad = 1.3 * spec.tempo
+    n = frames(spec.duration or 3.0)
+    P = gait(base, n, cad, 0.38, (0.0, 1.0), 0.6, 0.3 * spec.amp, None, 0.35, 0.6, 0.22, knee_fwd=0.22)
+    P[:, C_NECK_PITCH] += 0.15
+    return Segment(P)
+
+
+def _side_step(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    cad = 1.5 * spec.tempo
+    count = spec.count or 2
+    n = int(round((count + 0.6) * 2 / cad * FPS))
+    d = (1.0, 0.0) if spec.direction == "left" else (-1.0, 0.0)
+    P = gait(base, n, cad, 0.3 * spec.amp, d, 0.6, 0.08, None, 0.05, 0.3, 0.0, push=0.15)
+    return Segment(P)
+
+
+def _turn(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    angle = np.radians(spec.angle or 180) * (1 if spec.direction == "left" else -1)
+    spin = spec.action == "spin"
+    if spin:
+        angle = 2 * np.pi * (spec.count or 1) * (1 if spec.direction == "left" else -1)
+        dur, cad, lift = 0.3 + 1.1 * (spec.count or 1), 2.8, 0.07
+    else:
+        dur, cad, lift = 0.5 + 1.3 * abs(angle) / np.pi, 2.0, 0.07
+    cad *= spec.tempo**0.5
+    n = frames(dur, spec.tempo)
+    lead = int(0.15 * n)
+    yaw_total = angle * smoothstep((np.arange(n + 1) - lead) / max(n - 2 * lead, 1))
+    P = gait(base, n, cad, 0.0, (0.0, 1.0), 0.6, lift, np.diff(yaw_total), 0.1, 0.4, 0.0)
+    P[:, C_NECK_YAW] += 0.3 * np.sign(angle) * bump(n, n * 0.4, n * 0.7)
+    if spin:
+        for side in (0, 1):
+            a = C_ARM[side]
+            w = bump(n, n / 2, n)
+            e, az = rig.arm_from_flex(0.2, 0.6)
+            blend_arm(P, side, np.tile([e, az, 0.0, 0.6], (n, 1)), w)
+    return Segment(P)
+
+
+# ---------------------------------------------------------------------------------------------------
+# jumps
+def _jump_series(
+    base: np.ndarray,
+    count: int,
+    tempo: float,
+    amp: float,
+    height: float,
+    forward: float = 0.0,
+    hop_side: int | None = None,
+    feet_apart: bool = False,
+) -> Segment:
+    """Crouch, take off, fly, land, recover - ``count`` times. Jumping jacks alternate feet apart/
+    together and arms up/down on every landing (two jumps per jack)."""
+    crouch, push, fly, land, rec = (frames(x, tempo) for x in (0.3, 0.12, 0.32, 0.16, 0.2))
+    if hop_side is not None:
+        crouch, fly, rec = frames(0.22, tempo), frames(0.25, tempo), frames(0.12, tempo)
+    if feet_apart:
+        crouch, push, fly, land, rec = (frames(x, tempo) for x in (0.1, 0.06, 0.26, 0.1, 0.06))
+    n_jumps = count * (2 if feet_apart else 1)
+    per = crouch + push + fly + land + rec
+    lead = frames(0.35, tempo) if hop_side is not None else 2
+    n = lead + per * n_jumps + (lead if hop_side is not None else 2)
+    P = hold(base, n)
+    h_down = 0.16 * amp ** 0.5 if not feet_apart else 0.07
+    toe_y = np.full(n, -STAND_H)
+    pitch = np.zeros(n)
+    air = np.zeros(n)
+    contact = np.ones(n)
+    arm_w = np.zeros(n)  # arm swing (0 = down, 1 = up/forward)
+    apart = np.zeros(n)
+    events = []
+    tk, yk, pk, ak = [0.0], [-STAND_H], [0.0], [0.0]
+    ap_t, ap_k = [0.0], [0.0]
+    state_apart = 0.0
+    for j in range(n_jumps):
+        s = lead + j * per
+        f_top = s + crouch + push + fly / 2
+        tk += [s + crouch, s + crouch + push, s + crouch + push + fly, s + crouch + push + fly + land, s + per]
+        yk += [-STAND_H + h_down, -STAND_H - 0.05, -STAND_H + 0.04, -STAND_H + h_down * 0.7, -STAND_H]
+        pk += [0.0, 0.45, 0.35, 0.0, 0.0]
+        if feet_apart:
+            new_apart = 1.0 - state_apart
+            ak += [state_apart, state_apart, new_apart, new_apart, new_apart]
+            f0 = s + crouch + push
+            ap_t += [f0 + 1, f0 + fly - 1]
+            ap_k += [state_apart, new_apart]
+            state_apart = new_apart
+            if new_apart == 1.0:
+                events.append(int(s + crouch + push + fly))
+        else:
+            ak += [-0.8, 1.0, 0.6, -0.1, 0.0]
+            events.append(int(round(f_top)))
+        f0 = s + crouch + push
+        tt = np.arange(n)
+        sfl = (tt - f0) / fly
+        inside = (sfl > 0) & (sfl < 1)
+        air = np.where(inside, 4 * height * amp * sfl * (1 - sfl), air)
+        contact = np.where((tt >= f0 + 1) & (tt <= f0 + fly - 1), 0.0, contact)
+        if forward:
+            P[(tt >= f0) & (tt < f0 + fly), C_AIR_VZ] = forward / fly
+    tk.append(n - 1)
+    yk.append(-STAND_H)
+    pk.append(0.0)
+    ak.append(0.0)
+    ap_t.append(n - 1)
+    ap_k.append(0.0)
+    toe_y = keys(n, tk, yk)
+    pitch = keys(n, tk, pk)
+    arm_w = keys(n, tk, ak)
+    apart = keys(n, ap_t, ap_k) if feet_apart else np.zeros(n)
+    P[:, C_AIR] = air
+    legs = (0, 1) if hop_side is None else (hop_side,)
+    for side in legs:
+        c = C_LEG[side]
+        P[:, c + 1] = toe_y
+        P[:, c + 3] = pitch
+        P[:, C_CONTACT[side]] = contact
+        P[:, c] = base[c] + 0.26 * apart
+    if hop_side is not None:
+        other = 1 - hop_side
+        c = C_LEG[other]
+        w = keys(n, [0, lead, n - lead, n - 1], [0, 1, 1, 0])
+        P[:, c + 1] = -STAND_H + w * 0.28
+        P[:, c + 2] = base[c + 2] - w * 0.12
+        P[:, c + 3] = w * 0.5
+        P[:, C_CONTACT[other]] = (w < 1e-3).astype(np.float64)
+        P[:, C_SPINE_ROLL] = (0.06 if hop_side == 0 else -0.06) * w
+        arm_w *= 0.4
+    # arms
+    for side in (0, 1):
+        a = C_ARM[side]
+        if feet_apart:
+            up = arm_params(side, [[0.16, 0.48, 0.02]], [[1.0, 0.0, -0.2]])[0]
+            # go through the side (T-pose) so the hands never cross the body
+            mid = arm_params(side, [[0.5, 0.05, 0.0]], [[0.0, -0.3, -1.0]])[0]
+            w = np.clip(arm_w, 0, 1)
+            low = P[:, a : a + 4].copy()
+            tgt = np.where((w < 0.5)[:, None], low + (mid - low) * (2 * w[:, None]), mid + (up - mid) * (2 * w[:, None] - 1))
+            P[:, a : a + 4] = tgt
+        else:
+            flex = 0.05 + 0.9 * arm_w
+            e, az = rig.arm_from_flex(flex, np.full(n, 0.2))
+            P[:, a], P[:, a + 1] = e, az
+            P[:, a + 3] = base[a + 3] + 0.3 * np.abs(arm_w)
+    P[:, C_SPINE_PITCH] += 0.25 * np.clip(-toe_y - STAND_H, -1, 0) * -1.0
+    return Segment(P, events)
+
+
+def _jump(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    fwd = spec.action == "jump_forward"
+    h = (0.22 if fwd else 0.25) * rng.uniform(0.85, 1.15)
+    return _jump_series(base, spec.count or 1, spec.tempo, spec.amp, h, forward=rng.uniform(0.45, 0.75) * spec.amp if fwd else 0.0)
+
+
+def _hop(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    side = 0 if spec.side == "left" else 1
+    return _jump_series(base, spec.count or 1, spec.tempo, spec.amp, 0.1, hop_side=side)
+
+
+def _jacks(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    return _jump_series(base, spec.count or 1, spec.tempo, 1.0, 0.09 * spec.amp, feet_apart=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# arms
+def _periodic_arm(
+    base: np.ndarray,
+    sides: tuple[int, ...],
+    count: int,
+    period: int,
+    lead: int,
+    path: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    event_phase: float,
+) -> Segment:
+    """Raise the arm(s) to the start of a periodic wrist path, run ``count`` cycles, lower them."""
+    n = 2 * lead + count * period
+    P = hold(base, n)
+    t = np.arange(n, dtype=np.float64)
+    ph = np.clip((t - lead) / period, 0, count)
+    wrist, pole = path(ph)
+    w = keys(n, [0, lead, n - lead - 1, n - 1], [0, 1, 1, 0])
+    for side in sides:
+        blend_arm(P, side, arm_params(side, wrist, pole), w)
+    events = [int(round(lead + (k + event_phase) * period)) for k in range(count)]
+    return Segment(P, events)
+
+
+def _wave(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    period = frames(0.5, spec.tempo)
+    a = 0.1 * spec.amp
+
+    def path(ph):
+        x = 0.26 + a * np.sin(2 * np.pi * ph)
+        wrist = np.stack([x, np.full_like(ph, 0.3), np.full_like(ph, 0.1)], -1)
+        return wrist, np.array([0.4, -1.0, 0.1])
+
+    seg = _periodic_arm(base, SIDES[spec.side or "right"], spec.count or 2, period, frames(0.45, spec.tempo), path, 0.25)
+    seg.P[:, C_NECK_YAW] += 0.0
+    return seg
+
+
+def _clap(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    period = frames(0.45, spec.tempo)
+
+    def path(ph):
+        apart = 0.5 + 0.5 * np.cos(2 * np.pi * ph)
+        x = -0.17 + 0.2 * spec.amp * apart
+        wrist = np.stack([x, np.full_like(ph, -0.12), 0.34 - 0.03 * apart], -1)
+        return wrist, np.array([1.0, -1.0, -0.3])
+
+    return _periodic_arm(base, (0, 1), spec.count or 2, period, frames(0.4, spec.tempo), path, 0.5)
+
+
+def _arm_circles(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    period = frames(0.8, spec.tempo)
+    r = 0.14 * spec.amp
+
+    def path(ph):
+        ang = 2 * np.pi * ph
+        wrist = np.stack([np.full_like(ph, 0.47), r * np.cos(ang), r * np.sin(ang)], -1)
+        return wrist, np.array([0.0, -0.3, -1.0])
+
+    return _periodic_arm(base, SIDES[spec.side or "both"], spec.count or 2, period, frames(0.5, spec.tempo), path, 0.0)
+
+
+def _raise_arms(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    up, hold_s = frames(0.6, spec.tempo), rng.uniform(0.6, 1.4)
+    n = 2 * up + frames(hold_s)
+    P = hold(base, n)
+    tgt, pole = {
+        "up": ([0.1, 0.5, 0.05], [1.0, 0.0, -0.3]),
+        "forward": ([0.0, 0.02, 0.5], [0.5, -1.0, 0.0]),
+        "sideways": ([0.5, 0.03, 0.0], [0.0, -0.3, -1.0]),
+    }[spec.direction or "up"]
+    w = keys(n, [0, up, n - up - 1, n - 1], [0, 1, 1, 0])
+    for side in SIDES[spec.side or "both"]:
+        blend_arm(P, side, np.tile(arm_params(side, [tgt], [pole])[0], (n, 1)), w)
+    return Segment(P, [up])
+
+
+def _punch(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    lead, ext, ret = frames(0.45, spec.tempo), frames(0.14, spec.tempo), frames(0.3, spec.tempo)
+    count = spec.count or 1
+    seq = [0 if spec.side == "left" else 1] * count if spec.side != "both" else [k % 2 for k in range(count)]
+    n = 2 * lead + count * (ext + ret)
+    P = hold(base, n)
+    guard = [arm_params(s, [[-0.1, 0.08, 0.22]], [[0.3, -1.0, 0.0]])[0] for s in (0, 1)]
+    wg = keys(n, [0, lead, n - lead - 1, n - 1], [0, 1, 1, 0])
+    strike = [np.zeros(n), np.zeros(n)]
+    events = []
+    for k, s in enumerate(seq):
+        f = lead + k * (ext + ret)
+        strike[s] += keys(n, [f, f + ext, f + ext + ret], [0, 1, 0]) * ((np.arange(n) >= f) & (np.arange(n) <= f + ext + ret))
+        events.append(f + ext)
+    for s in (0, 1):
+        punch = arm_params(s, [[-0.1, 0.06, 0.5]], [[0.2, -1.0, 0.0]])[0]
+        target = guard[s][None] + (punch - guard[s])[None] * strike[s][:, None]
+        blend_arm(P, s, target, wg)
+        P[:, C_SPINE_YAW] += (-0.3 if s == 0 else 0.3) * strike[s]
+    return Segment(P, events)
+
+
+def _throw(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    s = 0 if spec.side == "left" else 1
+    wind, rel, fol, rec = (frames(x, spec.tempo) for x in (0.6, 0.22, 0.35, 0.6))
+    n = 2 + wind + rel + fol + rec + 2
+    P = hold(base, n)
+    k_t = [0, 2, 2 + wind, 2 + wind + rel, 2 + wind + rel + fol, n - 1]
+    poses = [
+        P[0, C_ARM[s] : C_ARM[s] + 4],
+        P[0, C_ARM[s] : C_ARM[s] + 4],
+        arm_params(s, [[0.25, 0.3, -0.2]], [[0.6, -0.4, -0.6]])[0],
+        arm_params(s, [[0.05, 0.25, 0.45]], [[0.6, -0.8, 0.0]])[0],
+        arm_params(s, [[-0.15, -0.3, 0.3]], [[0.6, -1.0, 0.0]])[0],
+        P[0, C_ARM[s] : C_ARM[s] + 4],
+    ]
+    a = C_ARM[s]
+    P[:, a : a + 4] = keys(n, k_t, poses)
+    sign = -1.0 if s == 0 else 1.0
+    P[:, C_SPINE_YAW] = keys(n, k_t, [0, 0, -0.45 * sign, 0.3 * sign, 0.35 * sign, 0])
+    P[:, C_SPINE_PITCH] += keys(n, k_t, [0, 0, -0.12, 0.2, 0.35, 0])
+    return Segment(P, [2 + wind + rel])
+
+
+# ---------------------------------------------------------------------------------------------------
+# whole body
+def _squat(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    down, bottom = frames(0.75, spec.tempo), frames(0.2, spec.tempo)
+    per = 2 * down + bottom + frames(0.1, spec.tempo)
+    count = spec.count or 1
+    n = per * count + 4
+    P = hold(base, n)
+    depth = 0.42 * spec.amp**0.5
+    arms_fwd = rng.random() < 0.6
+    tk, wk, events = [0.0], [0.0], []
+    for k in range(count):
+        s = 2 + k * per
+        tk += [s, s + down, s + down + bottom, s + 2 * down + bottom]
+        wk += [0.0, 1.0, 1.0, 0.0]
+        events.append(s + down + bottom // 2)
+    tk.append(n - 1)
+    wk.append(0.0)
+    w = keys(n, tk, wk)
+    for side in (0, 1):
+        c = C_LEG[side]
+        P[:, c + 1] += depth * w
+        P[:, c + 2] += 0.2 * w
+        if arms_fwd:
+            e, az = rig.arm_from_flex(0.05 + 1.35 * w, np.full(n, 0.15))
+            P[:, C_ARM[side]], P[:, C_ARM[side] + 1] = e, az
+    P[:, C_PELVIS_PITCH] += 0.35 * w
+    P[:, C_SPINE_PITCH] += 0.2 * w
+    P[:, C_NECK_PITCH] -= 0.3 * w
+    return Segment(P, events)
+
+
+def _seat_pose(P: np.ndarray, w: np.ndarray, lean: np.ndarray) -> None:
+    for side in (0, 1):
+        c = C_LEG[side]
+        P[:, c + 1] += (STAND_H - 0.5) * w
+        P[:, c + 2] += 0.36 * w
+        e, az = rig.arm_from_flex(0.05 + 0.55 * w, np.full(len(w), 0.15))
+        a = C_ARM[side]
+        P[:, a], P[:, a + 1] = e, az
+        P[:, a + 3] += 0.6 * w
+    P[:, C_PELVIS_PITCH] += 0.1 * w + 0.35 * lean
+    P[:, C_SPINE_PITCH] += 0.25 * lean
+    P[:, C_NECK_PITCH] -= 0.25 * lean
+
+
+def _sit(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    move = frames(1.5, spec.tempo)
+    rest = frames(rng.uniform(0.6, 1.2))
+    n = move + rest + 2
+    P = hold(base, n)
+    if spec.action == "sit_down":
+        w = keys(n, [1, 1 + move], [0, 1])
+        lean = bump(n, 1 + move * 0.55, move * 0.9)
+        event = 1 + move
+    else:
+        w = keys(n, [rest, rest + move], [1, 0])
+        lean = bump(n, rest + move * 0.45, move * 0.9)
+        event = rest + move
+    _seat_pose(P, w, lean)
+    return Segment(P, [event])
+
+
+def _crouch(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    down = frames(0.8, spec.tempo)
+    stay = frames(rng.uniform(0.8, 1.8))
+    n = 2 * down + stay + 2
+    P = hold(base, n)
+    w = keys(n, [1, 1 + down, 1 + down + stay, n - 1], [0, 1, 1, 0])
+    for side in (0, 1):
+        c = C_LEG[side]
+        P[:, c + 1] += (STAND_H - 0.42) * w
+        P[:, c + 2] += 0.1 * w
+        P[:, c + 3] += 0.45 * w
+        e, az = rig.arm_from_flex(0.05 + 0.7 * w, np.full(n, 0.2))
+        a = C_ARM[side]
+        P[:, a], P[:, a + 1] = e, az
+        P[:, a + 3] += 0.7 * w
+    P[:, C_PELVIS_PITCH] += 0.45 * w
+    P[:, C_SPINE_PITCH] += 0.3 * w
+    P[:, C_NECK_PITCH] -= 0.45 * w
+    return Segment(P, [1 + down])
+
+
+def _kick(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    s = 0 if spec.side == "left" else 1
+    count = spec.count or 1
+    shift, chamber, ext, back, down = (frames(x, spec.tempo) for x in (0.35, 0.25, 0.15, 0.25, 0.3))
+    per = chamber + ext + back + down
+    n = 2 * shift + per * count
+    P = hold(base, n)
+    c = C_LEG[s]
+    tk, vals, events = [0.0, shift], [np.zeros(4), np.zeros(4)], []
+    for k in range(count):
+        f = shift + k * per
+        tk += [f + chamber, f + chamber + ext, f + chamber + ext + back, f + per]
+        vals += [
+            np.array([0.0, STAND_H - 0.5, 0.3, 0.3]),
+            np.array([0.0, STAND_H - 0.3 / spec.amp, 0.72, 0.8]),
+            np.array([0.0, STAND_H - 0.45, 0.3, 0.3]),
+            np.zeros(4),
+        ]
+        events.append(int(f + chamber + ext))
+    tk.append(n - 1)
+    vals.append(np.zeros(4))
+    off = keys(n, tk, vals)
+    P[:, c] += off[:, 0]
+    P[:, c + 1] += off[:, 1]
+    P[:, c + 2] += off[:, 2]
+    P[:, c + 3] += off[:, 3]
+    up = off[:, 1] > 1e-3
+    P[:, C_CONTACT[s]] = (~up).astype(np.float64)
+    wshift = keys(n, [0, shift, n - shift - 1, n - 1], [0, 1, 1, 0])
+    P[:, C_SPINE_ROLL] += (-0.08 if s == 0 else 0.08) * wshift
+    P[:, C_SPINE_PITCH] -= 0.25 * off[:, 2] / 0.72
+    for side in (0, 1):
+        g = arm_params(side, [[-0.08, 0.0, 0.25]], [[0.3, -1.0, 0.0]])[0]
+        blend_arm(P, side, np.tile(g, (n, 1)), wshift * 0.8)
+    return Segment(P, events)
+
+
+def _bow(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    down, stay = frames(0.7, spec.tempo), frames(0.4, spec.tempo)
+    per = 2 * down + stay + frames(0.15)
+    count = spec.count or 1
+    n = per * count + 4
+    P = hold(base, n)
+    tk, wk, events = [0.0], [0.0], []
+    for k in range(count):
+        f = 2 + k * per
+        tk += [f, f + down, f + down + stay, f + 2 * down + stay]
+        wk += [0, 1, 1, 0]
+        events.append(f + down + stay // 2)
+    tk.append(n - 1)
+    wk.append(0)
+    w = keys(n, tk, wk) * (0.9 + 0.2 * (spec.amp - 1))
+    P[:, C_PELVIS_PITCH] += 0.45 * w
+    P[:, C_SPINE_PITCH] += 0.45 * w
+    P[:, C_NECK_PITCH] += 0.25 * w
+    for side in (0, 1):
+        c = C_LEG[side]
+        P[:, c + 2] += 0.07 * w
+        e, az = rig.arm_from_flex(0.05 + 0.8 * w, np.full(n, 0.12))
+        P[:, C_ARM[side]], P[:, C_ARM[side] + 1] = e, az
+    return Segment(P, events)
+
+
+def _stretch(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    up = frames(0.8, spec.tempo)
+    side_bend = spec.direction == "sideways"
+    stay = frames(2.2 if side_bend else 1.0, spec.tempo)
+    n = 2 * up + stay + 2
+    P = hold(base, n)
+    w = keys(n, [1, 1 + up, 1 + up + stay, n - 1], [0, 1, 1, 0])
+    for side in (0, 1):
+        tgt = arm_params(side, [[-0.08, 0.5, 0.05]], [[1.0, 0.0, -0.3]])[0]
+        blend_arm(P, side, np.tile(tgt, (n, 1)), w)
+    if side_bend:
+        P[:, C_SPINE_ROLL] = keys(n, [1 + up, 1 + up + stay / 3, 1 + up + 2 * stay / 3, 1 + up + stay], [0, 0.4, -0.4, 0])
+    else:
+        for side in (0, 1):
+            P[:, C_LEG[side] + 3] += 0.35 * w * spec.amp
+            P[:, C_LEG[side] + 1] -= 0.04 * w * spec.amp
+        P[:, C_SPINE_PITCH] -= 0.12 * w
+        P[:, C_NECK_PITCH] -= 0.25 * w
+    return Segment(P, [1 + up])
+
+
+def _idle(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    n = frames(spec.duration or 2.0)
+    P = hold(base, n)
+    t = np.arange(n) / FPS
+    f = rng.uniform(0.25, 0.4)
+    shift = 0.025 * np.sin(2 * np.pi * f * t + rng.uniform(0, 6.28)) * envelope(n, 8, 8)
+    for side in (0, 1):
+        P[:, C_LEG[side]] += shift if side == 0 else -shift
+    P[:, C_SPINE_ROLL] += -0.6 * shift
+    look = keys(n, [0, n * 0.3, n * 0.6, n - 1], [0, rng.uniform(-0.5, 0.5), rng.uniform(-0.5, 0.5), 0])
+    P[:, C_NECK_YAW] += look
+    return Segment(P)
+
+
+GENERATORS: dict[str, Callable[[ActionSpec, np.ndarray, np.random.Generator], Segment]] = {
+    "walk_forward": _locomotion,
+    "walk_backward": _locomotion,
+    "walk_sideways": _locomotion,
+    "walk_circle": _locomotion,
+    "jog_forward": _locomotion,
+    "jog_backward": _locomotion,
+    "jog_circle": _locomotion,
+    "run_forward": _locomotion,
+    "run_circle": _locomotion,
+    "march": _march,
+    "climb": _climb,
+    "side_step": _side_step,
+    "turn": _turn,
+    "spin": _turn,
+    "jump_in_place": _jump,
+    "jump_forward": _jump,
+    "hop": _hop,
+    "jumping_jacks": _jacks,
+    "wave": _wave,
+    "raise_arms": _raise_arms,
+    "clap": _clap,
+    "squat": _squat,
+    "sit_down": _sit,
+    "stand_up": _sit,
+    "crouch": _crouch,
+    "kick": _kick,
+    "punch": _punch,
+    "bow": _bow,
+    "stretch": _stretch,
+    "throw": _throw,
+    "idle": _idle,
+    "arm_circles": _arm_circles,
+}
+
+
+def generate_action(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    seg = GENERATORS[spec.action](spec, base, rng)
+    if spec.style == "tired" and not spec.action.startswith(("walk", "jog", "run")):
+        seg.P[:, C_SPINE_PITCH] += 0.12
+        seg.P[:, C_NECK_PITCH] += 0.15
+    return seg
