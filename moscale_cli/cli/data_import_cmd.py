@@ -26,7 +26,7 @@ def import_bvh(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty OUT."),
 ) -> None:
     """Import a folder of BVH files: SMPL-22 retargeting, 20 fps, features, captions, splits, Mean/Std."""
-    from moscale_cli.data.bvh_import import ImportConfig, find_bvh_files, import_bvh_folder
+    from moscale_cli.data.bvh_import import ImportConfig, import_bvh_folder, plan_import
 
     cfg = ImportConfig(
         captions=captions,
@@ -38,15 +38,14 @@ def import_bvh(
         min_len=min_len,
         overwrite=overwrite,
     )
-    cfg.check()
-    files = find_bvh_files(src)  # clear errors before the progress bar starts
+    plan = plan_import(src, dest, cfg)  # the clear errors come before the progress bar
     with progress() as bar:
-        task = bar.add_task("importing BVH", total=len(files))
+        task = bar.add_task("importing BVH", total=len(plan.files))
 
         def on_progress(done: int, total: int, name: str) -> None:
             bar.update(task, completed=done, total=total)
 
-        res = import_bvh_folder(src, dest, cfg, on_progress)
+        res = import_bvh_folder(plan, on_progress=on_progress)
     for label, items in (("failed", res.failed), ("skipped", res.skipped)):
         if items:
             warn(f"{len(items)} file(s) {label}:")

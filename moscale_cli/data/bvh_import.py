@@ -317,24 +317,64 @@ def find_bvh_files(src: Path) -> list[Path]:
     return files
 
 
-def import_bvh_folder(
-    src: str | os.PathLike,
-    out: str | os.PathLike,
-    cfg: ImportConfig | None = None,
-    on_progress: Callable[[int, int, str], None] | None = None,
-) -> ImportResult:
-    """Import every ``*.bvh`` under ``src`` into the dataset folder ``out``; see the module docstring."""
+@dataclass
+class ImportPlan:
+    """Everything checked before any conversion starts (files, captions, mapping, output folder)."""
+
+    src: Path
+    out: Path
+    cfg: ImportConfig
+    files: list[Path]
+    captions: dict[str, list[CaptionLine]]
+    skipped: list[tuple[str, str]]
+    mapping: dict[str, Any] | None
+
+
+def plan_import(
+    src: str | os.PathLike, out: str | os.PathLike, cfg: ImportConfig | None = None
+) -> ImportPlan:
+    """Validate the inputs of an import (raises the clear errors: empty folder, malformed captions, ...)."""
     from moscale_cli.io.bvh import load_mapping
-    from moscale_cli.motion.normalize import compute_stats
-    from moscale_cli.motion.skeleton import SMPL22
 
     cfg = cfg or ImportConfig()
     cfg.check()
-    t0 = time.perf_counter()
     src, out = Path(src), Path(out)
     files = find_bvh_files(src)
     mapping = load_mapping(cfg.mapping) if cfg.mapping else None
     caps, skipped = resolve_captions(files, cfg)
+    if out.exists() and not out.is_dir():
+        raise DatasetError(f"output {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not cfg.overwrite:
+        raise DatasetError(f"output folder {out} is not empty (pass --overwrite to replace it)")
+    return ImportPlan(src, out, cfg, files, caps, skipped, mapping)
+
+
+def import_bvh_folder(
+    src: str | os.PathLike | ImportPlan,
+    out: str | os.PathLike | None = None,
+    cfg: ImportConfig | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
+) -> ImportResult:
+    """Import every ``*.bvh`` under ``src`` into the dataset folder ``out`` (or run a ``plan_import`` plan)."""
+    from moscale_cli.motion.normalize import compute_stats
+    from moscale_cli.motion.skeleton import SMPL22
+
+    t0 = time.perf_counter()
+    if isinstance(src, ImportPlan):
+        plan = src
+    else:
+        if out is None:
+            raise UsageError("import_bvh_folder needs an output folder")
+        plan = plan_import(src, out, cfg)
+    src, out, cfg, files, caps, mapping = (
+        plan.src,
+        plan.out,
+        plan.cfg,
+        plan.files,
+        plan.captions,
+        plan.mapping,
+    )
+    skipped = list(plan.skipped)
     stage = layout.staging_dir(out, cfg.overwrite)
     try:
         tasks = [

@@ -79,8 +79,8 @@ _STYLE_SUBJECTS: dict[str, tuple[str, ...]] = {
     "active": ("an active person", "an energetic person", "a lively person"),
     "elderly": ("an elderly person", "an old person", "an old man"),
     "exhausted": ("an exhausted person", "a tired person", "a worn out person"),
-    "feminine": ("a person", "someone", "a woman"),
-    "masculine": ("a person", "someone", "a man"),
+    "feminine": ("a woman", "a feminine person", "a graceful person"),
+    "masculine": ("a man", "a masculine person", "a sturdy person"),
     "normal": ("a person", "someone", "the person"),
     "youthful": ("a young person", "a youthful person", "a child"),
 }
@@ -168,14 +168,15 @@ _add(
 _add(
     "ADJ",
     "active energetic lively elderly old exhausted tired worn feminine masculine normal young youthful broad "
-    "few small big large quick slow other strong high low full",
+    "few small big large quick slow other strong high low full long short graceful sturdy",
 )
 _add(
     "NOUN",
     "person:person people:person man:man woman:woman child:child hand:hand hands:hand arm:arm arms:arm "
     "head:head leg:leg legs:leg foot:foot feet:foot step:step steps:step turn:turn curve:curve line:line "
     "air:air way:way style:style energy:energy care:care stance:stance circle:circle side:side "
-    "direction:direction body:body knee:knee knees:knee",
+    "direction:direction body:body knee:knee knees:knee time:time times:time"
+    " circles:circle ground:ground floor:floor",
 )
 _add(
     "VERB",

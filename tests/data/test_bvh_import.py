@@ -1,0 +1,204 @@
+"""BVH folder import: fixture clips, windows, captions, splits, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moscale_cli.data import layout
+from moscale_cli.data.bvh_import import (
+    ImportConfig,
+    import_bvh_folder,
+    split_of,
+    window_captions,
+    window_starts,
+)
+from moscale_cli.data.dataset import MotionDataset
+from moscale_cli.data.layout import CaptionLine
+from moscale_cli.errors import DatasetError
+from moscale_cli.motion.features import recover_from_ric
+from moscale_cli.motion.normalize import compute_stats
+from moscale_cli.motion.skeleton import SMPL22
+
+WALK = "dataset-2_walk_normal_001"
+
+
+def _copy_fixtures(src: Path, dst: Path, names: list[str] | None = None) -> Path:
+    dst.mkdir(parents=True, exist_ok=True)
+    for p in sorted(src.iterdir()):
+        if names is None or p.stem in names:
+            shutil.copy(p, dst / p.name)
+    return dst
+
+
+def _long_bvh(src: Path, dst: Path, repeat: int = 2) -> None:
+    """A BVH whose motion is the source's frames ``repeat`` times over."""
+    text = src.read_text()
+    head, motion = text.split("MOTION", 1)
+    lines = motion.strip("\n").splitlines()
+    frames = [ln for ln in lines[2:] if ln.strip()]
+    n = len(frames) * repeat
+    dst.write_text(head + f"MOTION\nFrames: {n}\n{lines[1]}\n" + "\n".join(frames * repeat) + "\n")
+
+
+def test_window_starts_and_captions():
+    assert window_starts(150, 196, 160) == [0]
+    assert window_starts(196, 196, 160) == [0]
+    assert window_starts(400, 196, 160) == [0, 160, 204]
+    assert window_starts(356, 196, 160) == [0, 160]
+    for total in range(197, 700, 37):
+        s = window_starts(total, 196, 160)
+        assert s[-1] + 196 == total and all(b - a <= 160 for a, b in zip(s, s[1:], strict=False))
+    caps = [CaptionLine("whole"), CaptionLine("first", "", 0.5, 4.0), CaptionLine("late", "", 12.0, 19.0)]
+    assert window_captions(caps, 0, 150, 150, 40, 20) == caps  # the whole clip: unchanged
+    w = window_captions(caps, 160, 196, 400, 40, 20)  # frames 160..356 = 8.0..17.8 s
+    assert [c.caption for c in w] == ["whole", "late"]
+    assert (w[1].start, w[1].end) == (4.0, 9.8)  # 240..356 moved into the window
+    w0 = window_captions(caps, 0, 196, 400, 40, 20)
+    assert [(c.caption, c.start, c.end) for c in w0] == [("whole", 0.0, 0.0), ("first", 0.5, 4.0)]
+
+
+def test_split_hash_is_seeded_and_balanced():
+    names = [f"clip_{i:05d}" for i in range(4000)]
+    a = [split_of(n, 0) for n in names]
+    assert a == [split_of(n, 0) for n in names]
+    assert a != [split_of(n, 1) for n in names]
+    frac = {s: a.count(s) / len(a) for s in ("train", "val", "test")}
+    assert (
+        abs(frac["train"] - 0.80) < 0.03
+        and abs(frac["val"] - 0.05) < 0.015
+        and abs(frac["test"] - 0.15) < 0.03
+    )
+
+
+def test_fixture_bvhs_import(bvh_fixture_dir, tmp_path):
+    out = tmp_path / "ds"
+    res = import_bvh_folder(bvh_fixture_dir, out, ImportConfig(workers=1))
+    assert res.files == 5 and not res.failed
+    # the raise-up fixture is 33 frames at 20 fps: too short for the 40-frame minimum, skipped with the reason
+    assert [n for n, _ in res.skipped] == ["dataset-2_raise-up-both-hands_normal_001"]
+    assert "too short" in res.skipped[0][1]
+    names = layout.read_split(out, "all")
+    assert sorted(names) == sorted(p.stem for p in bvh_fixture_dir.glob("*.bvh") if "raise" not in p.stem)
+    assert res.clips == 4 and res.frames == sum(np.load(layout.feature_path(out, n)).shape[0] for n in names)
+    feats = []
+    for n in names:
+        f = np.load(layout.feature_path(out, n))
+        j = np.load(layout.joints_path(out, n))
+        assert f.dtype == np.float32 and f.shape[1] == 263 and 40 <= f.shape[0] <= 196
+        assert j.shape == (f.shape[0], 22, 3)
+        np.testing.assert_allclose(j, recover_from_ric(f, 22), atol=1e-6)  # joints agree with features
+        assert j[..., 1].min() > -0.05  # on the floor, not under it
+        caps = layout.read_captions(layout.text_path(out, n))
+        assert len(caps) >= 3 and len({c.caption for c in caps}) == len(caps)
+        assert all(c.tokens and c.whole_clip for c in caps)
+        feats.append(f)
+    content = {n: n.split("_")[1] for n in names}
+    for n, c in content.items():
+        caps = " | ".join(c.caption for c in layout.read_captions(layout.text_path(out, n)))
+        key = {"walk": "walk", "run": "ru", "walk-turn-left": "left", "wave-left-hand": "left"}[c]
+        assert caps.count(key) >= 3, caps
+    # splits partition all.txt; stats are those of the written features
+    parts = [
+        layout.read_split(out, s) if layout.split_path(out, s).exists() else []
+        for s in ("train", "val", "test")
+    ]
+    assert sorted(sum(parts, [])) == sorted(names)
+    mean, std = compute_stats(feats, SMPL22)
+    np.testing.assert_allclose(np.load(out / "Mean.npy"), mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.load(out / "Std.npy"), std, rtol=1e-5, atol=1e-6)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["clips"] == 4 and "CC BY-NC" in meta["license"]
+    ds = MotionDataset(out, split="all")
+    assert len(ds) == 4 and ds[0]["feats"].shape == (196, 263)
+    assert not list(tmp_path.glob(".*partial"))  # no staging folder left behind
+
+
+def test_long_clip_windows_and_sidecar(bvh_fixture_dir, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    _long_bvh(bvh_fixture_dir / f"{WALK}.bvh", src / "longwalk.bvh", repeat=3)  # 819 frames at 30 fps
+    (src / "longwalk.txt").write_text(
+        "a person walks for a long time\n"  # plain text: tokens get tagged
+        "someone walks forward#someone/PRON walk/VERB forward/ADV#0.0#0.0\n"
+        "the start of a walk#the/DET start/NOUN of/ADP a/DET walk/NOUN#0.0#4.0\n"
+    )
+    shutil.copy(bvh_fixture_dir / "dataset-2_run_normal_001.bvh", src / "short_run.bvh")
+    (src / "short_run.txt").write_text("a person runs\n")
+    out = tmp_path / "ds"
+    res = import_bvh_folder(src, out, ImportConfig(workers=1, captions="sidecar"))
+    assert not res.failed and not res.skipped
+    names = sorted(layout.read_split(out, "all"))
+    total = 819 * 20 // 30  # 546 joint frames at 20 fps -> 545 feature frames
+    starts = window_starts(total - 1, 196, 160)
+    assert names == [f"longwalk_w{k:02d}" for k in range(len(starts))] + ["short_run"]
+    for k in range(len(starts)):
+        f = np.load(layout.feature_path(out, f"longwalk_w{k:02d}"))
+        assert f.shape == (196, 263)
+        caps = layout.read_captions(layout.text_path(out, f"longwalk_w{k:02d}"))
+        assert caps[0].caption == "a person walks for a long time"
+        assert caps[0].tokens == "a/DET person/NOUN walk/VERB for/ADP a/DET long/ADJ time/NOUN"
+        assert ("the start of a walk" in [c.caption for c in caps]) == (k == 0)
+    # all windows of one file fall in the same split
+    splits = {s: set(layout.read_split(out, s)) for s in ("train", "val", "test")}
+    homes = {s for s, ns in splits.items() for n in ns if n.startswith("longwalk")}
+    assert len(homes) == 1
+    # the first window's tagged caption becomes a 80-frame sub-clip entry of the reader
+    ds = MotionDataset(out, split="all")
+    assert "longwalk_w00@0-80" in ds.names
+
+
+def test_corrupt_bvh_among_good_ones(bvh_fixture_dir, tmp_path):
+    src = _copy_fixtures(bvh_fixture_dir, tmp_path / "src")
+    text = (src / f"{WALK}.bvh").read_text()
+    (src / "dataset-2_walk_normal_002.bvh").write_text(text[: len(text) // 3])  # truncated
+    (src / "dataset-2_run_normal_002.bvh").write_text(text.replace("CHANNELS 6", "CHANNELS 9", 1))
+    (src / "dataset-2_walk_normal_003.bvh").write_bytes(b"\x00\xff garbage")
+    res = import_bvh_folder(src, tmp_path / "ds", ImportConfig(workers=2))
+    failed = sorted(n for n, _ in res.failed)
+    assert failed == ["dataset-2_run_normal_002", "dataset-2_walk_normal_002", "dataset-2_walk_normal_003"]
+    assert all(why and "\n" not in why for _, why in res.failed)
+    assert res.imported == 4 and sorted(layout.read_split(tmp_path / "ds", "all")) == sorted(
+        p.stem for p in bvh_fixture_dir.glob("*.bvh") if "raise" not in p.stem
+    )
+    meta = json.loads((tmp_path / "ds" / "meta.json").read_text())
+    assert sorted(f["file"] for f in meta["failed"]) == failed
+
+
+def test_workers_give_identical_datasets(bvh_fixture_dir, tmp_path):
+    a = import_bvh_folder(bvh_fixture_dir, tmp_path / "a", ImportConfig(workers=1, seed=3))
+    b = import_bvh_folder(bvh_fixture_dir, tmp_path / "b", ImportConfig(workers=2, seed=3))
+    assert a.splits == b.splits
+    for p in sorted((tmp_path / "a").rglob("*")):
+        if p.is_file() and p.name != "meta.json":
+            assert p.read_bytes() == (tmp_path / "b" / p.relative_to(tmp_path / "a")).read_bytes(), p
+
+
+def test_bad_inputs(bvh_fixture_dir, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="no .bvh files"):
+        import_bvh_folder(tmp_path / "empty", tmp_path / "o1")
+    with pytest.raises(DatasetError, match="does not exist"):
+        import_bvh_folder(tmp_path / "nowhere", tmp_path / "o1")
+    src = _copy_fixtures(bvh_fixture_dir, tmp_path / "src", [WALK])
+    (src / f"{WALK}.txt").write_text("a fine line\na#b#c\n")
+    with pytest.raises(DatasetError, match=rf"malformed caption line .*{WALK}.txt:2"):
+        import_bvh_folder(src, tmp_path / "o1", ImportConfig(captions="sidecar"))
+    assert not (tmp_path / "o1").exists() and not list(tmp_path.glob(".o1*"))
+    (src / f"{WALK}.txt").unlink()
+    (src / f"{WALK}.json").write_text('{"content": 3, "style": 5}')  # says run, the name says walk
+    with pytest.raises(DatasetError, match="disagree with the file name"):
+        import_bvh_folder(src, tmp_path / "o1", ImportConfig(captions="bandai"))
+    (src / f"{WALK}.json").write_text('{"content": 0, "style": 5}')
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("keep me")
+    with pytest.raises(DatasetError, match="not empty"):
+        import_bvh_folder(src, tmp_path / "full")
+    assert (tmp_path / "full" / "x").read_text() == "keep me"
+    import_bvh_folder(src, tmp_path / "full", ImportConfig(workers=1, overwrite=True))
+    assert not (tmp_path / "full" / "x").exists()
+    assert layout.read_split(tmp_path / "full", "all") == [WALK]
