@@ -246,7 +246,6 @@ def _turn(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segme
     P[:, C_NECK_YAW] += 0.3 * np.sign(angle) * bump(n, n * 0.4, n * 0.7)
     if spin:
         for side in (0, 1):
-            a = C_ARM[side]
             w = bump(n, n / 2, n)
             e, az = rig.arm_from_flex(0.2, 0.6)
             blend_arm(P, side, np.tile([e, az, 0.0, 0.6], (n, 1)), w)

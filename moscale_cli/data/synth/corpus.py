@@ -1,0 +1,204 @@
+"""Generate clips and write the synthetic corpus in the HumanML3D layout (+ ``labels.jsonl``).
+
+Every clip is a pure function of ``(seed, index)``: its own RNG, its own program, its own files, so the
+corpus is byte-identical for a seed whatever the number of worker processes. The corpus is built in a
+hidden sibling folder and renamed into place at the end (an interrupted run leaves no partial corpus).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from moscale_cli.data.synth.captions import make_captions
+from moscale_cli.data.synth.compose import Composed, compose
+from moscale_cli.data.synth.program import FPS, ActionSpec, Program, sample_program
+from moscale_cli.errors import DatasetError, UsageError
+from moscale_cli.motion.skeleton import SMPL22
+
+SPLIT_FRACTIONS = (("train", 0.80), ("val", 0.05), ("test", 0.15))
+ID_PREFIX = "synth_"
+
+
+@dataclass
+class Clip:
+    name: str
+    joints: np.ndarray  # (T, 22, 3) float32, canonical frame (as the features)
+    feats: np.ndarray  # (T, 263) float32
+    captions: list[tuple[str, str]]  # (caption, tokens)
+    program: Program
+    contacts: np.ndarray  # (T, 2) bool, planted feet (generator ground truth)
+
+    def label(self, seed: int, index: int) -> dict:
+        return {
+            "id": self.name,
+            "seed": seed,
+            "index": index,
+            "frames": int(self.feats.shape[0]),
+            "fps": FPS,
+            "actions": [a.to_dict() for a in self.program.actions],
+            "captions": [c for c, _ in self.captions],
+        }
+
+
+def clip_name(index: int) -> str:
+    return f"{ID_PREFIX}{index:06d}"
+
+
+def split_of(name: str, seed: int) -> str:
+    """80/5/15 train/val/test by a seeded hash of the clip id."""
+    h = hashlib.sha256(f"{seed}:{name}".encode()).digest()
+    u = int.from_bytes(h[:8], "little") / 2.0**64
+    acc = 0.0
+    for split, frac in SPLIT_FRACTIONS:
+        acc += frac
+        if u < acc:
+            return split
+    return SPLIT_FRACTIONS[-1][0]
+
+
+def render_program(program: Program, rng: np.random.Generator) -> Composed | None:
+    """Joints for a given program (None when its length is outside 2..9.8 s)."""
+    return compose(program, rng)
+
+
+def generate_clip(seed: int, index: int, program: Program | None = None) -> Clip:
+    """Clip ``index`` of the corpus of ``seed`` (or the given program rendered with that RNG)."""
+    from moscale_cli.motion.features import canonicalize_joints, joints_to_features
+
+    rng = np.random.default_rng([int(seed), int(index)])
+    composed = None
+    for attempt in range(40):
+        prog = program if program is not None else sample_program(rng, n_actions=None if attempt < 20 else 1)
+        composed = compose(prog, rng)
+        if composed is not None:
+            break
+        if program is not None:
+            raise UsageError(f"program is too long for one clip (at most {196 / FPS:.1f} s)")
+    if composed is None:  # pragma: no cover - 20 single-action draws all too long cannot happen
+        raise DatasetError(f"could not draw a clip for seed {seed}, index {index}")
+    feats = joints_to_features(composed.joints, SMPL22, retarget=False)
+    joints = canonicalize_joints(composed.joints, SMPL22)[:-1].astype(np.float32)
+    caps = make_captions(prog, rng)
+    return Clip(clip_name(index), joints, feats.astype(np.float32), caps, prog, composed.contacts[:-1])
+
+
+def _save_npy(path: Path, arr: np.ndarray) -> None:
+    with open(path, "wb") as f:
+        np.save(f, np.ascontiguousarray(arr, dtype=np.float32))
+
+
+def write_clip(root: Path, clip: Clip) -> None:
+    _save_npy(root / "new_joint_vecs" / f"{clip.name}.npy", clip.feats)
+    _save_npy(root / "new_joints" / f"{clip.name}.npy", clip.joints)
+    text = "".join(f"{c}#{t}#0.0#0.0\n" for c, t in clip.captions)
+    (root / "texts" / f"{clip.name}.txt").write_text(text, encoding="utf-8")
+
+
+def _work(args: tuple[str, int, int]) -> tuple[int, str]:
+    root, seed, index = args
+    clip = generate_clip(seed, index)
+    write_clip(Path(root), clip)
+    return index, json.dumps(clip.label(seed, index), sort_keys=True)
+
+
+def check_out(out: str | os.PathLike, overwrite: bool) -> None:
+    """Refuse a non-empty OUT (unless overwriting) or a missing parent folder."""
+    out = Path(out).resolve()
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise UsageError(f"{out} is not empty (pass --overwrite to replace it)")
+    if not out.parent.exists():
+        raise UsageError(f"parent folder {out.parent} does not exist")
+
+
+def build_corpus(
+    out: str | os.PathLike,
+    clips: int,
+    seed: int = 0,
+    workers: int = 2,
+    overwrite: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Write ``clips`` clips to ``out`` (HumanML3D layout + labels.jsonl); returns a summary dict."""
+    from moscale_cli.motion.normalize import compute_stats
+
+    if clips < 1:
+        raise UsageError("--clips must be at least 1")
+    if workers < 1:
+        raise UsageError("--workers must be at least 1")
+    out = Path(out).resolve()
+    check_out(out, overwrite)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        for sub in ("new_joint_vecs", "new_joints", "texts"):
+            (tmp / sub).mkdir(parents=True)
+        labels: list[str | None] = [None] * clips
+        jobs = [(str(tmp), int(seed), i) for i in range(clips)]
+        done = 0
+        if workers == 1 or clips < 4:
+            results = map(_work, jobs)
+            pool = None
+        else:
+            ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+            pool = ctx.Pool(min(workers, clips))
+            results = pool.imap_unordered(_work, jobs, chunksize=max(1, min(8, clips // (8 * workers))))
+        try:
+            for index, label in results:
+                labels[index] = label
+                done += 1
+                if on_progress is not None:
+                    on_progress(done, clips)
+        finally:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+        names = [clip_name(i) for i in range(clips)]
+        feats = (np.load(tmp / "new_joint_vecs" / f"{n}.npy") for n in names)
+        mean, std = compute_stats(feats, SMPL22)
+        _save_npy(tmp / "Mean.npy", mean)
+        _save_npy(tmp / "Std.npy", std)
+        splits: dict[str, list[str]] = {s: [] for s, _ in SPLIT_FRACTIONS}
+        for n in names:
+            splits[split_of(n, seed)].append(n)
+        for s, ids in splits.items():
+            (tmp / f"{s}.txt").write_text("".join(i + "\n" for i in ids), encoding="utf-8")
+        (tmp / "all.txt").write_text("".join(n + "\n" for n in names), encoding="utf-8")
+        (tmp / "train_val.txt").write_text("".join(n + "\n" for n in splits["train"] + splits["val"]), encoding="utf-8")
+        (tmp / "labels.jsonl").write_text("".join(f"{lb}\n" for lb in labels), encoding="utf-8")
+        frames = [json.loads(lb)["frames"] for lb in labels if lb is not None]
+        summary = {
+            "clips": clips,
+            "seed": seed,
+            "frames": int(sum(frames)),
+            "hours": float(sum(frames) / FPS / 3600),
+            "splits": {s: len(v) for s, v in splits.items()},
+        }
+        (tmp / "synth.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(tmp)
+        raise
+    return summary
+
+
+__all__ = ["ActionSpec", "Clip", "Program", "build_corpus", "clip_name", "generate_clip", "split_of"]
