@@ -165,6 +165,7 @@ class EvaluatorConfig(ConfigBase):
     feature_dim: int = 263
     text_dim: int = 384  # width of the TextEncoder token features (all-MiniLM-L6-v2: 384)
     text_encoder: str = ""  # name/path of the TextEncoder the text side was trained on
+    text_max_tokens: int = 32  # its window
     movement_hidden: int = DIM_MOVEMENT_HIDDEN
     movement_latent: int = DIM_MOVEMENT_LATENT
     motion_hidden: int = DIM_MOTION_HIDDEN
@@ -251,16 +252,16 @@ class MoScaleEvaluator(_MotionSide):
         text_emb = self.text_embeddings_unsorted(tokens_BSE, mask_BS, pooled_BE)[idx]
         return text_emb, motion_emb
 
+    def forward(
+        self, tokens_BSE: torch.Tensor, mask_BS: torch.Tensor, pooled_BE: torch.Tensor, motions_BTD: torch.Tensor, m_lens: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training path: (text_emb, motion_emb, temperature) in input order."""
+        t = self.text_embeddings_unsorted(tokens_BSE, mask_BS, pooled_BE)
+        m = self.motion_embeddings_unsorted(motions_BTD, m_lens)
+        return t, m, self.temperature()
+
     def temperature(self) -> torch.Tensor:
         return self.log_temperature.exp().clamp(min=0.01, max=1.0)
-
-    def contrastive_loss(self, text_emb: torch.Tensor, motion_emb: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """Symmetric InfoNCE on cosine similarities with a learned temperature.
-
-        Pairs whose captions are identical are not treated as negatives of each other by the caller's choice of
-        ``same`` (see :func:`info_nce`); here every off-diagonal pair is a negative.
-        """
-        return info_nce(text_emb, motion_emb, self.temperature())
 
 
 def info_nce(
