@@ -1,0 +1,207 @@
+"""Sampler: schedule, CFG, seeds, lengths, KV cache, batching, edit hooks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from moscale_cli.errors import ConfigError, UsageError
+from moscale_cli.models.generator import GeneratorConfig, MoScaleTransformer
+from moscale_cli.models.tokenizer import MSTokenizer, TokenizerConfig
+from moscale_cli.sampling.sampler import (
+    EditSpec,
+    SamplingConfig,
+    filter_logits,
+    generation_passes,
+    guide,
+    mask_counts,
+    sample,
+)
+
+torch.set_num_threads(2)
+
+
+@dataclass
+class Text:
+    tokens_BSE: torch.Tensor
+    mask_BS: torch.Tensor
+
+
+@pytest.fixture(scope="module")
+def tok() -> MSTokenizer:
+    torch.manual_seed(0)
+    t = MSTokenizer(TokenizerConfig.preset("tiny")).eval()
+    with torch.no_grad():
+        t.codebook.normal_()
+    return t
+
+
+@pytest.fixture(scope="module")
+def gen(tok) -> MoScaleTransformer:
+    torch.manual_seed(1)
+    m = MoScaleTransformer(GeneratorConfig.preset("tiny", tokenizer=tok)).eval()
+    with torch.no_grad():  # sharper, text-dependent logits than the near-zero init
+        m.head.weight.mul_(200.0)
+        for b in m.blocks:
+            b.ada[1].bias.normal_(0, 0.5)
+    return m
+
+
+def make_text(B: int = 3, S: int = 9, seed: int = 0) -> Text:
+    g = torch.Generator().manual_seed(seed)
+    mask = torch.ones(B, S, dtype=torch.bool)
+    for b in range(B):
+        mask[b, S - 2 * b:] = False if b else mask[b, S:]
+    return Text(torch.randn(B, S, 384, generator=g), mask)
+
+
+LENS = [196, 40, 102]
+
+
+def same(a, b) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_mask_counts_follow_the_cosine_schedule():
+    assert mask_counts(1, 6) == [6]
+    assert mask_counts(2, 12) == [12, 1]
+    assert mask_counts(5, 24) == [24, 22, 17, 9, 1]
+    c = mask_counts(10, 49)
+    assert c[:6] == [49, 48, 46, 42, 38, 31] and c[6] in (24, 25) and c[7:] == [17, 9, 1]
+    assert generation_passes(SamplingConfig()) == 18
+
+
+def test_guide_and_filters():
+    lg = torch.randn(4, 5, 7)
+    assert torch.equal(guide(lg, 2, 0.0), lg[:2])
+    assert torch.allclose(guide(lg, 2, 1.5), 2.5 * lg[:2] - 1.5 * lg[2:])
+    assert torch.equal(guide(lg[:2], 2, 3.0), lg[:2])
+    cfg = SamplingConfig()
+    assert [cfg.guidance(k) for k in range(4)] == [5.0, 4.75, 4.5, 4.25]
+    probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
+    kept = torch.isfinite(filter_logits(probs.log(), top_p=0.75))
+    assert kept.tolist() == [[True, True, False, False]]
+    kept = torch.isfinite(filter_logits(probs.log(), top_p=0.5))
+    assert kept.tolist() == [[True, False, False, False]]
+    kept = torch.isfinite(filter_logits(probs.log(), top_k=3))
+    assert kept.tolist() == [[True, True, True, False]]
+    with pytest.raises(ConfigError):
+        SamplingConfig(top_p=0.0)
+    with pytest.raises(ConfigError):
+        SamplingConfig(refine_steps=(1, 0))
+
+
+def test_seeds_determinism_and_lengths(gen, tok):
+    text = make_text()
+    a = sample(gen, tok, text, LENS, SamplingConfig(), 7)
+    b = sample(gen, tok, text, LENS, SamplingConfig(), 7)
+    c = sample(gen, tok, text, LENS, SamplingConfig(), 8)
+    assert same(a.ids, b.ids) and torch.equal(a.feats, b.feats)
+    assert not same(a.ids, c.ids)
+    valid = tok.valid_lengths(torch.tensor(LENS))
+    for k, ids in enumerate(a.ids):
+        assert ids.shape == (3, tok.scale_lengths[k])
+        for i in range(3):
+            v = int(valid[k][i])
+            assert (ids[i, :v] >= 0).all() and (ids[i, :v] < tok.cfg.n_codes).all()
+            assert (ids[i, v:] == -1).all()
+    assert a.feats.shape == (3, 196, tok.cfg.feature_dim)
+    assert a.lengths.tolist() == [196, 40, 100]
+    for i, n in enumerate(a.lengths.tolist()):
+        assert torch.count_nonzero(a.feats[i, n:]) == 0
+    assert torch.isfinite(a.feats).all()
+    # the decoded features are those of the returned ids
+    assert torch.allclose(tok.decode_ids(a.ids, a.lengths), a.feats, atol=1e-5)
+
+
+def test_kv_cache_gives_identical_samples(gen, tok):
+    text = make_text()
+    a = sample(gen, tok, text, LENS, SamplingConfig(use_kv_cache=True), 3)
+    b = sample(gen, tok, text, LENS, SamplingConfig(use_kv_cache=False), 3)
+    assert same(a.ids, b.ids)
+
+
+def test_cfg_zero_is_the_conditional_model(gen, tok):
+    """With the null text equal to the prompt, guidance of any strength leaves the logits unchanged."""
+    text = make_text(B=1, S=6)
+    greedy = dict(top_k=1)
+    plain = sample(gen, tok, text, [120], SamplingConfig(cfg=0.0, **greedy), 0)
+    saved = gen.cfg_uncond.data.clone()
+    try:
+        gen.cfg_uncond.data[:6] = text.tokens_BSE[0]
+        guided = sample(gen, tok, text, [120], SamplingConfig(cfg=5.0, **greedy), 0)
+    finally:
+        gen.cfg_uncond.data.copy_(saved)
+    assert same(plain.ids, guided.ids)
+    other = sample(gen, tok, text, [120], SamplingConfig(cfg=5.0, **greedy), 0)
+    assert not same(plain.ids, other.ids)  # with the learned null text, guidance changes the result
+
+
+def test_batching_prompts_of_different_lengths(gen, tok):
+    """Greedy samples of a batch equal the samples of each prompt alone (text padding is masked)."""
+    text = make_text()
+    cfg = SamplingConfig(top_k=1)
+    batch = sample(gen, tok, text, LENS, cfg, 0)
+    for i in range(3):
+        n = int(text.mask_BS[i].sum())
+        one = sample(gen, tok, Text(text.tokens_BSE[i:i + 1, :n], text.mask_BS[i:i + 1, :n]), [LENS[i]], cfg, 0)
+        assert same([x[i:i + 1] for x in batch.ids], one.ids)
+
+
+def test_unconditional_mode(gen, tok):
+    a = sample(gen, tok, None, [80, 196], SamplingConfig(), 0)
+    assert a.feats.shape[0] == 2 and (a.ids[-1][0, 20:] == -1).all()
+    b = sample(gen, tok, None, [120], SamplingConfig(), 0, batch_size=4)
+    assert b.ids[0].shape[0] == 4 and b.lengths.tolist() == [120] * 4
+
+
+def test_bad_lengths_and_steps(gen, tok):
+    with pytest.raises(UsageError):
+        sample(gen, tok, make_text(), [196, 300, 40], SamplingConfig(), 0)
+    with pytest.raises(UsageError):
+        sample(gen, tok, make_text(), [196, 40], SamplingConfig(), 0)
+    with pytest.raises(ConfigError):
+        sample(gen, tok, make_text(), LENS, SamplingConfig(refine_steps=(1, 2)), 0)
+
+
+def test_edit_all_true_is_plain_generation_all_false_is_source(gen, tok):
+    text = make_text()
+    plain = sample(gen, tok, text, LENS, SamplingConfig(), 11)
+    src = sample(gen, tok, text, LENS, SamplingConfig(), 99).ids
+    assert not same(plain.ids, src)
+    every = EditSpec(locked_ids=src, edit_mask=[torch.ones_like(s, dtype=torch.bool) for s in src])
+    assert same(sample(gen, tok, text, LENS, SamplingConfig(), 11, edit=every).ids, plain.ids)
+    none = EditSpec(locked_ids=src, edit_mask=[torch.zeros_like(s, dtype=torch.bool) for s in src])
+    out = sample(gen, tok, text, LENS, SamplingConfig(), 11, edit=none)
+    assert same(out.ids, src)
+    assert torch.allclose(out.feats, tok.decode_ids(src, out.lengths), atol=1e-5)
+
+
+def test_edit_region_keeps_the_rest(gen, tok):
+    text = make_text()
+    src = sample(gen, tok, text, LENS, SamplingConfig(), 5).ids
+    masks = []
+    for s in src:
+        m = torch.zeros_like(s, dtype=torch.bool)
+        m[:, s.shape[1] // 2:] = True
+        masks.append(m)
+    out = sample(gen, tok, text, LENS, SamplingConfig(), 6, edit=EditSpec(src, masks)).ids
+    changed = False
+    for o, s, m in zip(out, src, masks, strict=True):
+        assert torch.equal(o[~m], s[~m])
+        changed |= not torch.equal(o[m], s[m])
+    assert changed
+
+
+def test_edit_extends_past_the_source_length(gen, tok):
+    """Source padding that is valid for the target is re-predicted even outside the edit mask."""
+    text = make_text(B=1)
+    src = sample(gen, tok, text, [40], SamplingConfig(), 1).ids
+    none = [torch.zeros_like(s, dtype=torch.bool) for s in src]
+    out = sample(gen, tok, text, [160], SamplingConfig(), 2, edit=EditSpec(src, none))
+    v_src, v_new = tok.valid_lengths(torch.tensor([40])), tok.valid_lengths(torch.tensor([160]))
+    for k, (o, s) in enumerate(zip(out.ids, src, strict=True)):
+        a, b = int(v_src[k][0]), int(v_new[k][0])
+        assert torch.equal(o[0, :a], s[0, :a]) and (o[0, a:b] >= 0).all() and (o[0, b:] == -1).all()
