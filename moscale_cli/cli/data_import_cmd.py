@@ -56,7 +56,7 @@ def import_bvh(
                     f"  ... and {len(items) - 20} more (listed in {dest / 'meta.json'})", highlight=False
                 )
     out.print(
-        f"{dest}: {res.imported}/{res.files} files -> {res.clips} clips, {res.hours:.2f} h, "
+        f"{dest}: {res.imported}/{res.files} files ({res.source_hours:.2f} h) -> {res.clips} clips ({res.hours:.2f} h), "
         f"train/val/test {res.splits['train']}/{res.splits['val']}/{res.splits['test']}, "
         f"{len(res.failed)} failed, {len(res.skipped)} skipped, {res.seconds:.1f} s ({res.rate:.1f} files/s)",
         highlight=False,

@@ -83,12 +83,13 @@ class ImportResult:
     files: int  # BVH files found
     imported: int  # files that gave at least one clip
     clips: int  # dataset entries written (windows)
-    frames: int
+    frames: int  # feature frames written (windows overlap, so frames of long clips count more than once)
     hours: float
     splits: dict[str, int]
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason): unreadable/broken input
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason): too short, no captions
     seconds: float = 0.0
+    source_hours: float = 0.0  # motion of the imported files, each frame counted once
 
     @property
     def rate(self) -> float:
@@ -212,6 +213,7 @@ class _Task:
 class _Done:
     stem: str
     clips: list[tuple[str, int]] = field(default_factory=list)  # (name, frames)
+    frames: int = 0  # feature frames of the whole file
     feats: list[np.ndarray] = field(default_factory=list)
     error: str | None = None  # broken input
     skip: str | None = None  # usable input that gives no clip
@@ -230,6 +232,7 @@ def convert_file(task: _Task) -> _Done:
         if not np.all(np.isfinite(joints)):
             raise MoScaleError("NaN or infinite joint positions")
         total = joints.shape[0] - 1
+        done.frames = total
         if total < task.min_len:
             done.skip = f"too short ({total} frames at {task.fps:g} fps < {task.min_len})"
             return done
@@ -411,6 +414,7 @@ def import_bvh_folder(
             clips=sum(len(r.clips) for r in good),
             frames=frames,
             hours=frames / cfg.fps / 3600.0,
+            source_hours=sum(r.frames for r in good) / cfg.fps / 3600.0,
             splits={k: len(v) for k, v in splits.items()},
             failed=failed,
             skipped=skipped,
@@ -427,6 +431,7 @@ def import_bvh_folder(
             "clips": result.clips,
             "frames": frames,
             "hours": round(result.hours, 4),
+            "source_hours": round(result.source_hours, 4),
             "splits": result.splits,
             "failed": [{"file": n, "reason": w} for n, w in failed],
             "skipped": [{"file": n, "reason": w} for n, w in skipped],
