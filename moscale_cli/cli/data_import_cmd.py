@@ -50,7 +50,7 @@ def import_bvh(
         if items:
             warn(f"{len(items)} file(s) {label}:")
             for name, why in items[:20]:
-                console.print(f"  {name}: {why}", highlight=False, markup=False)
+                console.print(f"  {name}: {why}", highlight=False, markup=False, soft_wrap=True)
             if len(items) > 20:
                 console.print(
                     f"  ... and {len(items) - 20} more (listed in {dest / 'meta.json'})", highlight=False
@@ -60,6 +60,7 @@ def import_bvh(
         f"train/val/test {res.splits['train']}/{res.splits['val']}/{res.splits['test']}, "
         f"{len(res.failed)} failed, {len(res.skipped)} skipped, {res.seconds:.1f} s ({res.rate:.1f} files/s)",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -81,6 +82,7 @@ def merge(
         f"{dest}: {res.clips} clips ({per}); train/val/test "
         f"{res.splits['train']}/{res.splits['val']}/{res.splits['test']}",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -113,7 +115,7 @@ def stats(
     out.print(table)
     first = st.splits.get("all") or next(iter(st.splits.values()))
     hist = "  ".join(f"{label}: {n}" for label, n in first.histogram())
-    out.print(f"lengths ({first.split}, frames): {hist}", highlight=False)
+    out.print(f"lengths ({first.split}, frames): {hist}", highlight=False, soft_wrap=True)
 
 
 def register(data_app: typer.Typer) -> None:
