@@ -80,3 +80,6 @@ def _cmd_plot(
 def register(app: typer.Typer) -> None:
     app.command("train-tokenizer")(_cmd_train_tokenizer)
     app.command("plot")(_cmd_plot)
+    from moscale_cli.cli.train_evaluator_cmd import _cmd_train_evaluator
+
+    app.command("train-evaluator")(_cmd_train_evaluator)

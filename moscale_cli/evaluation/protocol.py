@@ -1,0 +1,191 @@
+"""The evaluation protocol: replications of (GT pass, model pass, real-motion pass) and the metrics.
+
+One replication (seed ``seed + r``):
+
+1. Pass A over the shuffled loader: text embeddings and GT motion embeddings (the FID reference), and the
+   model's output for the same batch (captions, GT crop lengths) -> R-precision, MM-Dist, FID, Diversity.
+2. MultiModality: for the first ``mm_texts`` items of pass A (the first 3 batches for 96), ``mm_samples``
+   outputs each -> (M, 30, 512), 10 pairs (stochastic tasks only).
+3. Real-motion row: a second, independent pass B (fresh captions and crops) scored like a model whose
+   output is the GT itself, FID against pass A (T2M's way; gives the small non-zero real FID).
+
+Replications are summarised as mean ± 1.96·std/√n (population std).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from moscale_cli.config import ConfigBase
+from moscale_cli.errors import UsageError
+from moscale_cli.evaluation import metrics as M
+from moscale_cli.evaluation.loader import EmbeddingRunner, EvalLoader, length_order
+
+METRIC_ORDER = ("top1", "top2", "top3", "fid", "mm_dist", "diversity", "multimodality", "mpjpe_mm")
+
+
+@dataclass
+class EvalConfig(ConfigBase):
+    task: str = "t2m"
+    split: str = "test"
+    replications: int = 20
+    batch_size: int = 32
+    mm_texts: int = 96
+    mm_samples: int = 30
+    mm_pairs: int = 10
+    diversity_pairs: int = 0  # 0 = the protocol's rule (300, or 100 when N <= 300)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.replications < 1:
+            raise UsageError("--replications must be at least 1")
+        if self.batch_size < 2:
+            raise UsageError("--batch-size must be at least 2")
+        if self.mm_texts < 0 or self.mm_samples < 0:
+            raise UsageError("--mm-texts and --mm-samples must be >= 0")
+        if self.mm_texts > 0 and self.mm_samples < self.mm_pairs:
+            raise UsageError(f"MultiModality needs --mm-samples >= {self.mm_pairs} (or --mm-texts 0)")
+
+
+def _score(acc: M.MatchingAccumulator, emb: np.ndarray, ref: np.ndarray, rng: np.random.Generator, div_pairs: int) -> dict[str, float]:
+    r = acc.r_precision()
+    return {
+        "top1": float(r[0]), "top2": float(r[1]), "top3": float(r[2]),
+        "fid": M.fid(emb, ref),
+        "mm_dist": acc.matching_score(),
+        "diversity": M.diversity(emb, div_pairs or None, rng),
+    }  # fmt: skip
+
+
+def run_replication(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task: Any, rep: int,
+                    on_batch: Callable[[], None] | None = None) -> tuple[dict[str, float], dict[str, float]]:
+    """One replication; returns (real-motion metrics, model metrics)."""
+    seed = cfg.seed + rep
+    loader_a = EvalLoader(dataset, cfg.batch_size, seed=seed * 2)
+    loader_b = EvalLoader(dataset, cfg.batch_size, seed=seed * 2 + 1)
+    rng = np.random.default_rng(seed)
+    acc_model, acc_real = M.MatchingAccumulator(), M.MatchingAccumulator()
+    gt_emb, model_emb, real_emb, mm_emb = [], [], [], []
+    mpjpe_total, mpjpe_frames = 0.0, 0
+    mm_left = cfg.mm_texts if task.stochastic else 0
+    for bi, batch in enumerate(loader_a):
+        lengths = batch["lengths"]
+        order = length_order(lengths)  # the official evaluator's output order (pairs stay aligned)
+        t = runner.text_embeddings(batch)[order]
+        g = runner.motion_embeddings(batch["feats"], lengths)[order]
+        out = task.run(batch, seed=seed * 100003 + bi)
+        m = runner.motion_embeddings(out, lengths)[order]
+        acc_model.add(t, m)
+        gt_emb.append(g)
+        model_emb.append(m)
+        if task.task == "reconstruction":
+            from moscale_cli.evaluation.tasks import mpjpe_batch
+
+            s, n = mpjpe_batch(task, batch["feats"], out, lengths)
+            mpjpe_total += s
+            mpjpe_frames += n
+        if mm_left > 0:
+            take = min(mm_left, len(lengths))
+            sub = {k: (v[:take] if (torch.is_tensor(v) or isinstance(v, list)) else v) for k, v in batch.items()}
+            reps = []
+            for r in range(cfg.mm_samples):
+                o = task.run(sub, seed=(seed * 100003 + bi) * 1009 + r + 1)
+                reps.append(runner.motion_embeddings(o, sub["lengths"]))  # input order, the same for every repeat
+            mm_emb.append(np.stack(reps, axis=1))
+            mm_left -= take
+        if on_batch is not None:
+            on_batch()
+    for batch in loader_b:
+        order = length_order(batch["lengths"])
+        t = runner.text_embeddings(batch)[order]
+        g = runner.motion_embeddings(batch["feats"], batch["lengths"])[order]
+        acc_real.add(t, g)
+        real_emb.append(g)
+        if on_batch is not None:
+            on_batch()
+    ref = np.concatenate(gt_emb)
+    real = _score(acc_real, np.concatenate(real_emb), ref, rng, cfg.diversity_pairs)
+    model = _score(acc_model, np.concatenate(model_emb), ref, rng, cfg.diversity_pairs)
+    if mm_emb:
+        model["multimodality"] = M.multimodality(np.concatenate(mm_emb), cfg.mm_pairs, rng)
+    if mpjpe_frames:
+        unit_mm = 1000.0 if runner.bundle.feature_dim == 263 else 1.0  # HumanML3D is in metres, KIT in mm
+        model["mpjpe_mm"] = mpjpe_total / mpjpe_frames * unit_mm
+    return real, model
+
+
+def summarize(per_rep: list[dict[str, float]]) -> dict[str, dict[str, Any]]:
+    keys = [k for k in METRIC_ORDER if any(k in r for r in per_rep)]
+    out = {}
+    for k in keys:
+        vals = [r[k] for r in per_rep if k in r]
+        mean, conf = M.mean_interval(vals)
+        out[k] = {"mean": mean, "conf95": conf, "values": vals}
+    return out
+
+
+def run_protocol(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task: Any,
+                 progress_cb: Callable[[int, int], Any] | None = None) -> dict[str, Any]:
+    """All replications; returns {"real": summary, "model": summary} (plus the per-replication values)."""
+    from moscale_cli.utils.seed import seed_everything
+
+    real_all, model_all = [], []
+    for rep in range(cfg.replications):
+        seed_everything(cfg.seed + rep)
+        tick = None if progress_cb is None else progress_cb(rep, cfg.replications)
+        real, model = run_replication(cfg, dataset, runner, task, rep, on_batch=tick)
+        real_all.append(real)
+        model_all.append(model)
+    return {"real": summarize(real_all), "model": summarize(model_all)}
+
+
+def evaluate(model: str, data: str, evaluator: str, cfg: EvalConfig, sampling_cfg: Any = None, device: str = "auto",
+             glove: str | None = None, progress: Any = None) -> dict[str, Any]:
+    """Load everything, check compatibility, run the replications and build the report dict.
+
+    ``progress``: an optional rich Progress; one bar per replication is added to it.
+    """
+    import time
+
+    from moscale_cli.evaluation.evaluators import load_evaluator
+    from moscale_cli.evaluation.loader import make_eval_dataset
+    from moscale_cli.evaluation.report import build_report, dataset_fingerprint
+    from moscale_cli.evaluation.tasks import TASKS, TaskRunner, load_model_handle
+    from moscale_cli.utils.device import resolve_device
+
+    t0 = time.perf_counter()
+    if cfg.task not in TASKS:
+        raise UsageError(f"unknown task '{cfg.task}' (choose from {', '.join(TASKS)})")
+    dev = resolve_device(device)
+    bundle = load_evaluator(evaluator, glove_dir=glove, device=dev)
+    handle = load_model_handle(model, dev, need_generator=cfg.task != "reconstruction")
+    if handle.feature_dim != bundle.feature_dim:
+        raise UsageError(
+            f"the model works on {handle.feature_dim}-dim features but the evaluator on {bundle.feature_dim} "
+            "(HumanML3D 263 / KIT-ML 251): use an evaluator for the model's dataset"
+        )
+    dataset = make_eval_dataset(data, cfg.split, bundle, seed=cfg.seed)
+    if len(dataset) < cfg.batch_size:
+        raise UsageError(f"split {cfg.split} has {len(dataset)} evaluation items, fewer than one batch of {cfg.batch_size}")
+    runner = EmbeddingRunner(bundle, dev)
+    task = TaskRunner(cfg.task, handle, bundle.normalizer, sampling_cfg, dev)
+    n_batches = len(dataset) // cfg.batch_size
+
+    def progress_cb(rep: int, total: int):
+        if progress is None:
+            return None
+        tid = progress.add_task(f"replication {rep + 1}/{total}", total=2 * n_batches)
+        return lambda: progress.advance(tid)
+
+    results = run_protocol(cfg, dataset, runner, task, progress_cb)
+    conf = {**cfg.to_dict(), "model": str(model), "data": str(data), "evaluator": evaluator, "device": str(dev),
+            "sampling": sampling_cfg.to_dict() if sampling_cfg is not None and cfg.task != "reconstruction" else None}
+    ev_info = {"kind": bundle.kind, "source": bundle.source, "feature_dim": bundle.feature_dim, **bundle.info}
+    model_info = {"path": handle.source, "kind": handle.kind, "feature_dim": handle.feature_dim}
+    return build_report(conf, results, dataset_fingerprint(data, cfg.split), ev_info, model_info, len(dataset),
+                        time.perf_counter() - t0)
