@@ -77,8 +77,86 @@ def _cmd_plot(
         out.print(str(path))
 
 
+def _cmd_train(
+    data: list[Path] = DATA_OPT,
+    tokenizer: Path = typer.Option(..., "--tokenizer", help="Run directory of train-tokenizer (its exported tokenizer)."),
+    out_dir: Path = OUT_OPT,
+    preset: str = typer.Option("small", "--preset", help="Generator size: tiny, small, base (the reference) or large."),
+    perturb_max: float = typer.Option(0.6, "--perturb-max", help="Cross-scale perturbation: gamma ~ U(0, max); 0 = off."),
+    cond_drop: float = typer.Option(0.1, "--cond-drop", help="Probability of the null text per sample (for CFG)."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Training epochs (default 10)."),
+    steps: int | None = typer.Option(None, "--steps", help="Training steps (instead of --epochs)."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Global batch size (split over DDP processes)."),
+    lr: float = typer.Option(2e-4, "--lr"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
+    text_encoder: str | None = typer.Option(None, "--text-encoder", help="sentence-transformers name or path (default: all-MiniLM-L6-v2, offline)."),
+    text_tokens: int = typer.Option(32, "--text-tokens", help="Text window in encoder tokens."),
+    text_cache: Path | None = typer.Option(None, "--text-cache", help="Caption-embedding cache folder (default OUT/text_cache)."),
+    with_length: bool = typer.Option(True, "--with-length/--no-length", help="Also train the length estimator (cheap)."),
+    length_epochs: int = typer.Option(30, "--length-epochs", help="Epochs of the length estimator."),
+    val_every: int = typer.Option(0, "--val-every", help="Validate every N steps (0 = every epoch)."),
+    save_every: int = typer.Option(0, "--save-every", help="Checkpoint every N steps (0 = every epoch)."),
+    keep_last: int = typer.Option(2, "--keep-last", help="Checkpoints to keep."),
+    seed: int = typer.Option(10306, "--seed"),
+    warmup: int = typer.Option(-1, "--warmup", help="Warm-up steps (-1 = min(2000, total/10))."),
+    schedule: str = typer.Option("step", "--schedule", help="step or cosine."),
+    grad_clip: float = typer.Option(0.5, "--grad-clip"),
+    weight_decay: float = typer.Option(0.05, "--weight-decay"),
+    num_workers: int = typer.Option(0, "--num-workers"),
+    val_split: str = typer.Option("val", "--val-split", help="Split used for validation ('' = none)."),
+    license_: str = typer.Option("Apache-2.0", "--license", help="Licence written into the model card."),
+    fp16: bool = typer.Option(False, "--fp16-export", help="Store the exported model weights in float16."),
+) -> None:
+    """Train the MoScale generator (+ length estimator); exports a model directory OUT/model for `generate --model`."""
+    from moscale_cli.training.train_model import default_length_train_config, train_model
+
+    cfg = common_train_config(epochs, steps, batch_size, lr, device, val_every, save_every, keep_last, seed, warmup,
+                              schedule, grad_clip, num_workers, weight_decay=weight_decay)
+    lcfg = default_length_train_config(device, seed, epochs=length_epochs)
+    res = train_model([str(d) for d in data], str(tokenizer), str(out_dir), cfg, preset=preset, perturb_max=perturb_max,
+                      cond_drop=cond_drop, text_encoder=text_encoder, text_max_tokens=text_tokens, with_length=with_length,
+                      length_train_cfg=lcfg, resume=resume, text_cache=str(text_cache) if text_cache else None,
+                      val_split=val_split, license=license_, fp16_export=fp16)
+    best = f", best val loss {res['best']:.4f} at step {res['best_step']}" if res.get("best") is not None else ""
+    info(f"done: step {res.get('step')}{best}")
+    if res.get("length"):
+        info(f"length estimator: val accuracy {res['length']['acc']:.3f}, MAE {res['length']['mae_frames']:.1f} frames")
+    if not STATE.quiet:
+        out.print(res["model_dir"])
+
+
+def _cmd_train_length(
+    data: list[Path] = DATA_OPT,
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Run directory; a `train` run (with model/) gets its length estimator replaced."),
+    epochs: int = typer.Option(30, "--epochs"),
+    batch_size: int = typer.Option(128, "--batch-size"),
+    lr: float = typer.Option(1e-3, "--lr"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    resume: bool = typer.Option(False, "--resume"),
+    text_encoder: str | None = typer.Option(None, "--text-encoder", help="sentence-transformers name or path (ignored for a train run)."),
+    text_tokens: int = typer.Option(32, "--text-tokens"),
+    text_cache: Path | None = typer.Option(None, "--text-cache", help="Caption-embedding cache folder (default OUT/text_cache)."),
+    seed: int = typer.Option(10306, "--seed"),
+    val_split: str = typer.Option("val", "--val-split", help="Split used for validation ('' = none)."),
+) -> None:
+    """Train the length estimator (text -> motion length) used when no length is given."""
+    from moscale_cli.training.train_model import default_length_train_config, train_length
+
+    cfg = default_length_train_config(device, seed, epochs=epochs, batch_size=batch_size, lr=lr)
+    res = train_length([str(d) for d in data], str(out_dir), cfg, text_encoder=text_encoder, text_max_tokens=text_tokens,
+                       resume=resume, text_cache=str(text_cache) if text_cache else None, val_split=val_split)
+    if res.get("val"):
+        v = res["val"]
+        info(f"done: val accuracy {v['acc']:.3f}, MAE {v['mae_frames']:.1f} frames (mean-length MAE {v['mae_mean_frames']:.1f})")
+    if res.get("model_dir") and not STATE.quiet:
+        out.print(res["model_dir"])
+
+
 def register(app: typer.Typer) -> None:
     app.command("train-tokenizer")(_cmd_train_tokenizer)
+    app.command("train")(_cmd_train)
+    app.command("train-length")(_cmd_train_length)
     app.command("plot")(_cmd_plot)
     from moscale_cli.cli.train_evaluator_cmd import _cmd_train_evaluator
 

@@ -29,3 +29,21 @@ def tiny_pipeline(tiny_model_dir):
     from moscale_cli.pipeline import MoScalePipeline
 
     return MoScalePipeline.from_pretrained(tiny_model_dir, device="cpu")
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run ``moscale --quiet ARGS`` in-process; returns (exit code, stdout, stderr)."""
+    from moscale_cli.cli.app import main
+
+    def run(*args):
+        capsys.readouterr()
+        try:
+            main(["--quiet", *(str(a) for a in args)])
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        o, e = capsys.readouterr()
+        return code, o, e
+
+    return run

@@ -1,0 +1,306 @@
+"""`moscale train` / `moscale train-length` as library functions: generator + length estimator training on
+cached text features, and the export of a complete model directory (``RUN/model``).
+
+Run directory of ``train``::
+
+    RUN/config.json, log.jsonl, checkpoint-*/, best/    generator Trainer run
+    RUN/generator.safetensors, generator_config.json   exported generator (best, or final without validation)
+    RUN/length/                                        length-estimator Trainer run (+ length.safetensors)
+    RUN/model/                                         the model directory (design.md §4), rewritten at each export
+    RUN/text_cache/                                    caption embeddings (unless another --text-cache is given)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from moscale_cli.errors import CheckpointError, UsageError
+
+LENGTH_DIR = "length"
+MODEL_DIR = "model"
+
+
+# ----------------------------------------------------------------------------- text
+def make_text_fn(name: str | None, max_tokens: int, device: str | torch.device, cache_dir: str | os.PathLike | None) -> Any:
+    """A cached ``callable(captions) -> TextFeatures`` over a frozen :class:`TextEncoder`."""
+    from moscale_cli.text.cache import cached_text_fn
+    from moscale_cli.text.encoder import TextEncoder
+
+    enc = TextEncoder(name, device=device, max_tokens=max_tokens)
+    return cached_text_fn(enc, cache_dir)
+
+
+def precompute_captions(text_fn: Any, datasets: list[Any], label: str = "encoding captions") -> int:
+    """Encode every caption of the datasets once (progress bar); later epochs read the cache."""
+    from moscale_cli.cli.common import progress
+
+    caps: list[str] = []
+    for ds in datasets:
+        if ds is not None:
+            caps += [c.caption for e in ds.entries for c in e.captions]
+    todo = [c for c in dict.fromkeys(caps) if c not in text_fn]
+    if not todo:
+        return 0
+    with progress(transient=True) as bar:
+        task = bar.add_task(label, total=len(todo))
+        return text_fn.precompute(todo, progress=lambda k: bar.advance(task, k))
+
+
+def build_datasets(data: list[str], normalizer: Any, max_frames: int, unit: int, seed: int, val_split: str) -> tuple[Any, Any]:
+    from moscale_cli.data.dataset import MotionDataset
+
+    train = MotionDataset(data, split="train", normalizer=normalizer, mode="train", max_len=max_frames, unit=unit, seed=seed)
+    val = None
+    if val_split:
+        try:
+            val = MotionDataset(data, split=val_split, normalizer=train.normalizer, mode="eval", max_len=max_frames,
+                                unit=unit, seed=seed, warn=False)
+        except Exception as e:  # a missing/empty validation split is not fatal
+            from moscale_cli.cli.common import warn
+
+            warn(f"no validation ({e})")
+    return train, val
+
+
+# ----------------------------------------------------------------------------- length
+def default_length_train_config(device: str, seed: int, epochs: int = 30, batch_size: int = 128, lr: float = 1e-3) -> Any:
+    from moscale_cli.training.loop import TrainConfig
+
+    return TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, warmup=100, schedule="cosine", weight_decay=0.01,
+                       grad_clip=1.0, device=device, seed=seed, log_every=10)
+
+
+def train_length_run(run_dir: str | os.PathLike, train_set: Any, val_set: Any, text_fn: Any, train_cfg: Any,
+                     resume: bool = False, length_cfg: Any = None, extra_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train a length estimator with the shared Trainer into ``run_dir`` (exports ``length.safetensors``)."""
+    from moscale_cli.models.length import LengthConfig
+    from moscale_cli.training.length_stage import LengthPairs, LengthStage
+    from moscale_cli.training.loop import Trainer
+
+    cfg = length_cfg or LengthConfig(text_dim=int(text_fn.dim), unit=train_set.unit, max_frames=train_set.max_len)
+    pairs = LengthPairs(train_set)
+    if len(pairs) < train_cfg.batch_size:
+        train_cfg = replace(train_cfg, batch_size=max(1, len(pairs)))
+    stage = LengthStage(cfg, pairs, text_fn, LengthPairs(val_set) if val_set is not None else None,
+                        extra_config={"text_encoder": text_fn.encoder.model_id, **(extra_config or {})})
+    res = Trainer(stage, train_cfg, run_dir, resume=resume).fit()
+    if stage.val_set is not None:
+        from moscale_cli.training.length_stage import load_length_run
+
+        res["val"] = stage.evaluate(load_length_run(run_dir).to(next(stage.model.parameters()).device), stage.val_set)
+    return res
+
+
+# ----------------------------------------------------------------------------- export
+def _tokenizer_metrics(tokenizer_run: Path) -> dict[str, Any]:
+    from moscale_cli.checkpoint import load_json
+
+    p = tokenizer_run / "best" / "trainer_state.json"
+    if not p.is_file():
+        return {}
+    try:
+        st = load_json(p)
+    except CheckpointError:
+        return {}
+    if st.get("best") is None:
+        return {}
+    return {f"tokenizer_{st.get('metric') or 'best'}": st["best"], "tokenizer_best_step": st.get("step")}
+
+
+def export_model_dir(run_dir: str | os.PathLike, tokenizer: Any, normalizer: Any, generator: Any, text_name: str,
+                     text_max_tokens: int, text_dim: int, length: Any | None = None, training: dict[str, Any] | None = None,
+                     metrics: dict[str, Any] | None = None, license: str = "Apache-2.0", fp16: bool = False,
+                     name: str | None = None) -> Path:
+    from moscale_cli.model_dir import save_model_dir
+
+    return save_model_dir(Path(run_dir) / MODEL_DIR, tokenizer, generator, normalizer, text_name, length=length,
+                          fp16=fp16, text_max_tokens=text_max_tokens, text_dim=text_dim, training=training,
+                          metrics=metrics, license=license, name=name or Path(run_dir).name)
+
+
+def _read_log_best(run_dir: Path) -> dict[str, Any]:
+    import json
+
+    best: dict[str, Any] = {}
+    log = run_dir / "log.jsonl"
+    if not log.is_file():
+        return best
+    for line in log.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if "best" in rec and rec.get("best") is not None:
+            best = rec
+    return best
+
+
+# ----------------------------------------------------------------------------- train (generator)
+def train_model(
+    data: list[str],
+    tokenizer_run: str,
+    out: str,
+    train_cfg: Any,
+    preset: str = "small",
+    perturb_max: float = 0.6,
+    cond_drop: float = 0.1,
+    text_encoder: str | None = None,
+    text_max_tokens: int = 32,
+    with_length: bool = True,
+    length_train_cfg: Any = None,
+    resume: bool = False,
+    text_cache: str | None = None,
+    val_split: str = "val",
+    license: str = "Apache-2.0",
+    fp16_export: bool = False,
+    **gen_overrides: Any,
+) -> dict[str, Any]:
+    """Train the generator (and the length estimator) on ``data`` with the tokenizer of ``tokenizer_run``;
+    exports ``out/model`` (a model directory usable by ``moscale generate --model out/model``)."""
+    from moscale_cli.cli.common import info
+    from moscale_cli.models.generator import GeneratorConfig
+    from moscale_cli.training.generator_stage import GeneratorStage, GeneratorStageConfig
+    from moscale_cli.training.length_stage import load_length_run
+    from moscale_cli.training.loop import Trainer
+    from moscale_cli.training.tokenizer_stage import load_tokenizer_run
+    from moscale_cli.utils.device import resolve_device
+    from moscale_cli.utils.seed import seed_everything
+
+    run = Path(out)
+    tok_run = Path(tokenizer_run)
+    device = resolve_device(train_cfg.device)
+    tokenizer, normalizer = load_tokenizer_run(tok_run, device="cpu")
+    cache_dir = Path(text_cache) if text_cache else run / "text_cache"
+    run.mkdir(parents=True, exist_ok=True)
+    text_fn = make_text_fn(text_encoder, text_max_tokens, device, cache_dir)
+    enc = text_fn.encoder
+    train_set, val_set = build_datasets(data, normalizer, tokenizer.max_frames, tokenizer.unit, train_cfg.seed, val_split)
+    if train_set.feature_dim != tokenizer.cfg.feature_dim:
+        raise UsageError(f"the data has {train_set.feature_dim}-dim features, the tokenizer {tokenizer.cfg.feature_dim}")
+    n_new = precompute_captions(text_fn, [train_set, val_set])
+    info(f"text features: {len(text_fn)} captions cached ({n_new} new) with {enc.name}")
+
+    training = {
+        "data": [str(Path(d).name) for d in data],
+        "train_items": len(train_set),
+        "val_items": len(val_set) if val_set is not None else 0,
+        "tokenizer_run": str(tok_run),
+        "preset": preset,
+        "perturb_max": perturb_max,
+        "cond_drop": cond_drop,
+        "steps": train_cfg.steps or None,
+        "epochs": None if train_cfg.steps else train_cfg.epochs,
+        "batch_size": train_cfg.batch_size,
+        "lr": train_cfg.lr,
+    }
+    length = None
+    length_res: dict[str, Any] = {}
+    if with_length:
+        lcfg = length_train_cfg or default_length_train_config(str(train_cfg.device), train_cfg.seed)
+        lrun = run / LENGTH_DIR
+        length_res = train_length_run(lrun, train_set, val_set, text_fn, lcfg, resume=resume and (lrun / "config.json").exists())
+        length = load_length_run(lrun)
+    elif (run / LENGTH_DIR / "length_config.json").is_file():
+        length = load_length_run(run / LENGTH_DIR)
+
+    seed_everything(train_cfg.seed)
+    gcfg = GeneratorConfig.preset(preset, tokenizer=tokenizer, text_dim=enc.dim, text_len=text_max_tokens,
+                                  cond_drop=cond_drop, **gen_overrides)
+    metrics: dict[str, Any] = {**_tokenizer_metrics(tok_run)}
+    if length_res.get("val"):
+        metrics.update({f"length_val_{k}": round(float(v), 4) for k, v in length_res["val"].items()})
+
+    def do_export(model: Any) -> None:
+        best = _read_log_best(run)
+        m = dict(metrics)
+        if best:
+            m.update({k: v for k, v in best.items() if k.startswith("val_")})
+            m["generator_best_step"] = best.get("step")
+        export_model_dir(run, tokenizer, normalizer, model, enc.name, text_max_tokens, enc.dim, length,
+                         training=training, metrics=m, license=license, fp16=fp16_export)
+
+    class _Stage(GeneratorStage):
+        def export(self, run_dir: Any, model: Any) -> None:
+            super().export(run_dir, model)
+            do_export(model)
+
+    stage = _Stage(data, tokenizer, gcfg, text_fn, GeneratorStageConfig(perturb_max=perturb_max, val_split=val_split),
+                   normalizer=normalizer, seed=train_cfg.seed, train_dataset=train_set, val_dataset=val_set,
+                   collate=_collate())
+    res = Trainer(stage, train_cfg, run, resume=resume).fit()
+    text_fn.flush()
+    if not (run / MODEL_DIR / "config.json").is_file():  # e.g. resumed a finished run
+        from moscale_cli.training.generator_stage import load_generator_run
+
+        do_export(load_generator_run(run))
+    res["model_dir"] = str(run / MODEL_DIR)
+    res["length"] = length_res.get("val")
+    return res
+
+
+def _collate() -> Any:
+    from moscale_cli.data.dataset import collate
+
+    return collate
+
+
+# ----------------------------------------------------------------------------- train-length (alone)
+def _length_run_dir(run: Path, resume: bool) -> Path:
+    """``run/length``, or ``run/length-N`` for a new estimator when earlier ones exist (the latest on resume)."""
+    cands = [run / LENGTH_DIR] + [run / f"{LENGTH_DIR}-{i}" for i in range(1, 1000)]
+    used = [c for c in cands if (c / "config.json").exists()]
+    if resume:
+        return used[-1] if used else cands[0]
+    return next(c for c in cands if not (c / "config.json").exists())
+
+
+def train_length(data: list[str], out: str, train_cfg: Any, text_encoder: str | None = None, text_max_tokens: int = 32,
+                 resume: bool = False, text_cache: str | None = None, val_split: str = "val",
+                 max_frames: int = 196, unit: int = 4) -> dict[str, Any]:
+    """Train a length estimator alone. If ``out`` is a ``train`` run (it holds ``model/``), the estimator is
+    trained in ``out/length`` with the model's text encoder and the model directory is re-exported with it."""
+    from moscale_cli.data.dataset import MotionDataset
+    from moscale_cli.model_dir import load_model_dir, save_model_dir
+    from moscale_cli.training.length_stage import load_length_run
+    from moscale_cli.utils.device import resolve_device
+
+    out_p = Path(out)
+    model_dir = out_p / MODEL_DIR
+    is_train_run = (model_dir / "config.json").is_file()
+    loaded = None
+    if is_train_run:
+        loaded = load_model_dir(model_dir, with_length=False)
+        text_encoder, text_max_tokens = loaded.text_encoder, loaded.text_max_tokens
+        max_frames, unit = loaded.max_frames, loaded.unit
+        run_dir = _length_run_dir(out_p, resume)
+    else:
+        run_dir = out_p
+    device = resolve_device(train_cfg.device)
+    text_fn = make_text_fn(text_encoder, text_max_tokens, device, Path(text_cache) if text_cache else out_p / "text_cache")
+    train_set = MotionDataset(data, split="train", stats="none", max_len=max_frames, unit=unit, seed=train_cfg.seed)
+    val_set = None
+    if val_split:
+        try:
+            val_set = MotionDataset(data, split=val_split, stats="none", mode="eval", max_len=max_frames, unit=unit, warn=False)
+        except Exception:
+            val_set = None
+    precompute_captions(text_fn, [train_set, val_set])
+    res = train_length_run(run_dir, train_set, val_set, text_fn, train_cfg, resume=resume)
+    text_fn.flush()
+    if loaded is not None:
+        cfg = loaded.config
+        metrics = dict(cfg.get("metrics") or {})
+        if res.get("val"):
+            metrics.update({f"length_val_{k}": round(float(v), 4) for k, v in res["val"].items()})
+        save_model_dir(model_dir, loaded.tokenizer, loaded.generator, loaded.normalizer, loaded.text_encoder,
+                       length=load_length_run(run_dir), fp16=cfg.get("weights_dtype") == "float16",
+                       text_max_tokens=loaded.text_max_tokens, text_dim=cfg["text_encoder"].get("dim"),
+                       training=cfg.get("training"), metrics=metrics, license=cfg.get("license", "Apache-2.0"),
+                       name=cfg.get("name"), fps=loaded.fps, min_frames=loaded.min_frames)
+        res["model_dir"] = str(model_dir)
+    return res

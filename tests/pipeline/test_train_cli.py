@@ -1,0 +1,105 @@
+"""End to end on a tiny dataset: train-tokenizer -> train (generator + length) -> model dir -> generate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+CAPTIONS = ["a person walks forward", "someone jumps up", "a man waves his hand", "a person turns around"]
+
+
+@pytest.fixture(scope="module")
+def varied_dataset(hml_fixture_dir: Path, tmp_path_factory) -> Path:
+    """12 windows of the fixture clip with different lengths (40..128 frames) and captions, train + val."""
+    root = tmp_path_factory.mktemp("varied")
+    feats = np.load(hml_fixture_dir / "new_joint_vecs" / "012314.npy").astype(np.float32)
+    (root / "new_joint_vecs").mkdir()
+    (root / "texts").mkdir()
+    names = []
+    for i in range(12):
+        length = 40 + 8 * i
+        start = (7 * i) % max(1, feats.shape[0] - length)
+        name = f"c{i:03d}"
+        np.save(root / "new_joint_vecs" / f"{name}.npy", feats[start : start + length])
+        cap = CAPTIONS[i % len(CAPTIONS)]
+        (root / "texts" / f"{name}.txt").write_text(f"{cap}#x/NOUN#0.0#0.0\n{cap} slowly#x/NOUN#0.0#0.0\n")
+        names.append(name)
+    (root / "train.txt").write_text("\n".join(names) + "\n")
+    (root / "val.txt").write_text("\n".join(names[:4]) + "\n")
+    for f in ("Mean.npy", "Std.npy"):
+        shutil.copy(hml_fixture_dir / f, root / f)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tokenizer_run(varied_dataset: Path, tmp_path_factory) -> Path:
+    from moscale_cli.cli.common import STATE
+    from moscale_cli.training.loop import TrainConfig
+    from moscale_cli.training.tokenizer_stage import TokenizerStageConfig, train_tokenizer
+
+    out = tmp_path_factory.mktemp("tok") / "run"
+    STATE.quiet = True
+    cfg = TrainConfig(steps=2, batch_size=4, lr=1e-3, warmup=0, device="cpu", seed=0, val_every=2, save_every=2)
+    train_tokenizer([str(varied_dataset)], str(out), "tiny", cfg, TokenizerStageConfig(val_max_items=4))
+    return out
+
+
+@pytest.mark.slow
+def test_train_exports_model_dir_usable_by_generate(varied_dataset, tokenizer_run, run_cli, tmp_path):
+    run = tmp_path / "gen"
+    cache = tmp_path / "cache"
+    args = ["train", "--data", varied_dataset, "--tokenizer", tokenizer_run, "--out", run, "--preset", "tiny",
+            "--steps", 3, "--batch-size", 4, "--device", "cpu", "--val-every", 3, "--save-every", 3,
+            "--length-epochs", 2, "--text-tokens", 16, "--text-cache", cache, "--seed", 1]
+    code, out, err = run_cli(*args)
+    assert code == 0, err
+    model = run / "model"
+    for f in ("config.json", "tokenizer.safetensors", "generator.safetensors", "length.safetensors", "stats.safetensors", "README.md"):
+        assert (model / f).is_file(), f
+    cfg = json.loads((model / "config.json").read_text())
+    assert cfg["text_encoder"]["max_tokens"] == 16 and cfg["generator"]["text_len"] == 16
+    assert cfg["training"]["train_items"] == 12 and "val_loss" in cfg["metrics"] and "length_val_acc" in cfg["metrics"]
+    assert list(cache.rglob("shard-*.safetensors"))
+    # the model's statistics are the tokenizer run's
+    from moscale_cli.model_dir import load_model_dir
+    from moscale_cli.motion.normalize import Normalizer
+
+    lm = load_model_dir(model)
+    ref = Normalizer.from_dir(tokenizer_run)
+    assert np.array_equal(lm.normalizer.mean, ref.mean) and np.array_equal(lm.normalizer.std, ref.std)
+
+    o = tmp_path / "m.npy"
+    code, _, err = run_cli("generate", "a person walks forward", "-o", o, "--model", model, "--refine-steps", "1,1,1,1")
+    assert code == 0, err
+    assert np.load(o).shape[1:] == (22, 3)
+
+    # resuming a finished run is a no-op that keeps the model directory
+    code, _, err = run_cli(*args, "--resume")
+    assert code == 0, err
+    # a second train into the same run without --resume is refused
+    code, _, err = run_cli(*args)
+    assert code != 0 and "--resume" in err
+
+    # train-length on the train run replaces the model's length estimator
+    before = (model / "length.safetensors").read_bytes()
+    code, _, err = run_cli("train-length", "--data", varied_dataset, "--out", run, "--epochs", 3, "--batch-size", 8,
+                           "--device", "cpu", "--text-cache", cache, "--seed", 5)
+    assert code == 0, err
+    assert (run / "length-1" / "length.safetensors").is_file()
+    assert (model / "length.safetensors").read_bytes() != before
+    assert load_model_dir(model).length is not None
+
+
+def test_train_length_alone(varied_dataset, run_cli, tmp_path):
+    from moscale_cli.training.length_stage import load_length_run
+
+    run = tmp_path / "len"
+    code, _, err = run_cli("train-length", "--data", varied_dataset, "--out", run, "--epochs", 2, "--batch-size", 8,
+                           "--device", "cpu", "--text-tokens", 16, "--text-cache", tmp_path / "cache")
+    assert code == 0, err
+    m = load_length_run(run)
+    assert m.cfg.num_classes == 40 and m.cfg.text_dim == 384
