@@ -372,7 +372,13 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     ``captions``, ``tokens``, ``names`` (lists); eval items also give ``sent_lens`` (B,) and ``word_tokens``."""
     if not items:
         raise ValueError("cannot collate an empty batch")
-    feats = torch.stack([torch.as_tensor(it["feats"]) for it in items])
+    # numpy stacking: torch.stack of CPU tensors goes through the intra-op thread pool, which is
+    # 100x slower than a plain copy when the cores are busy (measured: 480 ms vs 3 ms per batch)
+    arrays = [
+        it["feats"].numpy() if isinstance(it["feats"], torch.Tensor) else np.asarray(it["feats"])
+        for it in items
+    ]
+    feats = torch.from_numpy(np.stack(arrays).astype(np.float32, copy=False))
     lengths = torch.tensor([int(it["length"]) for it in items], dtype=torch.long)
     mask = torch.arange(feats.shape[1])[None, :] < lengths[:, None]
     batch: dict[str, Any] = {
