@@ -333,6 +333,26 @@ class ImportPlan:
     mapping: dict[str, Any] | None
 
 
+def check_mapping(mapping: dict[str, Any], where: str = "mapping") -> None:
+    """A joint mapping must name every SMPL-22 joint (and only those) with a BVH joint name or a list of names."""
+    from moscale_cli.motion.skeleton import SMPL22
+
+    if len(where) > 60:
+        where = "the mapping"
+    missing = [n for n in SMPL22.joint_names if n not in mapping]
+    if missing:
+        raise UsageError(f"{where} lacks SMPL-22 joints: {', '.join(missing)}")
+    unknown = [k for k in mapping if k not in SMPL22.joint_names]
+    if unknown:
+        raise UsageError(
+            f"{where} names unknown SMPL-22 joints: {', '.join(unknown)} (known: {', '.join(SMPL22.joint_names)})"
+        )
+    for k, v in mapping.items():
+        ok = isinstance(v, str) or (isinstance(v, list) and v and all(isinstance(x, str) for x in v))
+        if not ok:
+            raise UsageError(f"{where}: the value for {k} must be a BVH joint name or a list of names")
+
+
 def plan_import(
     src: str | os.PathLike, out: str | os.PathLike, cfg: ImportConfig | None = None
 ) -> ImportPlan:
@@ -344,6 +364,8 @@ def plan_import(
     src, out = Path(src), Path(out)
     files = find_bvh_files(src)
     mapping = load_mapping(cfg.mapping) if cfg.mapping else None
+    if mapping is not None:
+        check_mapping(mapping, str(cfg.mapping))
     caps, skipped = resolve_captions(files, cfg)
     if out.exists() and not out.is_dir():
         raise DatasetError(f"output {out} exists and is not a folder")

@@ -202,3 +202,38 @@ def test_bad_inputs(bvh_fixture_dir, tmp_path):
     import_bvh_folder(src, tmp_path / "full", ImportConfig(workers=1, overwrite=True))
     assert not (tmp_path / "full" / "x").exists()
     assert layout.read_split(tmp_path / "full", "all") == [WALK]
+
+
+def test_mapping_option(bvh_fixture_dir, tmp_path):
+    from moscale_cli.errors import MoScaleError
+    from moscale_cli.io.bvh import BUILTIN_MAPPINGS
+
+    src = _copy_fixtures(bvh_fixture_dir, tmp_path / "src", [WALK])
+    ref = import_bvh_folder(src, tmp_path / "ref", ImportConfig(workers=1))
+    mp = dict(BUILTIN_MAPPINGS["bandai-namco"])
+    (tmp_path / "map.json").write_text(json.dumps(mp))
+    import_bvh_folder(src, tmp_path / "same", ImportConfig(workers=1, mapping=str(tmp_path / "map.json")))
+    a = np.load(layout.feature_path(tmp_path / "ref", WALK))
+    np.testing.assert_array_equal(np.load(layout.feature_path(tmp_path / "same", WALK)), a)
+    assert ref.clips == 1
+    # a mapping with the legs swapped gives other features (the mapping is really used)
+    swapped = dict(mp)
+    for l_name, r_name in (
+        ("left_hip", "right_hip"),
+        ("left_knee", "right_knee"),
+        ("left_ankle", "right_ankle"),
+    ):
+        swapped[l_name], swapped[r_name] = mp[r_name], mp[l_name]
+    import_bvh_folder(src, tmp_path / "swap", ImportConfig(workers=1, mapping=json.dumps(swapped)))
+    assert not np.allclose(np.load(layout.feature_path(tmp_path / "swap", WALK)), a, atol=1e-3)
+    # structural mistakes are caught before any work; a joint the file lacks fails that file
+    bad = dict(mp)
+    del bad["head"]
+    with pytest.raises(MoScaleError, match="lacks SMPL-22 joints: head"):
+        import_bvh_folder(src, tmp_path / "o", ImportConfig(mapping=json.dumps(bad)))
+    with pytest.raises(MoScaleError, match="invalid JSON"):
+        import_bvh_folder(src, tmp_path / "o", ImportConfig(mapping="{not json"))
+    absent = dict(mp, head="NoSuchJoint")
+    with pytest.raises(DatasetError, match="no clip could be imported .*NoSuchJoint"):
+        import_bvh_folder(src, tmp_path / "o", ImportConfig(workers=1, mapping=json.dumps(absent)))
+    assert not (tmp_path / "o").exists()
