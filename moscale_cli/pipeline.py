@@ -278,3 +278,84 @@ class MoScalePipeline:
             joints = np.asarray(recover_from_ric(f, joints_num=22), dtype=np.float32)
             res.append(GeneratedMotion(prompts[i], joints, f, T, self.fps, sample_index=k, prompt_index=i))
         return res
+
+    # ------------------------------------------------------------------ editing (sampling/editing.py, compose.py)
+    def edit(
+        self,
+        source: Any,
+        prompt: str | None,
+        regions: Sequence[Sequence[float]] | None = None,
+        mask: Any = None,
+        frames: int | None = None,
+        extend: str = "end",
+        seed: int = 0,
+        cfg: float = 5.0,
+        refine_steps: Sequence[int] = (1, 2, 5, 10),
+        top_p: float = 0.9,
+        top_k: int = 0,
+        temperature: float = 1.0,
+        unconditional: bool = False,
+        blend: int = 6,
+    ) -> Any:
+        """Regenerate frame ``regions`` ``[(start, end), ...]`` (or a per-frame ``mask``, True = regenerate) of
+        ``source`` (path, ``LoadedMotion``, joints or features) under ``prompt``; ``frames`` > the source length
+        extends it at the ``extend`` end ("end", "start", "both"). Every other frame keeps the source's
+        features exactly. Returns an ``EditedMotion`` (a ``GeneratedMotion`` with regions, boundaries, seams)."""
+        from moscale_cli.sampling.editing import edit_motion
+
+        return edit_motion(
+            self, source, prompt, regions=regions, mask=mask, frames=frames, extend=extend, seed=seed, cfg=cfg,
+            refine_steps=refine_steps, top_p=top_p, top_k=top_k, temperature=temperature,
+            unconditional=unconditional, blend=blend,
+        )
+
+    def inbetween(
+        self,
+        prompt: str | None,
+        start: Any = None,
+        end: Any = None,
+        frames: int | None = None,
+        source: Any = None,
+        keep_start: int = 0,
+        keep_end: int = 0,
+        seed: int = 0,
+        cfg: float = 5.0,
+        refine_steps: Sequence[int] = (1, 2, 5, 10),
+        top_p: float = 0.9,
+        top_k: int = 0,
+        temperature: float = 1.0,
+        unconditional: bool = False,
+        blend: int = 6,
+    ) -> Any:
+        """``start`` + ``frames`` generated frames + ``end``; or ``source`` keeping its first ``keep_start`` and
+        last ``keep_end`` frames with the middle regenerated (``frames`` = total length). Returns ``EditedMotion``."""
+        from moscale_cli.sampling.editing import inbetween_motion
+
+        return inbetween_motion(
+            self, prompt, start=start, end=end, frames=frames, source=source, keep_start=keep_start,
+            keep_end=keep_end, seed=seed, cfg=cfg, refine_steps=refine_steps, top_p=top_p, top_k=top_k,
+            temperature=temperature, unconditional=unconditional, blend=blend,
+        )
+
+    def compose(
+        self,
+        segments: Sequence[tuple[str, int]],
+        overlap: int = 20,
+        seed: int = 0,
+        cfg: float = 5.0,
+        refine_steps: Sequence[int] = (1, 2, 5, 10),
+        top_p: float = 0.9,
+        top_k: int = 0,
+        temperature: float = 1.0,
+        unconditional: bool = False,
+        blend: int = 6,
+        on_window: Callable[[int, int], None] | None = None,
+    ) -> Any:
+        """One continuous motion of any length from ``[(prompt, frames), ...]``; each window is conditioned on
+        the last ``overlap`` frames of the previous one. Returns ``EditedMotion``."""
+        from moscale_cli.sampling.compose import compose_motion
+
+        return compose_motion(
+            self, segments, overlap=overlap, seed=seed, cfg=cfg, refine_steps=refine_steps, top_p=top_p,
+            top_k=top_k, temperature=temperature, unconditional=unconditional, blend=blend, on_window=on_window,
+        )
