@@ -10,10 +10,13 @@ from moscale_cli.cli.common import console, info, out, progress, warn
 
 
 def import_bvh(
-    src: Path = typer.Argument(..., help="Folder of .bvh files (searched recursively)."),
+    src: Path = typer.Argument(..., metavar="SRC", help="Folder of .bvh files (searched recursively)."),
     dest: Path = typer.Argument(..., metavar="OUT", help="Dataset folder to write."),
     captions: str = typer.Option(
-        "auto", "--captions", help="auto | sidecar (<name>.txt beside each BVH) | bandai (labels)."
+        "auto",
+        "--captions",
+        help="auto (the sidecar if there is one, else Bandai-Namco labels) | sidecar (<name>.txt beside each BVH, "
+        "lines caption#tokens#from#to or plain text) | bandai (dataset-2_<content>_<style>_<n> + .json).",
     ),
     mapping: str = typer.Option(
         None, "--mapping", help='JSON file (or inline JSON) {"pelvis": "<bvh joint>", ...}.'

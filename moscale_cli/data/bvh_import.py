@@ -140,27 +140,29 @@ def _is_bandai(path: Path) -> bool:
 
 def resolve_captions(
     files: list[Path], cfg: ImportConfig
-) -> tuple[dict[str, list[CaptionLine]], list[tuple[str, str]]]:
-    """Captions of every file. Malformed sidecar lines raise (before any work); missing labels are skipped."""
+) -> tuple[dict[str, list[CaptionLine]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """(captions by file stem, skipped, failed). Malformed sidecar lines raise (before any work); a file
+    without a caption file is skipped; broken or contradictory Bandai labels fail that file."""
     caps: dict[str, list[CaptionLine]] = {}
     skipped: list[tuple[str, str]] = []
+    failed: list[tuple[str, str]] = []
     for p in files:
         mode = cfg.captions
         if mode == "auto":
             mode = "sidecar" if p.with_suffix(".txt").is_file() or not _is_bandai(p) else "bandai"
         if mode == "sidecar":
             if not p.with_suffix(".txt").is_file():
-                skipped.append((p.name, f"no caption file {p.with_suffix('.txt').name}"))
+                skipped.append((p.stem, f"no caption file {p.with_suffix('.txt').name}"))
                 continue
             caps[p.stem] = _sidecar_captions(p)
         else:
             try:
                 content, style = _bandai_labels(p)
             except DatasetError as e:
-                skipped.append((p.name, str(e)))
+                failed.append((p.stem, str(e)))
                 continue
             caps[p.stem] = bandai_captions(content, style, p.stem, cfg.seed, cfg.captions_per_clip)
-    return caps, skipped
+    return caps, skipped, failed
 
 
 def window_starts(frames: int, window: int, stride: int) -> list[int]:
@@ -330,6 +332,7 @@ class ImportPlan:
     files: list[Path]
     captions: dict[str, list[CaptionLine]]
     skipped: list[tuple[str, str]]
+    failed: list[tuple[str, str]]
     mapping: dict[str, Any] | None
 
 
@@ -366,12 +369,12 @@ def plan_import(
     mapping = load_mapping(cfg.mapping) if cfg.mapping else None
     if mapping is not None:
         check_mapping(mapping, str(cfg.mapping))
-    caps, skipped = resolve_captions(files, cfg)
+    caps, skipped, failed = resolve_captions(files, cfg)
     if out.exists() and not out.is_dir():
         raise DatasetError(f"output {out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not cfg.overwrite:
         raise DatasetError(f"output folder {out} is not empty (pass --overwrite to replace it)")
-    return ImportPlan(src, out, cfg, files, caps, skipped, mapping)
+    return ImportPlan(src, out, cfg, files, caps, skipped, failed, mapping)
 
 
 def import_bvh_folder(
@@ -416,8 +419,8 @@ def import_bvh_folder(
                 on_progress(done + offset, total + offset, name)
 
         results = sorted(_run(tasks, cfg.workers, report), key=lambda r: r.stem)
-        failed = [(r.stem, r.error) for r in results if r.error]
-        skipped += [(r.stem, r.skip) for r in results if r.skip and not r.error]
+        failed = sorted(plan.failed + [(r.stem, r.error) for r in results if r.error])
+        skipped = sorted(skipped + [(r.stem, r.skip) for r in results if r.skip and not r.error])
         good = [r for r in results if r.clips and not r.error]
         if not good:
             why = "; ".join(f"{n}: {w}" for n, w in (failed + skipped)[:3])

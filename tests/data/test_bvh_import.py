@@ -158,9 +158,17 @@ def test_corrupt_bvh_among_good_ones(bvh_fixture_dir, tmp_path):
     (src / "dataset-2_walk_normal_002.bvh").write_text(text[: len(text) // 3])  # truncated
     (src / "dataset-2_run_normal_002.bvh").write_text(text.replace("CHANNELS 6", "CHANNELS 9", 1))
     (src / "dataset-2_walk_normal_003.bvh").write_bytes(b"\x00\xff garbage")
+    (src / "dataset-2_walk_normal_004.bvh").write_text(text)  # good motion, broken label file
+    (src / "dataset-2_walk_normal_004.json").write_text('{"content": 0,')
     res = import_bvh_folder(src, tmp_path / "ds", ImportConfig(workers=2))
     failed = sorted(n for n, _ in res.failed)
-    assert failed == ["dataset-2_run_normal_002", "dataset-2_walk_normal_002", "dataset-2_walk_normal_003"]
+    assert failed == [
+        "dataset-2_run_normal_002",
+        "dataset-2_walk_normal_002",
+        "dataset-2_walk_normal_003",
+        "dataset-2_walk_normal_004",
+    ]
+    assert "dataset-2_walk_normal_004.json is broken" in dict(res.failed)["dataset-2_walk_normal_004"]
     assert all(why and "\n" not in why for _, why in res.failed)
     assert res.imported == 4 and sorted(layout.read_split(tmp_path / "ds", "all")) == sorted(
         p.stem for p in bvh_fixture_dir.glob("*.bvh") if "raise" not in p.stem
