@@ -190,6 +190,10 @@ class MotionDataset(Dataset):
             )
         if mode == "eval":
             self.entries.sort(key=lambda e: (e.length, e.key))
+        if normalizer is not None and int(np.asarray(normalizer.mean).shape[-1]) != self.feature_dim:
+            raise DatasetError(
+                f"the given normaliser has {np.asarray(normalizer.mean).shape[-1]} dims, the features {self.feature_dim}"
+            )
         self.normalizer = normalizer if normalizer is not None else self._make_normalizer(stats)
 
     # ------------------------------------------------------------------ reading

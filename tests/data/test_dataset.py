@@ -117,6 +117,8 @@ def test_evaluator_stats_and_given_normalizer(make_dataset):
     norm = Normalizer(np.zeros(263), np.full(263, 2.0))
     ds2 = MotionDataset(root, normalizer=norm)
     assert ds2.normalizer is norm
+    with pytest.raises(DatasetError, match="normaliser has 251 dims"):
+        MotionDataset(root, normalizer=Normalizer(np.zeros(251), np.ones(251)))
 
 
 def test_length_options_and_crop_long(make_dataset):
