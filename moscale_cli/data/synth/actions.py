@@ -133,7 +133,7 @@ def gait(
     P[:, C_SPINE_YAW] += env * 0.08 * arm_amp * np.cos(phase_r) * sgn
     if yaw_rate is not None:
         # turn while one foot carries the body: little yaw during double support (feet would skid)
-        single = gaussian_smooth(np.where(stance[0] & stance[1], 0.1, 1.0), 1.0)
+        single = gaussian_smooth(np.where(stance[0] & stance[1], 0.0, 1.0), 0.6)
         total = yaw_rate.sum()
         shaped = yaw_rate * single
         P[:, C_YAW_RATE] = shaped * (total / shaped.sum()) if abs(shaped.sum()) > 1e-9 else yaw_rate
@@ -244,12 +244,15 @@ def _turn(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segme
     yaw_total = angle * smoothstep((np.arange(n + 1) - lead) / max(n - 2 * lead, 1))
     P = gait(base, n, cad, 0.0, (0.0, 1.0), 0.6, lift, np.diff(yaw_total), 0.1, 0.4, 0.0)
     P[:, C_NECK_YAW] += 0.3 * np.sign(angle) * bump(n, n * 0.4, n * 0.7)
+    events = []
     if spin:
+        turns = np.abs(yaw_total) / (2 * np.pi)
+        events = [int(np.argmax(turns >= k + 1 - 1e-6)) for k in range(spec.count or 1)]
         for side in (0, 1):
             w = bump(n, n / 2, n)
             e, az = rig.arm_from_flex(0.2, 0.6)
             blend_arm(P, side, np.tile([e, az, 0.0, 0.6], (n, 1)), w)
-    return Segment(P)
+    return Segment(P, events)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -419,7 +422,7 @@ def _clap(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segme
 
     def path(ph):
         apart = 0.5 + 0.5 * np.cos(2 * np.pi * ph)
-        x = -0.17 + 0.2 * spec.amp * apart
+        x = -0.185 + 0.2 * spec.amp * apart
         wrist = np.stack([x, np.full_like(ph, -0.12), 0.34 - 0.03 * apart], -1)
         return wrist, np.array([1.0, -1.0, -0.3])
 

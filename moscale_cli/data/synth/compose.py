@@ -27,6 +27,9 @@ class Composed:
 
 def _crossfade(segments: list[Segment], lead: int, tail: int) -> tuple[np.ndarray, list[int]]:
     """Place segments with BLEND frames of overlap; returns channels and each segment's offset."""
+    for seg in segments:  # every segment must outlast the cross-fade
+        if len(seg.P) <= BLEND + 1:
+            seg.P = np.concatenate([seg.P, np.repeat(seg.P[-1:], BLEND + 2 - len(seg.P), 0)])
     offsets, o = [], lead
     for seg in segments:
         offsets.append(o)
@@ -35,7 +38,7 @@ def _crossfade(segments: list[Segment], lead: int, tail: int) -> tuple[np.ndarra
     first, last = segments[0].P[0].copy(), segments[-1].P[-1].copy()
     for row in (first, last):
         row[[C_YAW_RATE, C_AIR, C_AIR_VX, C_AIR_VZ]] = 0.0
-    P = np.empty((n, rig.NP))
+    P = np.zeros((n, rig.NP))
     P[: offsets[0]] = first
     end = offsets[-1] + len(segments[-1].P)
     P[end:] = last
@@ -44,15 +47,15 @@ def _crossfade(segments: list[Segment], lead: int, tail: int) -> tuple[np.ndarra
         if i == 0:
             P[off : off + m] = seg.P
             continue
-        w = smoothstep((np.arange(m) + 0.5) / BLEND)[:, None]
-        w[BLEND:] = 1.0
-        prev = P[off : off + m].copy()
-        cur = seg.P
+        w = smoothstep((np.arange(BLEND) + 0.5) / BLEND)[:, None]
+        prev = P[off : off + BLEND].copy()
+        cur = seg.P[:BLEND]
         mixed = prev * (1 - w) + cur * w
         # contacts switch at the middle of the blend (no half-planted feet)
         for c in C_CONTACT:
-            mixed[:BLEND, c] = np.where(w[:BLEND, 0] < 0.5, prev[:BLEND, c], cur[:BLEND, c])
-        P[off : off + m] = mixed
+            mixed[:, c] = np.where(w[:, 0] < 0.5, prev[:, c], cur[:, c])
+        P[off : off + BLEND] = mixed
+        P[off + BLEND : off + m] = seg.P[BLEND:]
     return P, offsets
 
 

@@ -205,8 +205,12 @@ def local_rotations(P: np.ndarray) -> np.ndarray:
         c = C_LEG[side]
         toe = P[:, c : c + 3].copy()
         toe[:, 1] -= OFFSETS[LEG[side][3], 1]  # toe heights are given relative to the pelvis
+        # the twist turns the leg (and the foot's heading) about the vertical through the hip while
+        # the toe stays on its target: solve the IK in the twisted frame
+        tw = P[:, C_TWIST[side]]
+        toe = np.einsum("nij,nj->ni", ry(-tw), toe)
         abd, flex, knee, ankle = leg_ik(side, toe, P[:, c + 3])
-        hip = ry(P[:, C_TWIST[side]]) @ rz(abd) @ rx(-flex)
+        hip = ry(tw) @ rz(abd) @ rx(-flex)
         if side == 1:
             hip = MIRROR @ hip @ MIRROR
         hj = LEG[side][3]
