@@ -133,11 +133,11 @@ def blend_weights(known: np.ndarray, blend: int = DEFAULT_BLEND) -> np.ndarray:
         idx = np.arange(n, dtype=np.float64)
         r = np.ones(n)
         if s > 0:  # known frames before: ramp up
-            b = min(blend, n // 2 if e < T else n)
+            b = min(blend, (n + 1) // 2 if e < T else n)
             if b > 0:
                 r = np.minimum(r, smoothstep((idx + 1) / (b + 1)))
         if e < T:  # known frames after: ramp down
-            b = min(blend, n // 2 if s > 0 else n)
+            b = min(blend, (n + 1) // 2 if s > 0 else n)
             if b > 0:
                 r = np.minimum(r, smoothstep((n - idx) / (b + 1)))
         w[s:e] = r

@@ -1,0 +1,235 @@
+"""`moscale edit`, `moscale inbetween`, `moscale compose`: zero-shot editing on the locked-token sampler."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from moscale_cli.errors import UsageError
+
+FPS = 20.0
+_TIME = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(s?)\s*$")
+
+
+def parse_time(spec: str, fps: float = FPS, what: str = "time") -> int:
+    """Frames for ``"60"`` (frames) or ``"2.5s"`` (seconds, rounded to the nearest frame)."""
+    m = _TIME.match(str(spec))
+    if not m:
+        raise UsageError(f"bad {what} {spec!r}: use frames (e.g. 60) or seconds (e.g. 2.5s)")
+    num, sec = m.groups()
+    if sec:
+        return int(round(float(num) * fps))
+    if not num.isdigit():
+        raise UsageError(f"bad {what} {spec!r}: frames are whole numbers (write {num}s for seconds)")
+    return int(num)
+
+
+def parse_region(spec: str, total: int, fps: float = FPS) -> tuple[int, int]:
+    """``"40:120"``, ``"2.5s:4s"``, ``"40:"`` (to the end) or ``":2s"`` (from the start) -> frames [start, end)."""
+    if spec.count(":") != 1:
+        raise UsageError(f"bad region {spec!r}: use START:END in frames or seconds, e.g. 40:120 or 2.5s:4s")
+    a, b = spec.split(":")
+    s = parse_time(a, fps, "region start") if a.strip() else 0
+    e = parse_time(b, fps, "region end") if b.strip() else total
+    return s, e
+
+
+def parse_segment(spec: str, fps: float = FPS) -> tuple[str, int]:
+    """``"walk forward:3s"`` or ``"walk forward:60"`` -> (text, frames)."""
+    text, sep, length = spec.rpartition(":")
+    if not sep or not text.strip():
+        raise UsageError(f"bad segment {spec!r}: use \"TEXT:DURATION\", e.g. \"walk forward:3s\" or \"wave:60\"")
+    return text.strip(), parse_time(length, fps, f"duration in segment {spec!r}")
+
+
+def load_mask(path: Path) -> Any:
+    import numpy as np
+
+    if not path.is_file():
+        raise UsageError(f"mask file not found: {path}")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read mask {path}: {e}") from None
+
+
+def _prepare(outputs: list[Path], refine_steps: str, report: Path | None) -> tuple[list[Path], tuple[int, ...]]:
+    from moscale_cli.cli.generate_cmd import check_outputs, parse_refine_steps
+
+    outs = [Path(o) for o in outputs]
+    check_outputs(outs)
+    if report is not None:
+        parent = report.parent if str(report.parent) else Path(".")
+        if report.suffix.lower() != ".json" or not parent.is_dir():
+            raise UsageError(f"--report {report}: give a .json file in an existing folder")
+    return outs, parse_refine_steps(refine_steps)
+
+
+def _write(m: Any, outputs: list[Path], features: bool, verbose: bool, report: Path | None, took: float) -> None:
+    from moscale_cli.cli.common import console, info, out
+    from moscale_cli.io.files import save_motion
+    from moscale_cli.utils.atomic import write_json_atomic
+
+    for path in outputs:
+        save_motion(path, m.joints, features=m.features, caption=m.caption,
+                    write_features=features and path.suffix.lower() == ".npy", fps=m.fps)
+    s = m.seams
+    line = (f"{m.frames} frames ({m.seconds:.1f} s), generated {_fmt_regions(m.regions)}; seams: max jump "
+            f"{s.jump * 100:.1f} cm vs p95 step {s.p95 * 100:.1f} cm (x{s.ratio:.2f}); {took:.1f} s")
+    if verbose:
+        console.print(line, highlight=False, soft_wrap=True)
+    else:
+        info(line)
+    if report is not None:
+        write_json_atomic(report, {
+            "caption": m.caption, "frames": m.frames, "fps": m.fps, "regions": [list(r) for r in m.regions],
+            "source_offset": m.source_offset, "seams": s.to_dict(), "seconds_taken": round(took, 3),
+        })
+    for p in outputs:
+        out.print(str(p), highlight=False, soft_wrap=True)
+
+
+def _fmt_regions(regions: list[tuple[int, int]]) -> str:
+    return ", ".join(f"{a}:{b}" for a, b in regions) if regions else "nothing"
+
+
+def _pipeline(model: str | None, device: str, text: bool = True) -> Any:
+    from moscale_cli.pipeline import MoScalePipeline
+
+    pipe = MoScalePipeline.from_pretrained(model, device=device)
+    if text:
+        _ = pipe.text_encoder  # load it now so that the reported time is the editing time
+    return pipe
+
+
+_OPT_SEED = typer.Option(0, "--seed", help="Random seed; the same seed gives the same result.")
+_OPT_CFG = typer.Option(5.0, "--cfg", help="Classifier-free guidance scale.")
+_OPT_STEPS = typer.Option("1,2,5,10", "--refine-steps", help="Refinement passes per scale, comma-separated.")
+_OPT_TOPP = typer.Option(0.9, "--top-p", help="Nucleus sampling threshold (1 = off).")
+_OPT_TOPK = typer.Option(0, "--top-k", help="Keep only the k most likely codes (0 = off).")
+_OPT_TEMP = typer.Option(1.0, "--temperature", help="Sampling temperature.")
+_OPT_MODEL = typer.Option(None, "--model", "-m", help="Model directory or hub id (default: the installed model).")
+_OPT_DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N.")
+_OPT_OUT = typer.Option([], "--output", "-o", help="Output file: .bvh, .npy or .mp4/.gif; repeat for several.")
+_OPT_FEATS = typer.Option(False, "--features", help="Write the 263-dim features (not joints) to .npy outputs.")
+_OPT_UNCOND = typer.Option(False, "--unconditional", help="Regenerate without text.")
+_OPT_BLEND = typer.Option(6, "--blend", help="Frames of smooth transition inside each regenerated region.")
+_OPT_VERBOSE = typer.Option(False, "--verbose", "-v", help="Print the seam measure and timing.")
+_OPT_REPORT = typer.Option(None, "--report", help="Write regions and seam numbers to this JSON file.")
+
+
+def edit(
+    source: Path = typer.Argument(..., help="Source motion: .bvh, or .npy joints (T,22,3) / features (T,263)."),
+    text: str = typer.Argument(None, help="Prompt for the regenerated regions (omit with --unconditional)."),
+    output: list[Path] = _OPT_OUT,
+    region: list[str] = typer.Option([], "--region", "-r", help="Region to regenerate, START:END in frames or seconds (40:120, 2.5s:4s); repeatable."),
+    mask: Path = typer.Option(None, "--mask", help="A .npy boolean/0-1 array, one value per source frame (True = regenerate)."),
+    frames: int = typer.Option(None, "--frames", "-f", help="Total output frames; more than the source extends it (see --extend)."),
+    extend: str = typer.Option("end", "--extend", help="Where new frames go when --frames exceeds the source: end, start or both."),
+    seed: int = _OPT_SEED, cfg: float = _OPT_CFG, refine_steps: str = _OPT_STEPS, top_p: float = _OPT_TOPP,
+    top_k: int = _OPT_TOPK, temperature: float = _OPT_TEMP, model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
+    features: bool = _OPT_FEATS, unconditional: bool = _OPT_UNCOND, blend: int = _OPT_BLEND,
+    verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT,
+) -> None:
+    """Regenerate time regions of a motion under a (new) text; every other frame stays exactly as it was."""
+    import time
+
+    from moscale_cli.sampling.editing import source_features
+
+    outs, steps = _prepare(output, refine_steps, report)
+    if text is None and not unconditional:
+        raise UsageError("give a TEXT prompt for the regenerated regions (or --unconditional)")
+    if region and mask is not None:
+        raise UsageError("give either --region or --mask, not both")
+    if not region and mask is None and frames is None:
+        raise UsageError("nothing to regenerate: give --region START:END, --mask FILE or a longer --frames")
+    feats = source_features(source)
+    total = feats.shape[0]
+    regions = [parse_region(r, total) for r in region]
+    mask_arr = load_mask(mask) if mask is not None else None
+    pipe = _pipeline(model, device, not unconditional)
+    t0 = time.perf_counter()
+    m = pipe.edit(
+        feats, text, regions=regions, mask=mask_arr, frames=frames, extend=extend, seed=seed, cfg=cfg,
+        refine_steps=steps, top_p=top_p, top_k=top_k, temperature=temperature, unconditional=unconditional,
+        blend=blend,
+    )
+    _write(m, outs, features, verbose, report, time.perf_counter() - t0)
+
+
+def inbetween(
+    text: str = typer.Argument(None, help="Prompt for the generated frames (omit with --unconditional)."),
+    output: list[Path] = _OPT_OUT,
+    start: Path = typer.Option(None, "--start", help="Motion before the gap (.bvh/.npy)."),
+    end: Path = typer.Option(None, "--end", help="Motion after the gap (.bvh/.npy); its root continues from the gap's end."),
+    frames: str = typer.Option(None, "--frames", "-f", help="With --start/--end: frames (or 2s) to generate between them; with --source: total length."),
+    source: Path = typer.Option(None, "--source", help="One motion whose middle is regenerated (with --keep-start/--keep-end)."),
+    keep_start: str = typer.Option("0", "--keep-start", help="Frames (or seconds, 1s) kept at the start of --source."),
+    keep_end: str = typer.Option("0", "--keep-end", help="Frames (or seconds) kept at the end of --source."),
+    seed: int = _OPT_SEED, cfg: float = _OPT_CFG, refine_steps: str = _OPT_STEPS, top_p: float = _OPT_TOPP,
+    top_k: int = _OPT_TOPK, temperature: float = _OPT_TEMP, model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
+    features: bool = _OPT_FEATS, unconditional: bool = _OPT_UNCOND, blend: int = _OPT_BLEND,
+    verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT,
+) -> None:
+    """Generate the frames between two motions (or the middle of one) under a text."""
+    import time
+
+    from moscale_cli.sampling.editing import source_features
+
+    outs, steps = _prepare(output, refine_steps, report)
+    if text is None and not unconditional:
+        raise UsageError("give a TEXT prompt for the generated frames (or --unconditional)")
+    n = parse_time(frames, what="--frames") if frames is not None else None
+    k0, k1 = parse_time(keep_start, what="--keep-start"), parse_time(keep_end, what="--keep-end")
+    if source is None and (k0 or k1):
+        raise UsageError("--keep-start/--keep-end need --source")
+    src = source_features(source) if source is not None else None
+    a = source_features(start) if start is not None else None
+    b = source_features(end) if end is not None else None
+    pipe = _pipeline(model, device, not unconditional)
+    t0 = time.perf_counter()
+    m = pipe.inbetween(
+        text, start=a, end=b, frames=n, source=src, keep_start=k0, keep_end=k1, seed=seed, cfg=cfg,
+        refine_steps=steps, top_p=top_p, top_k=top_k, temperature=temperature, unconditional=unconditional,
+        blend=blend,
+    )
+    _write(m, outs, features, verbose, report, time.perf_counter() - t0)
+
+
+def compose(
+    segments: list[str] = typer.Argument(..., help="Segments \"TEXT:DURATION\" (3s, 2.5s or 60 frames), in order."),
+    output: list[Path] = _OPT_OUT,
+    overlap: str = typer.Option("1s", "--overlap", help="Frames (or seconds) of the previous window each window continues from."),
+    seed: int = _OPT_SEED, cfg: float = _OPT_CFG, refine_steps: str = _OPT_STEPS, top_p: float = _OPT_TOPP,
+    top_k: int = _OPT_TOPK, temperature: float = _OPT_TEMP, model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
+    features: bool = _OPT_FEATS, blend: int = _OPT_BLEND, verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT,
+) -> None:
+    """One continuous motion of any length from several prompts, window by window."""
+    import time
+
+    from moscale_cli.cli.common import progress
+
+    outs, steps = _prepare(output, refine_steps, report)
+    segs = [parse_segment(s) for s in segments]
+    ov = parse_time(overlap, what="--overlap")
+    pipe = _pipeline(model, device)
+    t0 = time.perf_counter()
+    total = sum(n for _, n in segs)
+    with progress(transient=True) as bar:
+        task = bar.add_task("composing", total=max(1, math.ceil(total / max(1, pipe.max_frames - ov))))
+        m = pipe.compose(
+            segs, overlap=ov, seed=seed, cfg=cfg, refine_steps=steps, top_p=top_p, top_k=top_k,
+            temperature=temperature, blend=blend,
+            on_window=lambda i, n: bar.update(task, completed=i + 1, total=n),
+        )
+    _write(m, outs, features, verbose, report, time.perf_counter() - t0)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("edit")(edit)
+    app.command("inbetween")(inbetween)
+    app.command("compose")(compose)
