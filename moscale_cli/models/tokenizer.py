@@ -74,7 +74,8 @@ class TokenizerConfig(ConfigBase):
         presets: dict[str, dict[str, Any]] = {
             "base": {},
             "small": dict(width=256, code_dim=256, n_codes=512, heads=4, depth=3, dropout=0.1),
-            "tiny": dict(width=64, code_dim=64, n_codes=128, heads=2, depth=2, dropout=0.0, attn_dropout=0.0, ffn_dropout=0.0),
+            "tiny": dict(width=64, code_dim=64, n_codes=128, heads=2, depth=2, dropout=0.0, attn_dropout=0.0, ffn_dropout=0.0,
+                         reset_min_assign_factor=1.0),
         }
         if name not in presets:
             raise ConfigError(f"unknown tokenizer preset '{name}' (choose from {', '.join(presets)})")
