@@ -134,7 +134,9 @@ class TextEncoder:
 
             local = os.path.isdir(path)
             try:
-                model = SentenceTransformer(path, device=str(self.device), local_files_only=local)
+                # float32 whatever the checkpoint's dtype (fp16 checkpoints would give fp16 features on CPU)
+                model = SentenceTransformer(path, device=str(self.device), local_files_only=local,
+                                            model_kwargs={"dtype": torch.float32})
             except Exception as e:
                 where = "folder" if local else "model"
                 offline = "" if local or os.environ.get("HF_HUB_OFFLINE") not in ("1", "true", "True") else " (HF_HUB_OFFLINE is set)"
