@@ -1,0 +1,121 @@
+"""`moscale edit / inbetween / compose` end to end on a tiny random-weight model, and their one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moscale_cli.cli.edit_cmd import parse_region, parse_segment, parse_time
+from moscale_cli.errors import UsageError
+
+FAST = ["--refine-steps", "1,1,1,1", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def src(cli_model_dir, tmp_path_factory) -> Path:
+    from moscale_cli.io.files import save_motion
+    from moscale_cli.pipeline import MoScalePipeline
+
+    m = MoScalePipeline.from_pretrained(cli_model_dir, device="cpu").generate(
+        "a person walks", frames=100, seed=3, refine_steps=(1, 1, 1, 1)
+    )[0]
+    path = tmp_path_factory.mktemp("edit-cli") / "src.npy"
+    save_motion(path, m.joints, features=m.features, write_features=True)
+    return path
+
+
+def test_parsers():
+    assert parse_time("60") == 60 and parse_time("2.5s") == 50 and parse_time(" 3 s ") == 60
+    assert parse_region("40:120", 196) == (40, 120) and parse_region("2.5s:4s", 196) == (50, 80)
+    assert parse_region("40:", 100) == (40, 100) and parse_region(":1s", 100) == (0, 20)
+    assert parse_segment("walk forward: 3s") == ("walk forward", 60)
+    assert parse_segment("a: b:60") == ("a: b", 60)
+    for bad in ["2.5", "abc", "-3", "1e3"]:
+        with pytest.raises(UsageError):
+            parse_time(bad)
+    with pytest.raises(UsageError, match="START:END"):
+        parse_region("40-120", 196)
+    with pytest.raises(UsageError, match="TEXT:DURATION"):
+        parse_segment("walk forward")
+
+
+def test_edit_writes_exact_features_and_a_report(run_cli, cli_model_dir, src, tmp_path):
+    out, rep = tmp_path / "e.npy", tmp_path / "e.json"
+    code, o, e = run_cli("edit", src, "a person jumps", "-o", out, "-o", tmp_path / "e.bvh", "--features",
+                         "--region", "20:40", "--region", "3s:3.5s", "-m", cli_model_dir, *FAST, "--report", rep)
+    assert code == 0, e
+    assert o.split() == [str(out), str(tmp_path / "e.bvh")]
+    a, b = np.load(src), np.load(out)
+    keep = np.ones(100, bool)
+    keep[20:40] = keep[60:70] = False
+    assert b.shape == a.shape and np.array_equal(a[keep], b[keep]) and not np.allclose(a[~keep], b[~keep])
+    r = json.loads(rep.read_text())
+    assert r["regions"] == [[20, 40], [60, 70]] and r["seams"]["boundaries"] == [20, 40, 60, 70]
+    assert r["seams"]["p95_step_m"] > 0 and "ratio" in r["seams"]
+
+
+def test_edit_verbose_prints_seams_and_mask_and_extension(run_cli, cli_model_dir, src, tmp_path):
+    mask = np.zeros(100, bool)
+    mask[50:60] = True
+    np.save(tmp_path / "m.npy", mask)
+    out = tmp_path / "x.npy"
+    code, o, e = run_cli("edit", src, "--unconditional", "-o", out, "--features", "--mask", tmp_path / "m.npy",
+                         "--frames", "140", "--extend", "start", "-m", cli_model_dir, *FAST, "--verbose")
+    assert code == 0, e
+    assert "seams: max jump" in e and "generated 0:40, 90:100" in e
+    a, b = np.load(src), np.load(out)
+    assert b.shape == (140, 263) and np.array_equal(b[40:90], a[:50]) and np.array_equal(b[100:], a[60:])
+
+
+def test_inbetween_and_compose(run_cli, cli_model_dir, src, tmp_path):
+    a = np.load(src)
+    np.save(tmp_path / "a.npy", a[:40])
+    np.save(tmp_path / "b.npy", a[60:])
+    out = tmp_path / "ib.npy"
+    code, _, e = run_cli("inbetween", "a person turns", "--start", tmp_path / "a.npy", "--end", tmp_path / "b.npy",
+                         "--frames", "2s", "-o", out, "--features", "-m", cli_model_dir, *FAST)
+    assert code == 0, e
+    b = np.load(out)
+    assert b.shape == (120, 263) and np.array_equal(b[:40], a[:40]) and np.array_equal(b[80:], a[60:])
+    code, _, e = run_cli("inbetween", "a person turns", "--source", src, "--keep-start", "1s", "--keep-end", "20",
+                         "-o", out, "--features", "-m", cli_model_dir, *FAST)
+    assert code == 0, e
+    b = np.load(out)
+    assert b.shape == (100, 263) and np.array_equal(b[:20], a[:20]) and np.array_equal(b[80:], a[80:])
+    rep = tmp_path / "c.json"
+    code, o, e = run_cli("compose", "walk forward:3s", "turn around:2s", "sit down:60", "--overlap", "1s",
+                         "-o", tmp_path / "c.npy", "-m", cli_model_dir, *FAST, "--report", rep)
+    assert code == 0, e
+    assert np.load(tmp_path / "c.npy").shape == (160, 22, 3)
+    assert json.loads(rep.read_text())["seams"]["boundaries"] == [60, 100]
+
+
+@pytest.mark.parametrize("args,match", [
+    (["edit", "{src}", "x", "--region", "90:130"], "outside the source"),
+    (["edit", "{src}", "x", "--region", "60:40"], "reversed"),
+    (["edit", "{src}", "x", "--region", "40:40"], "empty"),
+    (["edit", "{src}", "x", "--region", "10:50", "--region", "40:60"], "overlap"),
+    (["edit", "{src}", "x", "--mask", "{mask}"], "length 100"),
+    (["edit", "{src}", "x"], "nothing to regenerate"),
+    (["edit", "{src}", "--region", "0:10"], "TEXT"),
+    (["edit", "{long}", "x", "--region", "0:10"], "model window"),
+    (["edit", "{src}", "x", "--region", "0:10", "--frames", "80"], "shorter than the source"),
+    (["edit", "{src}", "x", "--region", "1.5:2"], "seconds"),
+    (["inbetween", "x", "--source", "{src}", "--keep-start", "60", "--keep-end", "40", "--frames", "90"], "kept parts"),
+    (["inbetween", "x", "--start", "{src}", "--end", "{src}", "--frames", "20"], "compose"),
+    (["compose", "walk forward"], "TEXT:DURATION"),
+    (["compose", "walk:3s", "--overlap", "0"], "overlap"),
+])
+def test_bad_input_gives_one_line_and_no_file(run_cli, cli_model_dir, src, tmp_path, args, match):
+    np.save(tmp_path / "mask.npy", np.zeros(90, bool))
+    np.save(tmp_path / "long.npy", np.zeros((250, 263), np.float32))
+    subs = {"src": str(src), "mask": str(tmp_path / "mask.npy"), "long": str(tmp_path / "long.npy")}
+    out = tmp_path / "o.npy"
+    code, o, e = run_cli(*[a.format(**subs) for a in args], "-o", out, "-m", cli_model_dir, *FAST)
+    assert code != 0 and "Traceback" not in e
+    lines = [ln for ln in e.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "error" in lines[0] and match in lines[0], e
+    assert not out.exists()
