@@ -82,17 +82,23 @@ def gait(
     push: float = 0.35,
 ) -> np.ndarray:
     """Stepping pattern: stance toes move linearly under the body (the composer's foot lock turns that
-    into root motion), swing toes travel back with a lift; amplitude ramps in and out over one step."""
+    into root motion), swing toes travel back with a lift; amplitude ramps in and out over one step.
+    One more cycle follows the ``n`` frames: the feet step back under the body (to the standing pose)
+    so that the next action starts from a planted, closed stance."""
+    step_frames = FPS / cadence
+    tail = int(np.ceil(2 * step_frames)) + 3
+    env = np.concatenate([envelope(n, int(step_frames * 0.8), int(step_frames * 0.8)), np.zeros(tail)])
+    if yaw_rate is not None:
+        yaw_rate = np.concatenate([yaw_rate, np.zeros(tail)])
+    n = n + tail
     P = hold(base, n)
     t = np.arange(n) / FPS
-    step_frames = FPS / cadence
-    env = envelope(n, int(step_frames * 0.8), int(step_frames * 0.8))
     u0 = 0.75  # left foot starts its swing a little after the start
     dx, dz = direction
     half = stride * beta  # stance toe travel is +-half (stride = body travel per step)
     cyc = t * cadence / 2 + u0
     stance_any = np.zeros(n, dtype=bool)
-    stance = []
+    stance, still = [], []
     rate = env * 2.0 / (beta * 2 * step_frames)  # stance progress per frame (same for both feet)
     travel = np.concatenate([[0.0], np.cumsum(rate[1:])])
     for side in (0, 1):
@@ -100,13 +106,13 @@ def gait(
         st = u < beta
         s_sw = (u - beta) / (1 - beta)
         s_st = u / beta
-        prog, sepw = _stance_progress(st, s_sw, env, travel)
+        prog, sepw, swing_amp = _stance_progress(st, s_sw, env, travel)
         sdx = dx if side == 0 else -dx  # mirrored coordinates for the right leg
         c = C_LEG[side]
         P[:, c] = base[c] + half * (sdx * prog + abs(dx) * sepw)
         P[:, c + 2] = base[c + 2] + half * dz * prog + env * np.where(st, 0.0, knee_fwd * np.sin(np.pi * s_sw))
         lift_c = np.where(st, 0.0, lift * np.sin(np.pi * np.clip(s_sw, 0, 1)) ** 1.5)
-        P[:, c + 1] = base[c + 1] + env * lift_c
+        P[:, c + 1] = base[c + 1] + np.maximum(env, swing_amp) * lift_c
         pitch = np.where(
             st,
             push * smoothstep((s_st - 0.55) / 0.45) - 0.12 * (1 - smoothstep(s_st / 0.2)),
@@ -114,9 +120,10 @@ def gait(
         )
         P[:, c + 3] = env * pitch
         stance.append(st)
+        still.append(~st & (swing_amp < 1e-3) & (env < 1e-3))
         stance_any |= st
     for side in (0, 1):
-        contact = stance[side] | (~stance_any & (env < 0.3))
+        contact = stance[side] | still[side]
         P[:, C_CONTACT[side]] = contact.astype(np.float64)
     # arms swing against the legs
     phase_r = 2 * np.pi * np.mod(cyc + 0.5, 1.0)
@@ -145,10 +152,12 @@ def _stance_progress(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Toe progress along the stride (+1 = landing spot at full amplitude) for one leg: during stance it
     decreases by the common ``travel`` (so both planted feet move alike), during swing it eases to the
-    next landing spot; also the lateral separation weight (env at landing)."""
+    next landing spot; also the lateral separation weight (env at landing) and, on swing frames, how far
+    that swing carries the foot (in stride units, at most 1: scales the foot lift)."""
     n = len(st)
     prog = np.zeros(n)
     sepw = np.zeros(n)
+    amp = np.zeros(n)
     t = 0
     cur_p, cur_s = 0.0, 0.0
     while t < n:
@@ -168,9 +177,11 @@ def _stance_progress(
             w = smoothstep(s_sw[a:t])
             if t >= n:
                 w = smoothstep(np.linspace(0, 1, t - a + 1)[1:]) if t > a else w
+            nxt_s = env[t] if t < n else 0.0
             prog[a:t] = cur_p + (nxt_p - cur_p) * w
-            sepw[a:t] = cur_s + ((env[t] if t < n else 0.0) - cur_s) * w
-    return prog, sepw
+            sepw[a:t] = cur_s + (nxt_s - cur_s) * w
+            amp[a:t] = min(1.0, abs(nxt_p - cur_p) + abs(nxt_s - cur_s))
+    return prog, sepw, amp
 
 
 GAITS = {  # cadence (steps/s), stride (m/step), stance fraction, lift, arm swing, elbow, lean
@@ -243,15 +254,15 @@ def _turn(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segme
     lead = int(0.15 * n)
     yaw_total = angle * smoothstep((np.arange(n + 1) - lead) / max(n - 2 * lead, 1))
     P = gait(base, n, cad, 0.0, (0.0, 1.0), 0.6, lift, np.diff(yaw_total), 0.1, 0.4, 0.0)
-    P[:, C_NECK_YAW] += 0.3 * np.sign(angle) * bump(n, n * 0.4, n * 0.7)
+    P[:, C_NECK_YAW] += 0.3 * np.sign(angle) * bump(len(P), n * 0.4, n * 0.7)
     events = []
     if spin:
         turns = np.abs(yaw_total) / (2 * np.pi)
         events = [int(np.argmax(turns >= k + 1 - 1e-6)) for k in range(spec.count or 1)]
         for side in (0, 1):
-            w = bump(n, n / 2, n)
+            w = bump(len(P), n / 2, n)
             e, az = rig.arm_from_flex(0.2, 0.6)
-            blend_arm(P, side, np.tile([e, az, 0.0, 0.6], (n, 1)), w)
+            blend_arm(P, side, np.tile([e, az, 0.0, 0.6], (len(P), 1)), w)
     return Segment(P, events)
 
 

@@ -51,9 +51,10 @@ def _crossfade(segments: list[Segment], lead: int, tail: int) -> tuple[np.ndarra
         prev = P[off : off + BLEND].copy()
         cur = seg.P[:BLEND]
         mixed = prev * (1 - w) + cur * w
-        # contacts switch at the middle of the blend (no half-planted feet)
+        # a foot is planted during the blend only if both actions plant it (a lifting or landing foot
+        # must not be pinned above the floor); the other foot carries the body meanwhile
         for c in C_CONTACT:
-            mixed[:, c] = np.where(w[:, 0] < 0.5, prev[:, c], cur[:, c])
+            mixed[:, c] = np.minimum(prev[:, c], cur[:, c])
         P[off : off + BLEND] = mixed
         P[off + BLEND : off + m] = seg.P[BLEND:]
     return P, offsets
@@ -114,7 +115,9 @@ def solve_root(body: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         h[:] = -body[:, TOES, 1].min(-1)
     idx = np.arange(n)
     h = np.interp(idx, idx[grounded], h[grounded]) if grounded.any() else h
-    root[:, 1] = h + np.where(grounded, 0.0, P[:, C_AIR])
+    # airborne: never lower than what keeps both toes above the floor (take-off and landing frames)
+    clear = -body[:, TOES, 1].min(-1)
+    root[:, 1] = np.where(grounded, h, np.maximum(h + P[:, C_AIR], clear))
     return wb + root[:, None, :], contact
 
 
