@@ -88,10 +88,13 @@ class EmbeddingRunner:
         self.model = bundle.model.to(self.device).eval()
         self.text_fn = text_fn
         if bundle.kind == "moscale" and text_fn is None:
-            from moscale_cli.training.evaluator_stage import make_text_fn
+            from moscale_cli.pipeline import get_text_encoder
+            from moscale_cli.text.cache import cached_text_fn
+            from moscale_cli.text.encoder import DEFAULT_TEXT_ENCODER
 
             cfg = bundle.model.cfg
-            self.text_fn = make_text_fn(cfg.text_encoder or None, cfg.text_max_tokens, self.device)
+            enc = get_text_encoder(cfg.text_encoder or DEFAULT_TEXT_ENCODER, cfg.text_max_tokens, self.device)
+            self.text_fn = cached_text_fn(enc)
         if bundle.kind == "moscale" and int(self.text_fn.dim) != int(bundle.model.cfg.text_dim):
             raise UsageError(
                 f"the text encoder gives {self.text_fn.dim}-dim features, the evaluator was trained on {bundle.model.cfg.text_dim}"

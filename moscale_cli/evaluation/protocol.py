@@ -62,6 +62,34 @@ def _score(acc: M.MatchingAccumulator, emb: np.ndarray, ref: np.ndarray, rng: np
     }  # fmt: skip
 
 
+def _take_rows(batch: dict[str, Any], rows: list[int]) -> dict[str, Any]:
+    n = len(batch["lengths"])
+    out = {}
+    idx = torch.as_tensor(rows, dtype=torch.long)
+    for k, v in batch.items():
+        if torch.is_tensor(v) and v.ndim >= 1 and v.shape[0] == n:
+            out[k] = v[idx]
+        elif isinstance(v, list) and len(v) == n:
+            out[k] = [v[i] for i in rows]
+        else:
+            out[k] = v
+    return out
+
+
+def _mm_embeddings(cfg: EvalConfig, batch: dict[str, Any], take: int, runner: EmbeddingRunner, task: Any, seed: int) -> np.ndarray:
+    """(take, mm_samples, D): every text repeated mm_samples times, generated in batches of up to 4x the batch size.
+    Embeddings stay in input order (un-permuted), so rows of one text line up across samples."""
+    R = cfg.mm_samples
+    rows = [i for i in range(take) for _ in range(R)]
+    chunk = max(1, 4 * cfg.batch_size)
+    embs = []
+    for c, s in enumerate(range(0, len(rows), chunk)):
+        sub = _take_rows(batch, rows[s : s + chunk])
+        out = task.run(sub, seed=seed + c + 1)
+        embs.append(runner.motion_embeddings(out, sub["lengths"]))
+    return np.concatenate(embs).reshape(take, R, -1)
+
+
 def run_replication(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task: Any, rep: int,
                     on_batch: Callable[[], None] | None = None) -> tuple[dict[str, float], dict[str, float]]:
     """One replication; returns (real-motion metrics, model metrics)."""
@@ -91,12 +119,7 @@ def run_replication(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task
             mpjpe_frames += n
         if mm_left > 0:
             take = min(mm_left, len(lengths))
-            sub = {k: (v[:take] if (torch.is_tensor(v) or isinstance(v, list)) else v) for k, v in batch.items()}
-            reps = []
-            for r in range(cfg.mm_samples):
-                o = task.run(sub, seed=(seed * 100003 + bi) * 1009 + r + 1)
-                reps.append(runner.motion_embeddings(o, sub["lengths"]))  # input order, the same for every repeat
-            mm_emb.append(np.stack(reps, axis=1))
+            mm_emb.append(_mm_embeddings(cfg, batch, take, runner, task, (seed * 100003 + bi) * 1009))
             mm_left -= take
         if on_batch is not None:
             on_batch()

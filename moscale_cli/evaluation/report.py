@@ -92,7 +92,7 @@ def results_table(results: dict[str, Any], title: str = "") -> Any:
 
     keys = [k for k in LABELS if k in results["real"] or k in results["model"]]
     table = Table(title=title or None)
-    table.add_column("", style="bold")
+    table.add_column("", style="bold", no_wrap=True)
     for k in keys:
         table.add_column(LABELS[k], justify="right")
     for label, row in (("real motion", results["real"]), ("model", results["model"])):

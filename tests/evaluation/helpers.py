@@ -19,7 +19,7 @@ CLASSES = [
 
 
 def write_corpus(root: Path, per_class: int = 6, dim: int = 263, seed: int = 0, splits=("train", "val", "test"),
-                 n_classes: int = 8) -> Path:
+                 n_classes: int = 8, eval_one_per_class: bool = True) -> Path:
     """Each class has its own smooth feature pattern (frequency, phase, active dims) plus noise."""
     rng = np.random.default_rng(seed)
     (root / "new_joint_vecs").mkdir(parents=True, exist_ok=True)
@@ -48,6 +48,48 @@ def write_corpus(root: Path, per_class: int = 6, dim: int = 263, seed: int = 0, 
     np.save(root / "Std.npy", (a.std(0) + 1e-3).astype(np.float32))
     for s in splits:
         # train: every clip; other splits: one clip per class (distinct captions inside a batch)
-        chosen = names if s == "train" else [n for n in names if n.endswith("000")]
+        chosen = names if s == "train" or not eval_one_per_class else [n for n in names if n.endswith("000")]
         (root / f"{s}.txt").write_text("".join(n + "\n" for n in chosen))
     return root
+
+
+def build_tiny_model_dir(path: Path, data_root: Path, seed: int = 0) -> Path:
+    """A random-weight model directory (tiny tokenizer + generator) with the data's statistics."""
+    import torch
+
+    from moscale_cli.model_dir import save_model_dir
+    from moscale_cli.models.generator import GeneratorConfig, MoScaleTransformer
+    from moscale_cli.models.tokenizer import MSTokenizer, TokenizerConfig
+    from moscale_cli.motion.normalize import Normalizer
+
+    torch.manual_seed(seed)
+    tok = MSTokenizer(TokenizerConfig.preset("tiny"))
+    with torch.no_grad():  # an untrained codebook is all zeros: random codes make samples differ
+        tok.codebook.normal_()
+        tok.codebook_initialized.fill_(True)
+    gen = MoScaleTransformer(GeneratorConfig.preset("tiny", tokenizer=tok, text_len=16))
+    norm = Normalizer.from_dir(data_root)
+    return save_model_dir(path, tok, gen, norm, "sentence-transformers/all-MiniLM-L6-v2", text_max_tokens=16,
+                          text_dim=384, name="tiny-random")
+
+
+def build_our_evaluator_run(path: Path, data_root: Path, feature_dim: int = 263, seed: int = 0) -> Path:
+    """A random-weight evaluator run folder (tiny preset) with the data's evaluator statistics."""
+    import torch
+
+    from moscale_cli.evaluation.evaluators import save_our_evaluator
+    from moscale_cli.models.evaluator import EvaluatorConfig, MoScaleEvaluator
+    from moscale_cli.motion.normalize import evaluator_std
+
+    torch.manual_seed(seed)
+    cfg = EvaluatorConfig.preset("tiny", feature_dim=feature_dim, text_encoder="sentence-transformers/all-MiniLM-L6-v2",
+                                 text_max_tokens=16)
+    m = MoScaleEvaluator(cfg)
+    if feature_dim == 263:
+        mean = np.load(data_root / "Mean.npy")
+        std = evaluator_std(np.load(data_root / "Std.npy"))
+    else:
+        mean, std = np.zeros(feature_dim, np.float32), np.ones(feature_dim, np.float32)
+    path.mkdir(parents=True, exist_ok=True)
+    save_our_evaluator(path, m, mean, std)
+    return path
