@@ -85,16 +85,19 @@ def masked_token_loss(
     cond_drop: float = 0.1,
     generator: torch.Generator | None = None,
     noise_max: float = 0.1,
+    latent: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, Any]]:
     """Loss of one batch (method §3.6) and logs (``acc``, ``acc_s{k}`` over the masked positions).
 
     ``model`` may be wrapped (DDP / compile): it is called as ``model(contexts, ids, tokens, mask, drop)``.
     ``perturb_rate`` is the maximum cross-scale corruption rate (0 = none). ``text_feats`` has ``tokens_BSE``
-    and ``mask_BS``. ``generator`` makes masking, condition drop and perturbation reproducible."""
+    and ``mask_BS``. ``generator`` makes masking, condition drop and perturbation reproducible. ``latent``:
+    the tokenizer's encoder output for ``feats`` if already known (it is frozen, so it may be precomputed)."""
     dev = feats.device
     with torch.no_grad():
         tokenizer.eval()
-        latent = tokenizer.encode_latent(feats, lengths)
+        if latent is None:
+            latent = tokenizer.encode_latent(feats, lengths)
         q = tokenizer.quantize_all(latent, lengths, perturb_rate=(0.0, float(perturb_rate)), generator=generator)
     sizes = [x.shape[1] for x in q.labels]
     labels = torch.cat(q.labels, dim=1)

@@ -399,7 +399,7 @@ class Trainer:
 
     def _maybe_best(self, model: nn.Module, opt: torch.optim.Optimizer) -> None:
         res = self._validate(model)
-        if not self.is_main or res is None:
+        if not self.is_main or not res:
             self._barrier()
             return
         rec = {"step": self.step, "epoch": self.epoch, **{f"val_{k}" if not k.startswith("val_") else k: v for k, v in res.items()}}

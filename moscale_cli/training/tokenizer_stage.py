@@ -123,7 +123,14 @@ class TokenizerStage:
             from moscale_cli.errors import ConfigError
 
             raise ConfigError(f"the data has {self._train.feature_dim}-dim features, the tokenizer expects {self.tok_cfg.feature_dim}")
-        if self.cfg.val_split:
+        from moscale_cli.data.layout import split_path
+
+        missing = [r for r in self.data if not split_path(r, self.cfg.val_split).is_file()] if self.cfg.val_split else []
+        if missing:
+            from moscale_cli.cli.common import warn
+
+            warn(f"no {self.cfg.val_split} split in {', '.join(missing)}: training without validation (final weights exported)")
+        elif self.cfg.val_split:
             self._val = MotionDataset(self.data, split=self.cfg.val_split, normalizer=self._train.normalizer, mode="eval",
                                       max_len=self.tok_cfg.max_frames, unit=self.tok_cfg.unit, seed=self.seed, warn=False)
 

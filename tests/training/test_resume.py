@@ -35,7 +35,7 @@ def _losses(run: Path) -> list[tuple]:
 
 
 def test_sigkill_then_resume_matches_uninterrupted_run_bitwise(window_dataset: Path, tmp_path: Path) -> None:
-    steps = 40
+    steps = 24
     ref = _run(window_dataset, tmp_path / "ref", steps)
     killed = _run(window_dataset, tmp_path / "run", steps)
     ckpt = tmp_path / "run" / "checkpoint-00000008"
