@@ -106,3 +106,18 @@ def test_batching_covers_all_rows(tiny_pipeline):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         tiny_pipeline.generate(["a"], frames=40, refine_steps=(1, 1, 1, 1))
+
+
+def test_python_api_example_runs(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "python_api.py"
+    monkeypatch.setattr(sys, "argv", ["python_api.py", "--model", str(tiny_model_dir), "--out", str(tmp_path), "--device", "cpu"])
+    runpy.run_path(str(script), run_name="__main__")
+    printed = capsys.readouterr().out
+    assert printed.count(".bvh") == 4
+    assert np.load(tmp_path / "motion_0.npy").shape == (80, 22, 3)
+    assert np.load(tmp_path / "motion_2.npy").shape == (80, 22, 3)
+    assert (tmp_path / "motion_3.bvh").is_file()
