@@ -1,0 +1,60 @@
+"""`moscale bench`: generation latency / throughput and training speed with random weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def _ms(v: float) -> str:
+    return f"{v * 1000:.1f} ms"
+
+
+def bench_command(
+    preset: str = typer.Option("small", "--preset", help="Model size: tiny, small, base or large."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    batch: int = typer.Option(None, "--batch", help="Throughput batch (default 1024 on CUDA, 8 on CPU)."),
+    repeats: int = typer.Option(None, "--repeats", help="Timed runs per row, median reported (default 10 on CUDA, 2 on CPU)."),
+    warmup: int = typer.Option(None, "--warmup", help="Untimed runs before timing (default 3 on CUDA, 1 on CPU)."),
+    fast: bool = typer.Option(True, "--fast/--no-fast", help="Also time the fast sampling path."),
+    compile_: bool = typer.Option(False, "--compile", help="torch.compile the fast sampling pass and the training models."),
+    sections: str = typer.Option("latency,throughput,train_tokenizer,train_generator", "--sections",
+                                 help="Comma-separated subset of: latency, throughput, train_tokenizer, train_generator."),
+    json_out: Path = typer.Option(None, "--json", help="Also write all results (with every timing) to this JSON file."),
+) -> None:
+    """Time generation (batch-1 latency, batched throughput) and training steps, for 196-frame motions.
+
+    Random weights and random MiniLM-width text features: no model or text encoder is needed. Sampling uses
+    the reference schedule (1, 2, 5, 10 refinement passes) with CFG 5."""
+    from rich.table import Table
+
+    from moscale_cli.bench import BenchConfig, run_bench
+    from moscale_cli.cli.common import STATE, console, out
+    from moscale_cli.utils.atomic import write_json_atomic
+
+    cfg = BenchConfig(preset=preset, device=device, batch=batch, repeats=repeats, warmup=warmup, fast=fast,
+                      compile=compile_, sections=tuple(s.strip() for s in sections.split(",") if s.strip()))
+    log = (lambda s: None) if STATE.quiet else (lambda s: console.print(s, highlight=False, soft_wrap=True))
+    res = run_bench(cfg, log)
+    env = res["env"]
+    title = (f"moscale bench: preset {preset} ({res['params']['generator'] / 1e6:.1f} M generator, "
+             f"{res['params']['tokenizer'] / 1e6:.1f} M tokenizer) on {env.get('gpu', env['device'])}")
+    t = Table(title=title, title_justify="left")
+    for col in ("section", "variant", "batch", "median time", "speed", "peak memory"):
+        t.add_column(col, justify="right" if col in ("batch", "median time", "speed", "peak memory") else "left")
+    for r in res["rows"]:
+        if "motions_per_s" in r:
+            speed = f"{r['motions_per_s']:.1f} motions/s"
+        else:
+            speed = f"{r['samples_per_s']:.1f} samples/s"
+        mem = "-" if r["peak_mib"] is None else f"{r['peak_mib']:.0f} MiB"
+        t.add_row(r["section"], r["variant"], str(r["batch"]), _ms(r["median_s"]), speed, mem)
+    out.print(t)
+    if json_out is not None:
+        write_json_atomic(json_out, res)
+        console.print(f"wrote {json_out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench_command)
