@@ -184,6 +184,12 @@ def _stance_progress(
     return prog, sepw, amp
 
 
+def _moving_frames(duration: float, cadence: float) -> int:
+    """Frames of stepping for a locomotion of ``duration`` s (the closing steps add about one step)."""
+    step = FPS / cadence
+    return max(int(round(duration * FPS - step)), int(2 * step))
+
+
 GAITS = {  # cadence (steps/s), stride (m/step), stance fraction, lift, arm swing, elbow, lean
     "walk": (1.85, 0.62, 0.6, 0.10, 0.3, 0.3, 0.03),
     "jog": (2.6, 0.85, 0.42, 0.16, 0.45, 1.4, 0.1),
@@ -197,7 +203,7 @@ def _locomotion(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) ->
     tempo, amp = spec.tempo, spec.amp
     cad *= tempo**0.5
     stride *= tempo**0.5 * amp**0.5 * rng.uniform(0.92, 1.08)
-    n = frames(spec.duration or 3.0)
+    n = _moving_frames(spec.duration or 3.0, cad)
     yaw = None
     direction = (0.0, 1.0)
     if how == "backward":
@@ -219,14 +225,14 @@ def _locomotion(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) ->
 
 def _march(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
     cad = 1.8 * spec.tempo
-    n = frames(spec.duration or 3.0)
+    n = _moving_frames(spec.duration or 3.0, cad)
     P = gait(base, n, cad, 0.0, (0.0, 1.0), 0.55, 0.2 * spec.amp, None, 0.5 * spec.amp, 0.5, 0.0, knee_fwd=0.2)
     return Segment(P)
 
 
 def _climb(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
     cad = 1.3 * spec.tempo
-    n = frames(spec.duration or 3.0)
+    n = _moving_frames(spec.duration or 3.0, cad)
     P = gait(base, n, cad, 0.38, (0.0, 1.0), 0.6, 0.3 * spec.amp, None, 0.35, 0.6, 0.22, knee_fwd=0.22)
     P[:, C_NECK_PITCH] += 0.15
     return Segment(P)

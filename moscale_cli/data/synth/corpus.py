@@ -66,6 +66,19 @@ def split_of(name: str, seed: int) -> str:
     return SPLIT_FRACTIONS[-1][0]
 
 
+def shorten(program: Program) -> Program:
+    """The same actions with shorter durations (x0.7, at least 1.5 s) and counts one lower (at least 1)."""
+    acts = []
+    for a in program.actions:
+        b = ActionSpec(**{k: v for k, v in a.__dict__.items() if k not in ("span", "events")})
+        if b.duration is not None:
+            b.duration = round(max(1.5, b.duration * 0.7), 2)
+        if b.count is not None and b.count > 1:
+            b.count -= 1
+        acts.append(b)
+    return Program(acts)
+
+
 def render_program(program: Program, rng: np.random.Generator) -> Composed | None:
     """Joints for a given program (None when its length is outside 2..9.8 s)."""
     return compose(program, rng)
@@ -79,7 +92,11 @@ def generate_clip(seed: int, index: int, program: Program | None = None) -> Clip
     composed = None
     for attempt in range(40):
         prog = program if program is not None else sample_program(rng, n_actions=None if attempt < 20 else 1)
-        composed = compose(prog, rng)
+        for _ in range(3):  # too long: shorten durations and counts before drawing another program
+            composed = compose(prog, rng)
+            if composed is not None or program is not None:
+                break
+            prog = shorten(prog)
         if composed is not None:
             break
         if program is not None:

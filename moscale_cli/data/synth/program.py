@@ -141,8 +141,4 @@ def sample_program(rng: np.random.Generator, n_actions: int | None = None) -> Pr
         prev = acts[-1] if acts else None
         a = sample_action(rng, prev, first=i == 0, last=i == n_actions - 1)
         acts.append(a)
-        if a.action == "sit_down" and i == n_actions - 1:
-            break
-    if acts[-1].action == "sit_down" and len(acts) < n_actions:
-        pass
     return Program(acts)
