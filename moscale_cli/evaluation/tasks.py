@@ -10,7 +10,8 @@ output goes model-space -> raw -> evaluator-space (the protocol's rule, momask i
   and the sampler's edit mode (:class:`~moscale_cli.sampling.sampler.EditSpec`) fills the rest.
   With ``tl = m_length / 4`` tokens and ``q = int(0.25 tl)``, ``h = int(0.5 tl)``: inbetween keeps
   ``[0, q) + [tl - q, tl)``; outpaint keeps ``[q, tl - q)``; prefix keeps ``[0, h)``; suffix keeps
-  ``[tl - h, tl)``. A coarser-scale token is kept when every finest-grid token it covers is kept.
+  ``[tl - h, tl)``. The re-generated frame ranges become per-scale masks with the sampler's
+  ``masks.region_masks`` (the reference's area-downsample + 0.5 threshold rule).
 """
 
 from __future__ import annotations
@@ -49,17 +50,24 @@ def keep_token_mask(task: str, token_lengths: torch.Tensor, n_grid: int) -> torc
     return keep
 
 
-def scale_edit_masks(keep_BN: torch.Tensor, scale_lengths: list[int]) -> list[torch.Tensor]:
-    """Per scale (B, L_k) edit masks (True = re-predict): a token is kept only if all its finest cells are."""
-    B, N = keep_BN.shape
+def edit_regions(task: str, lengths_frames: torch.Tensor, unit: int, n_grid: int) -> list[list[tuple[int, int]]]:
+    """Per sample, the frame ranges ``[start, end)`` the model re-generates (the complement of the kept span)."""
+    tl = lengths_frames.long().cpu() // unit
+    keep = keep_token_mask(task, tl, n_grid)
     out = []
-    owner = torch.arange(N)
-    for L in scale_lengths:
-        tok = torch.clamp(owner * L // N, max=L - 1)  # finest cell j belongs to token floor(j L / N)
-        kept = torch.ones(B, L, dtype=torch.bool)
-        for j in range(N):
-            kept[:, tok[j]] &= keep_BN[:, j]
-        out.append(~kept)
+    for b, n in enumerate(tl.tolist()):
+        gen = (~keep[b, :n]).tolist()
+        regs, j = [], 0
+        while j < n:
+            if gen[j]:
+                k = j
+                while k < n and gen[k]:
+                    k += 1
+                regs.append((j * unit, k * unit))
+                j = k
+            else:
+                j += 1
+        out.append(regs)
     return out
 
 
@@ -172,9 +180,10 @@ class TaskRunner:
         from moscale_cli.sampling.sampler import EditSpec
 
         tok = self.model.tokenizer
+        from moscale_cli.sampling.masks import region_masks
+
         src_ids = tok.encode(gt_model, lengths)
-        keep = keep_token_mask(self.task, (lengths.cpu() // self.unit), self.n_grid)
-        masks = scale_edit_masks(keep, [int(ids.shape[1]) for ids in src_ids])
+        masks = region_masks(lengths.cpu(), edit_regions(self.task, lengths, self.unit, self.n_grid), tok)
         return EditSpec(locked_ids=src_ids, edit_mask=[m.to(self.device) for m in masks])
 
     def _sample(self, captions: list[str], lengths: torch.Tensor, seed: int, edit: Any) -> torch.Tensor:

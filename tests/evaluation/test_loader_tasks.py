@@ -8,7 +8,7 @@ import torch
 
 from moscale_cli.evaluation.evaluators import load_evaluator
 from moscale_cli.evaluation.loader import EmbeddingRunner, EvalLoader, make_eval_dataset
-from moscale_cli.evaluation.tasks import TaskRunner, keep_token_mask, load_model_handle, scale_edit_masks
+from moscale_cli.evaluation.tasks import TaskRunner, edit_regions, keep_token_mask, load_model_handle
 
 from .conftest import write_official_dir
 from .helpers import CLASSES, build_our_evaluator_run, build_tiny_model_dir, write_corpus
@@ -92,13 +92,12 @@ def test_edit_spans_follow_the_protocol():
     assert p[2].tolist() == [True] * 5 + [False] * 44
     s = keep_token_mask("suffix", tl, 49)
     assert s[0, 25:49].all() and not s[0, :25].any() and s[0].sum() == 24
-    masks = scale_edit_masks(o[1:2], [6, 12, 24, 49])
-    assert masks[3][0].tolist() == (~o[1]).tolist()
-    # a coarse token is kept only if all the finest tokens it covers are kept
-    # kept cells 5..14; at 12 tokens, token 1 covers cells 5..8 and token 2 cells 9..12 (token i owns j with
-    # floor(12 j / 49) = i); at 6 tokens every token reaches outside the kept cells
-    assert masks[1][0].tolist() == [True, False, False] + [True] * 9
-    assert masks[0][0].all()
+    # the re-generated frame ranges: the complement of the kept tokens, in frames
+    L = torch.tensor([196, 80, 40])
+    assert edit_regions("inbetween", L, 4, 49) == [[(48, 148)], [(20, 60)], [(8, 32)]]
+    assert edit_regions("outpaint", L, 4, 49)[1] == [(0, 20), (60, 80)]
+    assert edit_regions("prefix", L, 4, 49)[2] == [(20, 40)]
+    assert edit_regions("suffix", L, 4, 49)[0] == [(0, 100)]
     with pytest.raises(Exception, match="not an editing task"):
         keep_token_mask("t2m", tl, 49)
 
