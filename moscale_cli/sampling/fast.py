@@ -71,6 +71,10 @@ def sampling_dists(logits: torch.Tensor, batch: int, t: float, cfg: SamplingConf
     return probs, filter_logits(g / cfg.temperature, cfg.top_k, cfg.top_p).softmax(-1)
 
 
+def _inputs_to_fp32(module: torch.nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(a.float() if torch.is_tensor(a) and a.is_floating_point() else a for a in args)
+
+
 def _draw(probs: torch.Tensor, draw: torch.Tensor | None, gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
     if draw is None:
         ids = probs.argmax(-1)
@@ -121,8 +125,9 @@ class FastSampler:
         if precision == "fp32":
             return model
         m = copy.deepcopy(model).to(torch.bfloat16)
-        m.head.float()
-        m.head_ada.float()
+        for mod in (m.head, m.head_ada):  # the output head stays fp32 (also in m.forward / m.run_blocks)
+            mod.float()
+            mod.register_forward_pre_hook(_inputs_to_fp32)
         return m.eval()
 
     # ------------------------------------------------------------------ static state
