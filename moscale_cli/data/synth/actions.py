@@ -87,7 +87,9 @@ def gait(
     so that the next action starts from a planted, closed stance."""
     step_frames = FPS / cadence
     tail = int(np.ceil(2 * step_frames)) + 3
-    env = np.concatenate([envelope(n, int(step_frames * 0.8), int(step_frames * 0.8)), np.zeros(tail)])
+    ramp = int(step_frames * 0.8 * (1.0 + stride * cadence / 2.0))  # ~0.7 s to reach running speed
+    ramp = min(ramp, max(1, n // 2 - 1))
+    env = np.concatenate([envelope(n, ramp, ramp), np.zeros(tail)])
     if yaw_rate is not None:
         yaw_rate = np.concatenate([yaw_rate, np.zeros(tail)])
     n = n + tail
@@ -193,7 +195,7 @@ def _moving_frames(duration: float, cadence: float) -> int:
 GAITS = {  # cadence (steps/s), stride (m/step), stance fraction, lift, arm swing, elbow, lean
     "walk": (1.85, 0.62, 0.6, 0.10, 0.3, 0.3, 0.03),
     "jog": (2.6, 0.85, 0.42, 0.16, 0.45, 1.4, 0.1),
-    "run": (3.0, 1.2, 0.36, 0.22, 0.6, 1.55, 0.18),
+    "run": (3.0, 1.05, 0.36, 0.22, 0.6, 1.55, 0.18),
 }
 
 
@@ -304,7 +306,7 @@ def _jump_series(
     arm_w = np.zeros(n)  # arm swing (0 = down, 1 = up/forward)
     apart = np.zeros(n)
     events = []
-    tk, yk, pk, ak = [0.0], [-STAND_H], [0.0], [0.0]
+    tk, yk, pk, ak, zk = [0.0], [-STAND_H], [0.0], [0.0], [0.0]
     ap_t, ap_k = [0.0], [0.0]
     state_apart = 0.0
     for j in range(n_jumps):
@@ -313,6 +315,8 @@ def _jump_series(
         tk += [s + crouch, s + crouch + push, s + crouch + push + fly, s + crouch + push + fly + land, s + per]
         yk += [-STAND_H + h_down, -STAND_H - 0.05, -STAND_H + 0.04, -STAND_H + h_down * 0.7, -STAND_H]
         pk += [0.0, 0.45, 0.35, 0.0, 0.0]
+        # jumping forward: the body rolls over the planted feet before take-off and after landing
+        zk += [0.08, -0.12, 0.14, 0.05, 0.0] if forward else [0.0] * 5
         if feet_apart:
             new_apart = 1.0 - state_apart
             ak += [state_apart, state_apart, new_apart, new_apart, new_apart]
@@ -323,7 +327,7 @@ def _jump_series(
             if new_apart == 1.0:
                 events.append(int(s + crouch + push + fly))
         else:
-            ak += [-0.8, 1.0, 0.6, -0.1, 0.0]
+            ak += [-0.7, 0.35, 0.9, -0.1, 0.0]
             events.append(int(round(f_top)))
         f0 = s + crouch + push
         tt = np.arange(n)
@@ -341,6 +345,7 @@ def _jump_series(
     ap_k.append(0.0)
     toe_y = keys(n, tk, yk)
     pitch = keys(n, tk, pk)
+    toe_dz = keys(n, tk, zk + [0.0])
     arm_w = keys(n, tk, ak)
     apart = keys(n, ap_t, ap_k) if feet_apart else np.zeros(n)
     P[:, C_AIR] = air
@@ -349,6 +354,7 @@ def _jump_series(
         c = C_LEG[side]
         P[:, c + 1] = toe_y
         P[:, c + 3] = pitch
+        P[:, c + 2] = base[c + 2] + toe_dz
         P[:, C_CONTACT[side]] = contact
         P[:, c] = base[c] + 0.26 * apart
     if hop_side is not None:

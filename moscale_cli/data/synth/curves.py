@@ -11,18 +11,18 @@ def smoothstep(x: np.ndarray | float) -> np.ndarray:
 
 
 def keys(n: int, times: list[float], values: list) -> np.ndarray:
-    """Values at key frames, smooth (zero-velocity) interpolation between them, held outside."""
-    t = np.arange(n, dtype=np.float64)
+    """Values at key frames, interpolated by a monotone cubic (PCHIP: no overshoot, zero velocity at
+    holds and turning points, velocity carried through keys that continue a movement), held outside."""
+    from scipy.interpolate import PchipInterpolator
+
     vals = np.asarray(values, dtype=np.float64)
-    tk = np.asarray(times, dtype=np.float64)
-    out = np.empty((n,) + vals.shape[1:])
-    idx = np.clip(np.searchsorted(tk, t, side="right") - 1, 0, len(tk) - 1)
-    nxt = np.minimum(idx + 1, len(tk) - 1)
-    span = np.maximum(tk[nxt] - tk[idx], 1e-9)
-    w = np.where(nxt > idx, smoothstep((t - tk[idx]) / span), 0.0)
-    w = w.reshape((n,) + (1,) * (vals.ndim - 1))
-    out[:] = vals[idx] * (1 - w) + vals[nxt] * w
-    return out
+    tk = np.asarray(times, dtype=np.float64).copy()
+    for i in range(1, len(tk)):  # strictly increasing times
+        tk[i] = max(tk[i], tk[i - 1] + 1e-3)
+    t = np.clip(np.arange(n, dtype=np.float64), tk[0], tk[-1])
+    if len(tk) == 1:
+        return np.repeat(vals[:1], n, 0)
+    return PchipInterpolator(tk, vals, axis=0)(t)
 
 
 def bump(n: int, center: float, width: float) -> np.ndarray:
