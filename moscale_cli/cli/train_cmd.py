@@ -31,6 +31,12 @@ def common_train_config(epochs: int | None, steps: int | None, batch_size: int, 
                        schedule=schedule, grad_clip=grad_clip, num_workers=num_workers, **extra)
 
 
+def _rank() -> int:
+    import os
+
+    return int(os.environ.get("RANK", "0"))
+
+
 def _cmd_train_tokenizer(
     data: list[Path] = DATA_OPT,
     out_dir: Path = OUT_OPT,
@@ -59,6 +65,8 @@ def _cmd_train_tokenizer(
                               schedule, grad_clip, num_workers)
     stage_cfg = TokenizerStageConfig(stats=stats, val_split=val_split)
     res = train_tokenizer([str(d) for d in data], str(out_dir), preset, cfg, stage_cfg, resume=resume)
+    if _rank() != 0:
+        return
     if res.get("best") is not None:
         info(f"done: step {res['step']}, best val MPJPE {res['best']:.2f} mm at step {res['best_step']}; tokenizer in {out_dir}")
     else:

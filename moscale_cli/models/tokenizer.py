@@ -186,6 +186,7 @@ class MSTokenizer(nn.Module):
         self.register_buffer("ema_count", torch.ones(K))
         self.register_buffer("ema_sum", torch.zeros(K, C))
         self.register_buffer("codebook_initialized", torch.zeros((), dtype=torch.bool))
+        self.last_dead_reset = 0  # codes reset by the last EMA update
         self._init_weights()
 
     def _init_weights(self) -> None:
