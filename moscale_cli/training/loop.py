@@ -315,7 +315,11 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.device.index] if self.device.type == "cuda" else None
-            train_model = DDP(model, device_ids=ids, broadcast_buffers=False)
+            import inspect
+
+            # buffers (the EMA codebook) stay identical through all-reduced updates; no per-forward broadcast
+            sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters else "broadcast_buffers"
+            train_model = DDP(model, device_ids=ids, **{sync: False})
         if self.cfg.compile:
             train_model = torch.compile(train_model)
 

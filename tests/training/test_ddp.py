@@ -44,7 +44,11 @@ def _worker(rank: int, world: int, port: int, out: str, data: str) -> None:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         m, batch = _model_and_batch()
-        ddp = DDP(m, broadcast_buffers=False)
+        import inspect
+
+        # no per-forward buffer broadcast: the codebooks must agree through the all-reduced EMA alone
+        sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters else "broadcast_buffers"
+        ddp = DDP(m, **{sync: False})
         per = 4 // world
         part = {k: v[rank * per : (rank + 1) * per] for k, v in batch.items()}
         _loss(ddp, part).backward()
