@@ -69,12 +69,15 @@ class EvalLoader:
             )
         self.dataset = dataset
         self.batch_size = batch_size
+        self.seed = seed
         self.loader = make_loader(dataset, batch_size, shuffle=True, drop_last=True, seed=seed)
 
     def __len__(self) -> int:
         return len(self.dataset) // self.batch_size
 
     def __iter__(self):
+        # the dataset draws captions and crops from (dataset.seed, epoch, index): give every pass its own draws
+        self.dataset.seed = self.seed
         for batch in self.loader:
             yield sort_by_sentence_length(batch)
 

@@ -40,8 +40,17 @@ def test_loader_is_shuffled_drops_last_and_sorts_by_sentence_length(env):
         assert sl == sorted(sl, reverse=True) and len(set(sl)) > 1
     names = [n for x in batches for n in x["names"]]
     assert len(set(names)) == 32 and names != sorted(names)
-    other = [n for x in EvalLoader(ds, batch_size=16, seed=4) for n in x["names"]]
+    other_batches = list(EvalLoader(ds, batch_size=16, seed=4))
+    other = [n for x in other_batches for n in x["names"]]
     assert other != names
+    # each pass draws its own crops: the same clip gets different crops in different passes
+    def crops(bs):
+        return {n: (int(x["lengths"][i]), float(x["feats"][i, 0, 10])) for x in bs for i, n in enumerate(x["names"])}
+
+    a, b2 = crops(batches), crops(other_batches)
+    common = set(a) & set(b2)
+    assert common and any(a[n] != b2[n] for n in common)
+    assert crops(list(EvalLoader(ds, batch_size=16, seed=3))) == a  # and the same seed repeats them
     # lengths: multiples of 4, at most 196; padding is zero; values use the evaluator statistics
     x = batches[0]
     assert (x["lengths"] % 4 == 0).all() and (x["lengths"] <= 196).all()
