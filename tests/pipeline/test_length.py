@@ -66,8 +66,8 @@ def test_stage_overfits_tiny_data_with_trainer(tmp_path):
     pairs = [(f"caption number {i}", 40 + 16 * i) for i in range(8)]
     cfg = LengthConfig(text_dim=16, hidden=64, dropout=0.0)
     stage = LengthStage(cfg, Pairs(pairs), fake_text_fn(16), val_set=Pairs(pairs))
-    tc = TrainConfig(steps=150, batch_size=8, lr=3e-3, warmup=0, schedule="constant", grad_clip=0.0,
-                     val_every=150, save_every=150, device="cpu", seed=0)
+    tc = TrainConfig(steps=60, batch_size=8, lr=1e-2, warmup=0, schedule="constant", grad_clip=0.0,
+                     val_every=60, save_every=60, device="cpu", seed=0, log_every=20)
     Trainer(stage, tc, tmp_path / "run").fit()
     res = stage.evaluate(stage.model.eval(), Pairs(pairs))
     assert res["acc"] == 1.0 and res["mae_frames"] == 0.0
