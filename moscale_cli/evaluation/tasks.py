@@ -100,7 +100,9 @@ def load_model_handle(path: str | os.PathLike, device: torch.device, need_genera
 
             text_fn = cached_text_fn(get_text_encoder(lm.text_encoder, lm.text_max_tokens, device))
         return ModelHandle(lm.tokenizer, lm.normalizer, lm.generator, text_fn, lm.feature_dim, str(p), "model")
-    if (p / "tokenizer_config.json").is_file():
+    from moscale_cli.training.tokenizer_stage import TOKENIZER_CONFIG
+
+    if (p / TOKENIZER_CONFIG).is_file():
         if need_generator:
             raise UsageError(f"{p} holds only a tokenizer; this task needs a model directory with a generator")
         from moscale_cli.training.tokenizer_stage import load_tokenizer_run

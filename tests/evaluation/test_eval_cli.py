@@ -122,3 +122,28 @@ def test_unknown_task_and_tokenizer_only_model(setup, run_cli, tmp_path):
     assert code != 0 and "unknown task" in e
     code, _, e = run_cli("eval", "--model", tmp_path, "--data", data, "--evaluator", ev, "--out", out)
     assert code == 1 and "config.json" in e
+
+
+def test_reconstruction_accepts_an_exported_tokenizer_run(setup, run_cli, tmp_path):
+    from moscale_cli.checkpoint import save_json, save_module
+    from moscale_cli.model_dir import load_model_dir
+    from moscale_cli.training.tokenizer_stage import TOKENIZER_CONFIG, TOKENIZER_WEIGHTS
+
+    root, data, model, ev = setup
+    lm = load_model_dir(model)
+    run = tmp_path / "tok"
+    run.mkdir()
+    save_module(run / TOKENIZER_WEIGHTS, lm.tokenizer)
+    save_json(run / TOKENIZER_CONFIG, lm.tokenizer.cfg.to_dict())
+    lm.normalizer.save(run)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    common = ["--data", data, "--evaluator", ev, "--task", "reconstruction", "--replications", "1", "--batch-size", "8",
+              "--device", "cpu"]
+    assert run_cli("eval", "--model", run, *common, "--out", a)[0] == 0
+    assert run_cli("eval", "--model", model, *common, "--out", b)[0] == 0
+    ra, rb = (json.loads(p.read_text()) for p in (a, b))
+    assert ra["model"]["kind"] == "tokenizer" and rb["model"]["kind"] == "model"
+    assert ra["results"]["model"]["fid"]["values"] == pytest.approx(rb["results"]["model"]["fid"]["values"], rel=1e-5)
+    # a tokenizer alone cannot generate
+    code, _, e = run_cli("eval", "--model", run, *common[:-8], "--task", "t2m", "--out", a)
+    assert code == 2 and "only a tokenizer" in e
