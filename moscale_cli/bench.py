@@ -167,13 +167,13 @@ def _sampling_rows(cfg: BenchConfig, device: torch.device, tok: Any, gen: Any, b
     variants: list[tuple[str, Callable[[], Any]]] = []
     if section == "latency" and cfg.no_cache_latency:
         sc = SamplingConfig(refine_steps=cfg.refine_steps, cfg=cfg.cfg, use_kv_cache=False)
-        variants.append(("plain, no KV cache", lambda: sample(gen, tok, text, lengths, sc, cfg.seed)))
+        variants.append(("plain, no cache", lambda: sample(gen, tok, text, lengths, sc, cfg.seed)))
     sc = SamplingConfig(refine_steps=cfg.refine_steps, cfg=cfg.cfg)
     variants.append(("plain, KV cache", lambda: sample(gen, tok, text, lengths, sc, cfg.seed)))
     if cfg.fast:
         precision = "bf16" if device.type == "cuda" else "fp32"
         fs = FastSampler(gen, tok, sc, mode=cfg.fast_mode or "eager", precision=precision)
-        variants.append((f"fast ({cfg.fast_mode}, {precision})", lambda: fs.sample(text, lengths, cfg.seed)))
+        variants.append((f"fast {cfg.fast_mode} {precision}", lambda: fs.sample(text, lengths, cfg.seed)))
     for name, fn in variants:
         reset_peak(device)
         t = time_fn(fn, device, cfg.repeats or 1, cfg.warmup or 0)
@@ -243,7 +243,7 @@ def train_generator_rows(cfg: BenchConfig, device: torch.device, tok: Any, log: 
     t = time_fn(step, device, cfg.repeats or 1, max(1, cfg.warmup or 0))
     log(f"{'train_generator':<16} {'bf16' if device.type == 'cuda' else 'fp32':<28} batch {B:>5}: "
         f"{t.median_s * 1000:9.2f} ms/step {B / t.median_s:10.1f} samples/s")
-    return [{"section": "train_generator", "variant": "AdamW step (+ tokenizer perturbation)", "batch": B,
+    return [{"section": "train_generator", "variant": "AdamW step", "batch": B,
              "median_s": t.median_s, "times_s": t.times_s, "samples_per_s": B / t.median_s, "peak_mib": peak_mib(device)}]
 
 

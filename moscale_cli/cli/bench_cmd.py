@@ -27,6 +27,7 @@ def bench_command(
 
     Random weights and random MiniLM-width text features: no model or text encoder is needed. Sampling uses
     the reference schedule (1, 2, 5, 10 refinement passes) with CFG 5."""
+    from rich import box
     from rich.table import Table
 
     from moscale_cli.bench import BenchConfig, run_bench
@@ -40,9 +41,9 @@ def bench_command(
     env = res["env"]
     title = (f"moscale bench: preset {preset} ({res['params']['generator'] / 1e6:.1f} M generator, "
              f"{res['params']['tokenizer'] / 1e6:.1f} M tokenizer) on {env.get('gpu', env['device'])}")
-    t = Table(title=title, title_justify="left")
-    for col in ("section", "variant", "batch", "median time", "speed", "peak memory"):
-        t.add_column(col, justify="right" if col in ("batch", "median time", "speed", "peak memory") else "left")
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("section", "variant", "batch", "median", "speed", "mem"):
+        t.add_column(col, justify="left" if col in ("section", "variant") else "right", no_wrap=True)
     for r in res["rows"]:
         if "motions_per_s" in r:
             speed = f"{r['motions_per_s']:.1f} motions/s"
