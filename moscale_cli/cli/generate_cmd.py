@@ -137,8 +137,14 @@ def generate(
                 unconditional=unconditional, batch_size=batch_size,
                 on_batch=lambda k: bar.advance(task, k),
             )
+    from moscale_cli.pipeline import LengthAdjustedWarning
+    from moscale_cli.text.encoder import PromptTruncatedWarning
+
     for w in caught:
-        warn(str(w.message))
+        if issubclass(w.category, (PromptTruncatedWarning, LengthAdjustedWarning)):
+            warn(str(w.message))
+        else:  # not ours: hand it back to Python's usual warning machinery
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     written = []
     for m in motions:
         for path in output_paths(outputs, len(texts), num_samples, m.prompt_index, m.sample_index):

@@ -115,12 +115,13 @@ def _tokenizer_metrics(tokenizer_run: Path) -> dict[str, Any]:
 def export_model_dir(run_dir: str | os.PathLike, tokenizer: Any, normalizer: Any, generator: Any, text_name: str,
                      text_max_tokens: int, text_dim: int, length: Any | None = None, training: dict[str, Any] | None = None,
                      metrics: dict[str, Any] | None = None, license: str = "Apache-2.0", fp16: bool = False,
-                     name: str | None = None) -> Path:
+                     name: str | None = None, stats_source: str | None = None) -> Path:
     from moscale_cli.model_dir import save_model_dir
 
     return save_model_dir(Path(run_dir) / MODEL_DIR, tokenizer, generator, normalizer, text_name, length=length,
                           fp16=fp16, text_max_tokens=text_max_tokens, text_dim=text_dim, training=training,
-                          metrics=metrics, license=license, name=name or Path(run_dir).name)
+                          metrics=metrics, license=license, name=name or Path(run_dir).name,
+                          stats_source=stats_source)
 
 
 def _read_log_best(run_dir: Path) -> dict[str, Any]:
@@ -222,7 +223,8 @@ def train_model(
             m.update({k: v for k, v in best.items() if k.startswith("val_")})
             m["generator_best_step"] = best.get("step")
         export_model_dir(run, tokenizer, normalizer, model, enc.name, text_max_tokens, enc.dim, length,
-                         training=training, metrics=m, license=license, fp16=fp16_export)
+                         training=training, metrics=m, license=license, fp16=fp16_export,
+                         stats_source=f"Mean.npy/Std.npy of the tokenizer run {tok_run}")
 
     class _Stage(GeneratorStage):
         def export(self, run_dir: Any, model: Any) -> None:
@@ -301,6 +303,7 @@ def train_length(data: list[str], out: str, train_cfg: Any, text_encoder: str | 
                        length=load_length_run(run_dir), fp16=cfg.get("weights_dtype") == "float16",
                        text_max_tokens=loaded.text_max_tokens, text_dim=cfg["text_encoder"].get("dim"),
                        training=cfg.get("training"), metrics=metrics, license=cfg.get("license", "Apache-2.0"),
-                       name=cfg.get("name"), fps=loaded.fps, min_frames=loaded.min_frames)
+                       name=cfg.get("name"), fps=loaded.fps, min_frames=loaded.min_frames,
+                       stats_source=(cfg.get("stats") or {}).get("source"))
         res["model_dir"] = str(model_dir)
     return res
