@@ -21,6 +21,7 @@ from moscale_cli.checkpoint import load_json, load_module, save_json, save_modul
 from moscale_cli.config import ConfigBase
 from moscale_cli.errors import CheckpointError, ConfigError
 from moscale_cli.models.generator import MASK_ID, GeneratorConfig, MoScaleTransformer
+from moscale_cli.models.next_token import build_generator, next_token_loss
 
 GENERATOR_WEIGHTS = "generator.safetensors"
 GENERATOR_CONFIG = "generator_config.json"
@@ -173,7 +174,7 @@ class GeneratorStage:
         self.normalizer = normalizer
         self.seed = seed
         self.weight_decay = weight_decay
-        self.model = MoScaleTransformer(gen_cfg)
+        self.model = build_generator(gen_cfg)  # arch "next-scale" (MoScale) or "next-token" (baseline)
         self._train, self._val, self._collate = train_dataset, val_dataset, collate
 
     def _datasets(self) -> None:
@@ -209,6 +210,8 @@ class GeneratorStage:
         feats, lengths = batch["feats"], batch["lengths"]
         tok = self._tok_on(feats.device)
         text = self.text_fn(list(batch["captions"]))
+        if self.gen_cfg.arch == "next-token":
+            return next_token_loss(model, tok, feats, lengths, text, self.gen_cfg.cond_drop, self.cfg.noise_max)
         return masked_token_loss(model, tok, feats, lengths, text, self.cfg.perturb_max, self.gen_cfg.cond_drop,
                                  noise_max=self.cfg.noise_max)
 
@@ -228,8 +231,12 @@ class GeneratorStage:
         for s in range(0, n, bs):
             batch = self._collate([self._val[i] for i in range(s, min(n, s + bs))])
             text = self.text_fn(list(batch["captions"]))
-            loss, logs = masked_token_loss(model, tok, batch["feats"].to(dev), batch["lengths"].to(dev), text,
-                                           perturb_rate=0.0, cond_drop=0.0, generator=gen, noise_max=0.0)
+            if self.gen_cfg.arch == "next-token":
+                loss, logs = next_token_loss(model, tok, batch["feats"].to(dev), batch["lengths"].to(dev), text,
+                                             cond_drop=0.0, noise_max=0.0, generator=gen)
+            else:
+                loss, logs = masked_token_loss(model, tok, batch["feats"].to(dev), batch["lengths"].to(dev), text,
+                                               perturb_rate=0.0, cond_drop=0.0, generator=gen, noise_max=0.0)
             w = len(batch["captions"])
             for k, v in {"loss": loss, **logs}.items():
                 tot[k] = tot.get(k, 0.0) + float(v) * w
@@ -247,6 +254,6 @@ def load_generator_run(run_dir: str | os.PathLike, device: str | torch.device = 
     run_dir = Path(run_dir)
     if not (run_dir / GENERATOR_CONFIG).is_file():
         raise CheckpointError(f"{run_dir} holds no exported generator ({GENERATOR_CONFIG} missing)")
-    model = MoScaleTransformer(GeneratorConfig.from_dict(load_json(run_dir / GENERATOR_CONFIG)))
+    model = build_generator(GeneratorConfig.from_dict(load_json(run_dir / GENERATOR_CONFIG)))
     load_module(run_dir / GENERATOR_WEIGHTS, model)
     return model.to(device).eval()
