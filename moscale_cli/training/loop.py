@@ -42,7 +42,7 @@ from moscale_cli.utils.device import autocast_context, resolve_device
 from moscale_cli.utils.seed import seed_everything
 
 # keys of TrainConfig that may change between a run and its resume (they do not change the results)
-RUNTIME_KEYS = ("device", "num_workers", "val_every", "save_every", "keep_last", "log_every", "compile")
+RUNTIME_KEYS = ("device", "num_workers", "val_every", "save_every", "keep_last", "log_every", "compile", "time_limit_s")
 
 
 @dataclass
@@ -68,6 +68,7 @@ class TrainConfig(ConfigBase):
     num_workers: int = 0
     compile: bool = False
     log_every: int = 1
+    time_limit_s: float = 0.0  # stop (validate, save, export) once a stage has trained this long; 0 = no limit
 
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)
@@ -332,6 +333,8 @@ class Trainer:
         local_bs = self.cfg.batch_size // self.world
         model.train()
         t0, n0 = time.perf_counter(), self.step
+        # wall-clock budget: TrainConfig.time_limit_s, or the MOSCALE_TIME_LIMIT_S environment variable
+        limit = self.cfg.time_limit_s or float(os.environ.get("MOSCALE_TIME_LIMIT_S", "0") or 0)
         last: dict[str, Any] = {}
         with progress() as bar:
             task = bar.add_task(f"{self.stage.name}", total=total, completed=self.step)
@@ -354,6 +357,8 @@ class Trainer:
                     opt.step()
                     self.step += 1
                     self.pos += 1
+                    if limit > 0 and self.step < total and self._out_of_time(time.perf_counter() - t0 > limit):
+                        total = self.step  # out of time: finish as if this were the last step
                     loss_v = loss.detach().float()
                     if self.world > 1:
                         dist.all_reduce(loss_v)
@@ -387,6 +392,14 @@ class Trainer:
             last = {"step": self.step, "best": self.best, "best_step": self.best_step}
         self._barrier()
         return last
+
+    def _out_of_time(self, local: bool) -> bool:
+        """Whether any process ran out of its time budget (all ranks agree, so none waits forever)."""
+        if self.world == 1:
+            return local
+        flag = torch.tensor([1.0 if local else 0.0], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item() > 0)
 
     def _epoch_batches(self, order: ShardedBatchOrder, dataset: Any, collate: Callable) -> Iterator[Any]:
         idx_lists = order.batches(self.epoch, self.pos)
