@@ -287,6 +287,19 @@ def _build(kind: str, cls_cfg: Any, cls_mod: Any, d: dict[str, Any], path: Path)
     return cls_mod(cfg)
 
 
+def _check_pair(tokenizer: Any, generator: Any, path: Path) -> None:
+    """The generator must be built for this tokenizer (codebook size, code width, scale lengths, grid)."""
+    from moscale_cli.models.generator import tokenizer_fields
+
+    want = tokenizer_fields(tokenizer)
+    have = {k: getattr(generator.cfg, k) for k in want}
+    bad = [k for k in want if (list(want[k]) if isinstance(want[k], tuple) else want[k]) != (list(have[k]) if isinstance(have[k], tuple) else have[k])]
+    if bad:
+        raise CheckpointError(
+            f"{path}: the generator does not fit the tokenizer ({', '.join(f'{k} {have[k]} vs {want[k]}' for k in bad)})"
+        )
+
+
 def load_model_dir(path: str | os.PathLike, device: str | torch.device = "cpu", with_length: bool = True) -> LoadedModel:
     """Load a model directory (float32, eval mode) with clear errors for missing or incompatible ones."""
     from moscale_cli.checkpoint import load_module, load_tensors
@@ -300,6 +313,7 @@ def load_model_dir(path: str | os.PathLike, device: str | torch.device = "cpu", 
     device = torch.device(device)
     tokenizer = _build("tokenizer", TokenizerConfig, MSTokenizer, cfg["tokenizer"], path)
     generator = _build("generator", GeneratorConfig, MoScaleTransformer, cfg["generator"], path)
+    _check_pair(tokenizer, generator, path)
     load_module(path / "tokenizer.safetensors", tokenizer)
     load_module(path / "generator.safetensors", generator)
     length = None

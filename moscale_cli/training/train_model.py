@@ -284,11 +284,13 @@ def train_length(data: list[str], out: str, train_cfg: Any, text_encoder: str | 
         run_dir = out_p
     device = resolve_device(train_cfg.device)
     text_fn = make_text_fn(text_encoder, text_max_tokens, device, Path(text_cache) if text_cache else out_p / "text_cache")
-    train_set = MotionDataset(data, split="train", stats="none", max_len=max_frames, unit=unit, seed=train_cfg.seed)
+    train_set = MotionDataset(data, split="train", stats="none", max_len=max_frames, unit=unit, seed=train_cfg.seed,
+                              preload=False)
     val_set = None
     if val_split:
         try:
-            val_set = MotionDataset(data, split=val_split, stats="none", mode="eval", max_len=max_frames, unit=unit, warn=False)
+            val_set = MotionDataset(data, split=val_split, stats="none", mode="eval", max_len=max_frames, unit=unit,
+                                    warn=False, preload=False)
         except Exception:
             val_set = None
     precompute_captions(text_fn, [train_set, val_set])

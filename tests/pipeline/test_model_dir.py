@@ -93,6 +93,12 @@ def test_missing_and_incompatible_dirs(tiny_model_dir, tmp_path):
     (d / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(CheckpointError, match="shape"):
         load_model_dir(d)
+    d = _copy(tiny_model_dir, tmp_path / "mismatch")
+    cfg = json.loads((d / "config.json").read_text())
+    cfg["tokenizer"]["n_codes"] = 2 * cfg["tokenizer"]["n_codes"]
+    (d / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="does not fit the tokenizer"):
+        load_model_dir(d)
     d = _copy(tiny_model_dir, tmp_path / "badkey")
     cfg = json.loads((d / "config.json").read_text())
     cfg["tokenizer"]["bogus"] = 1
