@@ -90,6 +90,7 @@ def _cmd_train(
     tokenizer: Path = typer.Option(..., "--tokenizer", help="Run directory of train-tokenizer (its exported tokenizer)."),
     out_dir: Path = OUT_OPT,
     preset: str = typer.Option("small", "--preset", help="Generator size: tiny, small, base (the reference) or large."),
+    arch: str = typer.Option("next-scale", "--arch", help="next-scale (MoScale) or next-token (the autoregressive baseline)."),
     perturb_max: float = typer.Option(0.6, "--perturb-max", help="Cross-scale perturbation: gamma ~ U(0, max); 0 = off."),
     cond_drop: float = typer.Option(0.1, "--cond-drop", help="Probability of the null text per sample (for CFG)."),
     epochs: int | None = typer.Option(None, "--epochs", help="Training epochs (default 10)."),
@@ -125,7 +126,7 @@ def _cmd_train(
     res = train_model([str(d) for d in data], str(tokenizer), str(out_dir), cfg, preset=preset, perturb_max=perturb_max,
                       cond_drop=cond_drop, text_encoder=text_encoder, text_max_tokens=text_tokens, with_length=with_length,
                       length_train_cfg=lcfg, resume=resume, text_cache=str(text_cache) if text_cache else None,
-                      val_split=val_split, license=license_, fp16_export=fp16)
+                      val_split=val_split, license=license_, fp16_export=fp16, arch=arch)
     best = f", best val loss {res['best']:.4f} at step {res['best_step']}" if res.get("best") is not None else ""
     info(f"done: step {res.get('step')}{best}")
     if res.get("length"):

@@ -58,8 +58,8 @@ class GeneratorConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         self.scale_lengths = tuple(int(s) for s in self.scale_lengths)
-        if self.arch != "next-scale":
-            raise ConfigError(f"GeneratorConfig: unknown arch '{self.arch}' (only 'next-scale' is implemented)")
+        if self.arch not in ("next-scale", "next-token"):  # next-token: the baseline of models/next_token.py
+            raise ConfigError(f"GeneratorConfig: unknown arch '{self.arch}' (choose next-scale or next-token)")
         if not self.scale_lengths or min(self.scale_lengths) < 1:
             raise ConfigError(f"GeneratorConfig: bad scale_lengths {self.scale_lengths}")
         if self.width % self.heads or (self.width // self.heads) % 2:

@@ -105,7 +105,7 @@ def masked_token_loss(
     n_codes = int(tokenizer.codebook.shape[0])
     inp, masked = mask_tokens(labels, n_codes, noise_max, generator)
     B = labels.shape[0]
-    drop = _rand((B,), dev, generator) < cond_drop if cond_drop > 0 else None
+    drop = _rand((B,), dev, generator) < cond_drop  # always a tensor: the null text stays in the graph (DDP)
     contexts = [None] + [c for c in q.contexts[1:]]
     logits = model(contexts, list(inp.split(sizes, dim=1)), text_feats.tokens_BSE.to(dev), text_feats.mask_BS.to(dev), drop)
     logits = logits.float()

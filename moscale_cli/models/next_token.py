@@ -1,0 +1,206 @@
+"""Next-token autoregressive baseline (the T2M-GPT family) on the same tokenizer and text conditioning.
+
+The token maps of the tokenizer's scales are flattened coarse to fine into one sequence (with a single-scale
+tokenizer, ``scales=(1,)``, this is exactly the finest-scale sequence of T2M-GPT); a causal transformer
+predicts token i from the start token (pooled from the text) and tokens < i. Blocks, AdaLN conditioning,
+text cross-attention, the learned null text (CFG) and the scale-normalised RoPE are the MoScale ones
+(:mod:`moscale_cli.models.generator`), so the two generators differ only in the factorisation: one token per
+pass with a causal mask instead of one scale per pass with in-scale refinement.
+
+Lengths are inputs (as in MoScale's evaluation): there is no end token; positions past each scale's valid
+length are [PAD] inputs and are not predicted. Training: :func:`next_token_loss` (teacher forcing, clean
+labels from ``tokenizer.encode``, T2M-GPT-style random-id corruption of a fraction r ~ U(0, noise_max) of the
+inputs). Sampling: :func:`moscale_cli.sampling.next_token.sample_next_token`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from moscale_cli.models.generator import (
+    PAD_ID,
+    GeneratorConfig,
+    MoScaleTransformer,
+    TextCond,
+    _Block,
+    _TextPool,
+    scale_positions,
+)
+from moscale_cli.models.layers import rope_cos_sin
+
+
+class NextTokenTransformer(nn.Module):
+    """Causal next-token transformer over the flattened token maps (``cfg.arch == "next-token"``)."""
+
+    # text handling and the output head are shared with the MoScale generator
+    prepare_text = MoScaleTransformer.prepare_text
+    null_text = MoScaleTransformer.null_text
+    _check_text_len = MoScaleTransformer._check_text_len
+    head_logits = MoScaleTransformer.head_logits
+
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        E, W, K, C = cfg.latent_dim, cfg.width, cfg.codebook_size, cfg.code_dim
+        self.scale_lengths = list(cfg.scale_lengths)
+        self.seq_len = sum(self.scale_lengths)
+        self.text_norm = nn.RMSNorm(cfg.text_dim, eps=1e-6)
+        self.text_mlp = nn.Sequential(nn.Linear(cfg.text_dim, E), nn.GELU(approximate="tanh"), nn.Linear(E, E))
+        self.cfg_uncond = nn.Parameter(torch.empty(cfg.text_len, cfg.text_dim))
+        self.text_pool = _TextPool(1, cfg.text_dim, E, cfg.pool_heads)  # one start token
+        self.sos_proj = nn.Linear(E, W)
+        self.token_emb = nn.Embedding(K + 2, C)  # row 0 = [MASK] (unused), row 1 = [PAD], row 2 + i = code i
+        self.tok_proj = nn.Linear(C, W)
+        self.lvl_embed = nn.Embedding(len(self.scale_lengths), W)
+        dpr = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()
+        self.blocks = nn.ModuleList([_Block(cfg, p) for p in dpr])
+        self.head_ada = nn.Sequential(nn.SiLU(), nn.Linear(E, 2 * W))
+        self.head_ln = nn.LayerNorm(W, eps=1e-6, elementwise_affine=False)
+        self.head = nn.Linear(W, K)
+        # input position i predicts token i: it carries token i's RoPE position and level
+        cos, sin = rope_cos_sin(scale_positions(self.scale_lengths, cfg.n_grid), cfg.head_dim, cfg.rope_base)
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
+        lvl = torch.cat([torch.full((n,), k, dtype=torch.long) for k, n in enumerate(self.scale_lengths)])
+        self.register_buffer("levels", lvl, persistent=False)
+        self.register_buffer("causal", torch.ones(self.seq_len, self.seq_len, dtype=torch.bool).tril(), persistent=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        cfg = self.cfg
+        std = math.sqrt(1.0 / (3 * cfg.latent_dim))
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                nn.init.trunc_normal_(m.weight, std=std, a=-2 * std, b=2 * std)
+                if isinstance(m, nn.Linear) and m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        nn.init.trunc_normal_(self.cfg_uncond, std=1.2, a=-2.4, b=2.4)
+        nn.init.trunc_normal_(self.text_pool.queries, std=std, a=-2 * std, b=2 * std)
+        W = cfg.width
+        with torch.no_grad():
+            self.cfg_uncond.div_(math.sqrt(cfg.text_dim))
+            self.head.weight.mul_(0.02)
+            self.head_ada[1].weight.mul_(0.5)
+            for b in self.blocks:
+                for lin in (b.proj, b.xproj, b.fc2):
+                    lin.weight.div_(math.sqrt(2 * cfg.depth))
+                b.ada[1].weight[:W].mul_(1e-5)
+                b.ada[1].weight[W:].mul_(0.5)
+
+    # ------------------------------------------------------------------ inputs
+    def embed_tokens(self, ids_BN: torch.Tensor) -> torch.Tensor:
+        """Width-W embeddings of token ids (-1 = [PAD])."""
+        return self.tok_proj(self.token_emb(ids_BN + 2))
+
+    def embed_inputs(self, ids_BN: torch.Tensor, text: TextCond) -> torch.Tensor:
+        """Teacher-forcing inputs (B, N, W): [start token, embed(ids[:, :-1])] + level embeddings."""
+        sos = self.sos_proj(text.start_BLE)
+        x = torch.cat([sos.to(self.tok_proj.weight.dtype), self.embed_tokens(ids_BN[:, :-1])], dim=1)
+        return x + self.lvl_embed(self.levels[: x.shape[1]])
+
+    def embed_step(self, i: int, prev_ids_B: torch.Tensor | None, text: TextCond) -> torch.Tensor:
+        """Input (B, 1, W) of position ``i`` (the start token for i = 0, else token i - 1)."""
+        if i == 0:
+            x = self.sos_proj(text.start_BLE)
+        else:
+            x = self.embed_tokens(prev_ids_B.view(-1, 1))
+        return x + self.lvl_embed.weight[self.levels[i]]
+
+    # ------------------------------------------------------------------ trunk
+    def run(
+        self,
+        x: torch.Tensor,
+        start: int,
+        text: TextCond,
+        mods: list[tuple[torch.Tensor, ...]] | None = None,
+        text_kvs: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+        past: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Logits (B, N, K) of positions ``[start, start + N)`` (earlier ones from ``past``) and the new K/V."""
+        N = x.shape[1]
+        end = start + N
+        P = 0 if past is None else past[0][0].shape[2]
+        if P != start:
+            raise ValueError(f"cache holds {P} positions but the input starts at {start}")
+        mask = None if N == 1 else self.causal[start:end, :end]
+        cos, sin = self.rope_cos[start:end], self.rope_sin[start:end]
+        tmask = text.mask_BS[:, None, None, :]
+        new_kv = []
+        for i, blk in enumerate(self.blocks):
+            mod = mods[i] if mods is not None else blk.modulation(text.cond_BE)
+            tkv = text_kvs[i] if text_kvs is not None else blk.text_kv(text.kv_BSE)
+            x, kv = blk(x, mod, cos, sin, mask, tkv, tmask, None if past is None else past[i])
+            new_kv.append(kv)
+        return self.head_logits(x, text.cond_BE), new_kv
+
+    def forward(
+        self,
+        contexts: list[torch.Tensor | None] | None,
+        ids: list[torch.Tensor] | torch.Tensor,
+        text_tokens: torch.Tensor,
+        text_mask: torch.Tensor,
+        drop_B: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Teacher-forced logits (B, N, K); ``ids`` per scale (or flattened), -1 at padding. ``contexts`` is
+        ignored (same call signature as :class:`MoScaleTransformer`)."""
+        flat = torch.cat(list(ids), dim=1) if isinstance(ids, (list, tuple)) else ids
+        if flat.shape[1] != self.seq_len:
+            raise ValueError(f"expected {self.seq_len} tokens, got {flat.shape[1]}")
+        text = self.prepare_text(text_tokens, text_mask, drop_B)
+        logits, _ = self.run(self.embed_inputs(flat, text), 0, text)
+        return logits
+
+
+def next_token_loss(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    feats: torch.Tensor,
+    lengths: torch.Tensor,
+    text_feats: Any,
+    cond_drop: float = 0.1,
+    noise_max: float = 0.1,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Cross-entropy of next-token prediction on the valid tokens, and logs (``acc``, ``acc_s{k}``).
+
+    Labels: the frozen tokenizer's clean ids (``encode``). Inputs: the labels with a fraction
+    r ~ U(0, noise_max) (one per batch) of the valid ones replaced by random ids."""
+    dev = feats.device
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.rand(shape, generator=generator, device=dev) if generator is not None else torch.rand(shape, device=dev)
+
+    with torch.no_grad():
+        tokenizer.eval()
+        labels_list = tokenizer.encode(feats, lengths)
+    sizes = [x.shape[1] for x in labels_list]
+    labels = torch.cat(labels_list, dim=1)
+    K = int(tokenizer.codebook.shape[0])
+    valid = labels >= 0
+    rate = float(rand(1)) * noise_max
+    noise = (rand(*labels.shape) < rate) & valid
+    rand_ids = (rand(*labels.shape) * K).long().clamp(max=K - 1)
+    inp = torch.where(noise, rand_ids, labels)
+    B = labels.shape[0]
+    drop = rand(B) < cond_drop if cond_drop > 0 else None
+    logits = model(None, inp, text_feats.tokens_BSE.to(dev), text_feats.mask_BS.to(dev), drop).float()
+    loss = F.cross_entropy(logits[valid], labels[valid])
+    with torch.no_grad():
+        hit = (logits.argmax(-1) == labels) & valid
+        logs: dict[str, Any] = {"acc": hit.sum() / valid.sum().clamp(min=1)}
+        for k, (h, m) in enumerate(zip(hit.split(sizes, 1), valid.split(sizes, 1), strict=True)):
+            logs[f"acc_s{k}"] = h.sum() / m.sum().clamp(min=1)
+    return loss, logs
+
+
+def build_generator(cfg: GeneratorConfig) -> nn.Module:
+    """The generator module for ``cfg.arch``: ``next-scale`` (MoScale) or ``next-token`` (this baseline)."""
+    return NextTokenTransformer(cfg) if cfg.arch == "next-token" else MoScaleTransformer(cfg)
+
+
+__all__ = ["PAD_ID", "NextTokenTransformer", "build_generator", "next_token_loss"]

@@ -1,0 +1,93 @@
+"""Token-by-token sampling of the next-token baseline (:mod:`moscale_cli.models.next_token`).
+
+One transformer pass per token (91 for the reference scales, 49 for a single-scale tokenizer) with CFG
+(``SamplingConfig.guidance(k)`` for a token of scale k), top-k / top-p, temperature and the KV cache
+(``use_kv_cache=False`` recomputes the whole prefix each step: same result, for comparison). Positions past a
+scale's valid length are [PAD] and not sampled. ``refine_steps`` does not apply. Returns the same
+:class:`~moscale_cli.sampling.sampler.SampleResult` as the MoScale sampler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from moscale_cli.models.generator import PAD_ID
+from moscale_cli.models.layers import length_mask
+from moscale_cli.models.next_token import NextTokenTransformer
+from moscale_cli.sampling.sampler import SampleResult, SamplingConfig, check_lengths, guide, sample_ids
+from moscale_cli.utils.device import autocast_context
+
+
+@torch.no_grad()
+def sample_next_token(
+    model: NextTokenTransformer,
+    tokenizer: Any,
+    text_features: Any,
+    lengths_frames: Any,
+    cfg: SamplingConfig | None = None,
+    generator_seed: int | torch.Generator = 0,
+    null_tokens: int = 16,
+    batch_size: int | None = None,
+) -> SampleResult:
+    """Generate token maps and normalised features token by token (deterministic for a seed)."""
+    cfg = cfg or SamplingConfig()
+    if model.training:
+        raise ValueError("put the generator in eval mode before sampling")
+    device = next(model.parameters()).device
+    if text_features is None:
+        B = batch_size or int(torch.as_tensor(lengths_frames).numel())
+        tokens, mask = model.null_text(B, min(null_tokens, model.cfg.text_len), device)
+        drop, guided = None, False
+    else:
+        tokens, mask = text_features.tokens_BSE.to(device), text_features.mask_BS.to(device)
+        B = tokens.shape[0]
+        guided = cfg.cfg > 0
+        drop = None
+        if guided:
+            tokens, mask = torch.cat([tokens, tokens]), torch.cat([mask, mask])
+            drop = torch.arange(2 * B, device=device) >= B
+    lengths = check_lengths(lengths_frames, tokenizer, B, device)
+    if isinstance(generator_seed, torch.Generator):
+        gen = generator_seed
+    else:
+        gen = torch.Generator(device=device)
+        gen.manual_seed(int(generator_seed))
+    rep = 2 if guided else 1
+    valid = torch.cat([length_mask(v.to(device), L) for v, L in zip(tokenizer.valid_lengths(lengths), model.scale_lengths, strict=True)], 1)
+    N = model.seq_len
+    levels = model.levels.tolist()
+    ids = torch.full((B, N), PAD_ID, dtype=torch.long, device=device)
+    ac = autocast_context(device, enabled=cfg.autocast)
+    with ac:
+        text = model.prepare_text(tokens, mask, drop)
+        mods = [blk.modulation(text.cond_BE) for blk in model.blocks]
+        tkvs = [blk.text_kv(text.kv_BSE) for blk in model.blocks]
+    past: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+    xs: list[torch.Tensor] = []
+    for i in range(N):
+        with ac:
+            x = model.embed_step(i, None if i == 0 else ids[:, i - 1].repeat(rep), text)
+            if x.shape[0] != rep * B:
+                x = x.expand(rep * B, -1, -1)
+            if cfg.use_kv_cache:
+                logits, kv = model.run(x, i, text, mods, tkvs, past)
+                past = kv if past is None else [(torch.cat([p[0], n[0]], 2), torch.cat([p[1], n[1]], 2))
+                                                 for p, n in zip(past, kv, strict=True)]
+            else:
+                xs.append(x)
+                logits, _ = model.run(torch.cat(xs, 1), 0, text, mods, tkvs)
+        new, _ = sample_ids(guide(logits[:, -1:].float(), B, cfg.guidance(levels[i])), cfg, gen)
+        ids[:, i] = torch.where(valid[:, i], new[:, 0], torch.full_like(new[:, 0], PAD_ID))
+    out_ids = list(ids.split(model.scale_lengths, dim=1))
+    fhat = None
+    for k, sid in enumerate(out_ids):
+        c = tokenizer.ids_to_contribution(sid, k, lengths).float()
+        fhat = c if fhat is None else fhat + c
+    with ac:
+        feats = tokenizer.decode_latent(fhat, lengths)
+    return SampleResult(ids=out_ids, feats=feats.float(), lengths=lengths, fhat=fhat)
+
+
+__all__ = ["sample_next_token"]
