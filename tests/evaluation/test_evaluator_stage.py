@@ -78,3 +78,24 @@ def test_evaluator_overfits_a_tiny_corpus(tmp_path, text_fn):
     x = torch.randn(2, 196, 263)
     lens = torch.tensor([80, 40])
     torch.testing.assert_close(b.model.motion_embeddings_unsorted(x, lens), stage.model.eval().motion_embeddings_unsorted(x, lens))
+
+
+@pytest.mark.slow
+def test_train_evaluator_command_exports_a_loadable_run(tmp_path, capsys):
+    from moscale_cli.cli.app import main
+
+    root = write_corpus(tmp_path / "data", per_class=2)
+    run = tmp_path / "run"
+    try:
+        main(["--quiet", "train-evaluator", "--data", str(root), "--out", str(run), "--preset", "tiny", "--steps", "4",
+              "--batch-size", "8", "--device", "cpu", "--val-every", "2", "--text-max-tokens", "16"])
+    except SystemExit as e:
+        assert not e.code, capsys.readouterr().err
+    for f in ("evaluator.safetensors", "evaluator_config.json", "stats.safetensors", "log.jsonl"):
+        assert (run / f).is_file(), f
+    b = load_evaluator(str(run))
+    assert b.model.cfg.text_max_tokens == 16 and b.model.cfg.coemb_dim == 64
+    # evaluator statistics: dataset mean, std with root and contact dims divided by 25
+    from moscale_cli.motion.normalize import evaluator_std
+
+    np.testing.assert_allclose(b.std, evaluator_std(np.load(root / "Std.npy")), rtol=1e-6)
