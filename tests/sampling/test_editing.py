@@ -49,7 +49,6 @@ def test_cover_masks_cover_each_region_at_every_scale_and_stay_close(tok, length
         span = N / L  # grid steps per token of this scale
         marked = torch.nonzero(m[0]).view(-1).tolist()
         for s, e in regions:
-            lo, hi = s // unit, math.ceil(e / unit)
             # covered: every frame of the region lies in the frame span of a marked token (or past the last valid one)
             for f in range(s, e):
                 j = min(int((f // unit) / span), v - 1)
