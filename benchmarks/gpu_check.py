@@ -174,8 +174,7 @@ def sampling_speed(device: torch.device, preset: str, batches: list[int], quick:
 def training_speed(device: torch.device, preset: str, quick: bool) -> None:
     cuda = device.type == "cuda"
     cfg = BenchConfig(preset=preset, device=str(device), repeats=1 if quick else 5, warmup=1 if quick else 2,
-                      tokenizer_batch=(4 if quick else 256) if not cuda or not quick else 256,
-                      generator_batch=(4 if quick else 64) if not cuda or not quick else 64).resolved(device)
+                      tokenizer_batch=256 if cuda else 4, generator_batch=64 if cuda else 4).resolved(device)
     rows = train_tokenizer_rows(cfg, device, lambda s: say("  " + s))
     tok, _ = build_models(preset, device, 0)
     rows += train_generator_rows(cfg, device, tok, lambda s: say("  " + s))
