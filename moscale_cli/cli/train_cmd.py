@@ -113,6 +113,7 @@ def _cmd_train(
     grad_clip: float = typer.Option(0.5, "--grad-clip"),
     weight_decay: float = typer.Option(0.05, "--weight-decay"),
     num_workers: int = typer.Option(0, "--num-workers"),
+    compile_: bool = typer.Option(False, "--compile", help="torch.compile the generator for training (CUDA)."),
     val_split: str = typer.Option("val", "--val-split", help="Split used for validation ('' = none)."),
     license_: str = typer.Option("Apache-2.0", "--license", help="Licence written into the model card."),
     fp16: bool = typer.Option(False, "--fp16-export", help="Store the exported model weights in float16."),
@@ -121,7 +122,7 @@ def _cmd_train(
     from moscale_cli.training.train_model import default_length_train_config, train_model
 
     cfg = common_train_config(epochs, steps, batch_size, lr, device, val_every, save_every, keep_last, seed, warmup,
-                              schedule, grad_clip, num_workers, weight_decay=weight_decay)
+                              schedule, grad_clip, num_workers, weight_decay=weight_decay, compile=compile_)
     lcfg = default_length_train_config(device, seed, epochs=length_epochs)
     res = train_model([str(d) for d in data], str(tokenizer), str(out_dir), cfg, preset=preset, perturb_max=perturb_max,
                       cond_drop=cond_drop, text_encoder=text_encoder, text_max_tokens=text_tokens, with_length=with_length,
