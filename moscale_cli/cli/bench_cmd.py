@@ -22,6 +22,7 @@ def bench_command(
     sections: str = typer.Option("latency,throughput,train_tokenizer,train_generator", "--sections",
                                  help="Comma-separated subset of: latency, throughput, train_tokenizer, train_generator."),
     json_out: Path = typer.Option(None, "--json", help="Also write all results (with every timing) to this JSON file."),
+    threads: int = typer.Option(0, "--threads", help="CPU threads for torch (0 = torch's default)."),
 ) -> None:
     """Time generation (batch-1 latency, batched throughput) and training steps, for 196-frame motions.
 
@@ -34,6 +35,10 @@ def bench_command(
     from moscale_cli.cli.common import STATE, console, out
     from moscale_cli.utils.atomic import write_json_atomic
 
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
     cfg = BenchConfig(preset=preset, device=device, batch=batch, repeats=repeats, warmup=warmup, fast=fast,
                       compile=compile_, sections=tuple(s.strip() for s in sections.split(",") if s.strip()))
     log = (lambda s: None) if STATE.quiet else (lambda s: console.print(s, highlight=False, soft_wrap=True))
