@@ -10,7 +10,7 @@ import torch
 from moscale_cli.bench import BenchConfig, build_models, random_text, run_bench, time_fn
 from moscale_cli.errors import ConfigError
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 
 def test_time_fn_runs_warmup_and_repeats():

@@ -11,7 +11,7 @@ from moscale_cli.sampling.sampler import SamplingConfig, sample
 
 from .helpers import text, tiny_pair
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from moscale_cli.sampling.sampler import SamplingConfig
 
 from .helpers import text
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 
 def _tok(scales=(8, 4, 2, 1)) -> MSTokenizer:
