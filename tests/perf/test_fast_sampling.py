@@ -30,16 +30,14 @@ def test_eager_fp32_equals_plain_sampler_with_cfg(pair):
     tok, gen = pair
     tf = text(3)
     lengths = [196, 100, 40]
-    for seed in (0, 5):
-        ref = sample(gen, tok, tf, lengths, SamplingConfig(), seed)
-        out = FastSampler(gen, tok, SamplingConfig()).sample(tf, lengths, seed)
-        _same(ref, out)
-        # the ids are not trivially constant: sampling differs between seeds
-    a = sample(gen, tok, tf, lengths, SamplingConfig(), 0)
-    b = sample(gen, tok, tf, lengths, SamplingConfig(), 5)
-    assert any(not torch.equal(x, y) for x, y in zip(a.ids, b.ids, strict=True))
+    ref = sample(gen, tok, tf, lengths, SamplingConfig(), 5)
+    _same(ref, FastSampler(gen, tok, SamplingConfig()).sample(tf, lengths, 5))
+    # the ids are not trivially constant: another seed samples other ids
+    other = sample(gen, tok, tf, lengths, SamplingConfig(), 0)
+    assert any(not torch.equal(x, y) for x, y in zip(ref.ids, other.ids, strict=True))
 
 
+@pytest.mark.slow
 def test_eager_fp32_equals_plain_without_guidance_greedy_and_unconditional(pair):
     tok, gen = pair
     tf = text(2)
@@ -99,6 +97,7 @@ def test_bad_settings(pair):
         gen.eval()
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
 def test_cuda_graphs_fp32_equal_plain_and_bf16_agree():
     tok, gen = tiny_pair()

@@ -67,6 +67,7 @@ def test_cached_step_logits_equal_teacher_forced_logits():
     assert torch.allclose(torch.cat(steps, 1), full, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_sampling_shapes_lengths_and_cache_equivalence():
     tok = _tok()
     m = _model(tok)
@@ -95,6 +96,7 @@ def test_single_scale_tokenizer_gives_the_t2m_gpt_sequence():
     assert out.ids[0].shape == (1, 49) and (out.ids[0][0, :30] >= 0).all() and (out.ids[0][0, 30:] == PAD_ID).all()
 
 
+@pytest.mark.slow
 def test_overfits_two_sequences_and_greedy_sampling_reproduces_them():
     tok = _tok(scales=(1,))
     torch.manual_seed(0)
