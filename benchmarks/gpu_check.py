@@ -5,8 +5,8 @@
 
 Sections (each in try/except with its own time cap; a failed or timed-out section prints the error and the
 script goes on): environment; fast-vs-plain agreement (ids with the same seed, fp32 and bf16; logits of
-fp32 vs bf16); batch-1 latency (plain without / with KV cache, fast eager, fast CUDA graphs); throughput at
-batch 256 / 1024; tokenizer training (batch 256, bf16) and generator training (batch 64, bf16, fused
+fp32 vs bf16); batch-1 latency (plain without / with KV cache, fast eager, fast CUDA graphs, next-token
+baseline); throughput at batch 256 / 1024; tokenizer training (batch 256, bf16) and generator training (batch 64, bf16, fused
 AdamW, tokenizer perturbation); a torch.profiler top-10 of one batch-1 sampling (plain and fast); the
 torch.compile fast path last (slowest to warm up). ``--json OUT`` writes all results.
 """
@@ -32,7 +32,10 @@ from moscale_cli.bench import (
     train_generator_rows,
     train_tokenizer_rows,
 )
+from moscale_cli.models.generator import GeneratorConfig
+from moscale_cli.models.next_token import NextTokenTransformer
 from moscale_cli.sampling.fast import FastSampler
+from moscale_cli.sampling.next_token import sample_next_token
 from moscale_cli.sampling.sampler import SamplingConfig, sample
 
 RESULTS: dict[str, Any] = {}
@@ -139,16 +142,18 @@ def agreement(device: torch.device, preset: str, quick: bool) -> None:
 
 def sampling_speed(device: torch.device, preset: str, batches: list[int], quick: bool, with_compile: bool = False) -> None:
     tok, gen = build_models(preset, device, 0)
+    ntp = NextTokenTransformer(GeneratorConfig.preset(preset, tokenizer=tok, arch="next-token")).to(device).eval()
     for B in batches:
         text = random_text(B, device, 0)
         lengths = [196] * B
         rep, warm = (1, 1) if quick else ((10, 3) if B == 1 else (3, 1))
         variants: list[tuple[str, Any]] = []
-        if B == 1:
+        if B == 1 and not with_compile:
             nc = SamplingConfig(use_kv_cache=False)
             variants.append(("plain no-cache", lambda nc=nc, text=text, lengths=lengths: sample(gen, tok, text, lengths, nc, 0)))
         sc = SamplingConfig()
-        variants.append(("plain KV cache", lambda sc=sc, text=text, lengths=lengths: sample(gen, tok, text, lengths, sc, 0)))
+        if not with_compile:
+            variants.append(("plain KV cache", lambda sc=sc, text=text, lengths=lengths: sample(gen, tok, text, lengths, sc, 0)))
         prec = "bf16" if device.type == "cuda" else "fp32"
         if with_compile:
             modes = ["compile"]
@@ -159,6 +164,8 @@ def sampling_speed(device: torch.device, preset: str, batches: list[int], quick:
         for mode in modes:
             fs = FastSampler(gen, tok, sc, mode=mode, precision=prec)
             variants.append((f"fast {mode} {prec}", lambda fs=fs, text=text, lengths=lengths: fs.sample(text, lengths, 0)))
+        if not with_compile:
+            variants.append(("next-token KV cache", lambda sc=sc, text=text, lengths=lengths: sample_next_token(ntp, tok, text, lengths, sc, 0)))
         for name, fn in variants:
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
@@ -223,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
+    if device.type == "cpu":
+        torch.set_num_threads(1)  # intra-op threads stall on a shared machine
     presets = ["tiny"] if args.quick else [p.strip() for p in args.presets.split(",") if p.strip()]
     big = presets[0]
     budget = args.budget

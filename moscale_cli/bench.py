@@ -7,9 +7,10 @@ CUDA events after synchronisation; elsewhere ``time.perf_counter``. Each timing 
 
 Sections (``run_bench(cfg)`` returns one dict per row):
 
-- ``latency``: one motion (batch 1) through the plain sampler without and with the KV cache, and the fast
-  path (:mod:`moscale_cli.sampling.fast`); seconds per motion.
-- ``throughput``: ``batch`` motions at once (plain KV-cache sampler and fast path); motions/s.
+- ``latency``: one motion (batch 1) through the plain sampler without and with the KV cache, the fast
+  path (:mod:`moscale_cli.sampling.fast`) and the next-token baseline (:mod:`moscale_cli.models.next_token`,
+  same preset, one pass per token); seconds per motion.
+- ``throughput``: ``batch`` motions at once (plain KV-cache sampler, fast path, next-token); motions/s.
 - ``train_tokenizer`` / ``train_generator``: samples/s of full optimizer steps (forward, loss, backward,
   clip, AdamW; bf16 autocast and fused AdamW on CUDA). The generator step includes the frozen tokenizer's
   encoding with cross-scale perturbation.
@@ -49,6 +50,7 @@ class BenchConfig(ConfigBase):
     fast_mode: str | None = None  # graphs on CUDA, eager elsewhere; "compile" with compile=True
     compile: bool = False  # torch.compile the fast sampling pass and the training models
     no_cache_latency: bool = True  # also time the plain sampler without the KV cache at batch 1
+    next_token: bool = True  # also time the next-token baseline (same preset, token by token, KV cache)
     frames: int = 196
     refine_steps: tuple[int, ...] = (1, 2, 5, 10)
     cfg: float = 5.0
@@ -174,6 +176,15 @@ def _sampling_rows(cfg: BenchConfig, device: torch.device, tok: Any, gen: Any, b
         precision = "bf16" if device.type == "cuda" else "fp32"
         fs = FastSampler(gen, tok, sc, mode=cfg.fast_mode or "eager", precision=precision)
         variants.append((f"fast {cfg.fast_mode} {precision}", lambda: fs.sample(text, lengths, cfg.seed)))
+    if cfg.next_token:
+        from moscale_cli.models.generator import GeneratorConfig
+        from moscale_cli.models.next_token import NextTokenTransformer
+        from moscale_cli.sampling.next_token import sample_next_token
+
+        torch.manual_seed(cfg.seed)
+        ntp = NextTokenTransformer(GeneratorConfig.preset(cfg.preset, tokenizer=tok, text_dim=TEXT_DIM, arch="next-token"))
+        ntp = ntp.to(device).eval()
+        variants.append(("next-token, KV cache", lambda: sample_next_token(ntp, tok, text, lengths, sc, cfg.seed)))
     for name, fn in variants:
         reset_peak(device)
         t = time_fn(fn, device, cfg.repeats or 1, cfg.warmup or 0)

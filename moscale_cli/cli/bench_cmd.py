@@ -18,6 +18,7 @@ def bench_command(
     repeats: int = typer.Option(None, "--repeats", help="Timed runs per row, median reported (default 10 on CUDA, 2 on CPU)."),
     warmup: int = typer.Option(None, "--warmup", help="Untimed runs before timing (default 3 on CUDA, 1 on CPU)."),
     fast: bool = typer.Option(True, "--fast/--no-fast", help="Also time the fast sampling path."),
+    next_token: bool = typer.Option(True, "--next-token/--no-next-token", help="Also time the next-token baseline."),
     compile_: bool = typer.Option(False, "--compile", help="torch.compile the fast sampling pass and the training models."),
     sections: str = typer.Option("latency,throughput,train_tokenizer,train_generator", "--sections",
                                  help="Comma-separated subset of: latency, throughput, train_tokenizer, train_generator."),
@@ -39,7 +40,7 @@ def bench_command(
         import torch
 
         torch.set_num_threads(threads)
-    cfg = BenchConfig(preset=preset, device=device, batch=batch, repeats=repeats, warmup=warmup, fast=fast,
+    cfg = BenchConfig(preset=preset, device=device, batch=batch, repeats=repeats, warmup=warmup, fast=fast, next_token=next_token,
                       compile=compile_, sections=tuple(s.strip() for s in sections.split(",") if s.strip()))
     log = (lambda s: None) if STATE.quiet else (lambda s: console.print(s, highlight=False, soft_wrap=True))
     res = run_bench(cfg, log)

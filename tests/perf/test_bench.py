@@ -44,7 +44,7 @@ def test_models_and_text_have_the_expected_shapes():
 def test_run_bench_latency_rows():
     res = run_bench(BenchConfig(preset="tiny", device="cpu", sections=("latency",), repeats=1, warmup=0))
     names = [r["variant"] for r in res["rows"]]
-    assert names == ["plain, no cache", "plain, KV cache", "fast eager fp32"]
+    assert names == ["plain, no cache", "plain, KV cache", "fast eager fp32", "next-token, KV cache"]
     for r in res["rows"]:
         assert r["batch"] == 1 and r["median_s"] > 0 and abs(r["motions_per_s"] - 1 / r["median_s"]) < 1e-9
     assert res["params"]["generator"] > 0 and res["env"]["device"] == "cpu"
