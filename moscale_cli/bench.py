@@ -184,7 +184,7 @@ def _sampling_rows(cfg: BenchConfig, device: torch.device, tok: Any, gen: Any, b
         torch.manual_seed(cfg.seed)
         ntp = NextTokenTransformer(GeneratorConfig.preset(cfg.preset, tokenizer=tok, text_dim=TEXT_DIM, arch="next-token"))
         ntp = ntp.to(device).eval()
-        variants.append(("next-token, KV cache", lambda: sample_next_token(ntp, tok, text, lengths, sc, cfg.seed)))
+        variants.append(("next-token (KV)", lambda: sample_next_token(ntp, tok, text, lengths, sc, cfg.seed)))
     for name, fn in variants:
         reset_peak(device)
         t = time_fn(fn, device, cfg.repeats or 1, cfg.warmup or 0)

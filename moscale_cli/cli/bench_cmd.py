@@ -6,9 +6,12 @@ from pathlib import Path
 
 import typer
 
+SECTION_LABELS = {"latency": "latency", "throughput": "throughput", "train_tokenizer": "train tok.",
+                  "train_generator": "train gen."}
 
-def _ms(v: float) -> str:
-    return f"{v * 1000:.1f} ms"
+
+def _time(v: float) -> str:
+    return f"{v:.2f} s" if v >= 1.0 else f"{v * 1000:.1f} ms"
 
 
 def bench_command(
@@ -56,7 +59,7 @@ def bench_command(
         else:
             speed = f"{r['samples_per_s']:.1f} samples/s"
         mem = "-" if r["peak_mib"] is None else f"{r['peak_mib']:.0f} MiB"
-        t.add_row(r["section"], r["variant"], str(r["batch"]), _ms(r["median_s"]), speed, mem)
+        t.add_row(SECTION_LABELS[r["section"]], r["variant"], str(r["batch"]), _time(r["median_s"]), speed, mem)
     out.print(t)
     if json_out is not None:
         write_json_atomic(json_out, res)

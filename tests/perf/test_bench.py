@@ -44,7 +44,7 @@ def test_models_and_text_have_the_expected_shapes():
 def test_run_bench_latency_rows():
     res = run_bench(BenchConfig(preset="tiny", device="cpu", sections=("latency",), repeats=1, warmup=0))
     names = [r["variant"] for r in res["rows"]]
-    assert names == ["plain, no cache", "plain, KV cache", "fast eager fp32", "next-token, KV cache"]
+    assert names == ["plain, no cache", "plain, KV cache", "fast eager fp32", "next-token (KV)"]
     for r in res["rows"]:
         assert r["batch"] == 1 and r["median_s"] > 0 and abs(r["motions_per_s"] - 1 / r["median_s"]) < 1e-9
     assert res["params"]["generator"] > 0 and res["env"]["device"] == "cpu"
@@ -63,7 +63,7 @@ def test_cli_bench_writes_json(tmp_path, capsys):
         code = e.code or 0
     o, _ = capsys.readouterr()
     assert code == 0
-    assert "train_generator" in o and "samples/s" in o
+    assert "train gen." in o and "samples/s" in o
     res = json.loads(out.read_text())
     [row] = res["rows"]
     assert row["section"] == "train_generator" and row["batch"] == 8 and row["samples_per_s"] > 0
