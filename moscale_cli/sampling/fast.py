@@ -200,7 +200,9 @@ class FastSampler:
             if self._compiled is None:
                 import torch._dynamo
 
-                torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+                for name in ("recompile_limit", "cache_size_limit"):  # one compiled graph per pass shape
+                    if hasattr(torch._dynamo.config, name):
+                        setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), 64))
                 self._compiled = torch.compile(self._forward, mode="default", dynamic=False)
             t = self.cfg.guidance(k)
             comp = self._compiled
