@@ -115,7 +115,7 @@ def _cmd_train(
     num_workers: int = typer.Option(0, "--num-workers"),
     compile_: bool = typer.Option(False, "--compile", help="torch.compile the generator for training (CUDA)."),
     val_split: str = typer.Option("val", "--val-split", help="Split used for validation ('' = none)."),
-    license_: str = typer.Option("Apache-2.0", "--license", help="Licence written into the model card."),
+    license_: str = typer.Option("", "--license", help="Licence written into the model card (default: inherited from the data's meta.json licences, else Apache-2.0)."),
     fp16: bool = typer.Option(False, "--fp16-export", help="Store the exported model weights in float16."),
 ) -> None:
     """Train the MoScale generator (+ length estimator); exports a model directory OUT/model for `generate --model`."""

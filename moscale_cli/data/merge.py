@@ -8,9 +8,11 @@ is an error. The result is built in a hidden folder and renamed into place at th
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +38,22 @@ class MergeResult:
 def _source_prefix(root: Path) -> str:
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", root.resolve().name).strip("-.")
     return name or "source"
+
+
+def dataset_licenses(roots: Sequence[str | Path]) -> dict[str, str]:
+    """Licences recorded in the ``meta.json`` of datasets (a merged dataset passes on its sources')."""
+    out: dict[str, str] = {}
+    for r in roots:
+        meta = Path(r) / "meta.json"
+        try:
+            m = json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else {}
+        except (OSError, ValueError):
+            m = {}
+        if isinstance(m.get("license"), str):
+            out[Path(r).name] = m["license"]
+        for k, v in (m.get("licenses") or {}).items():
+            out[str(k)] = str(v)
+    return out
 
 
 def merge_datasets(
@@ -119,6 +137,7 @@ def merge_datasets(
                 "clips": len(plan),
                 "per_source": per_source,
                 "splits": {k: len(v) for k, v in splits.items()},
+                "licenses": dataset_licenses(roots),
             },
         )
         layout.commit_dir(stage, out)

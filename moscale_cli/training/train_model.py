@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from moscale_cli.data.merge import dataset_licenses
 from moscale_cli.errors import CheckpointError, UsageError
 
 LENGTH_DIR = "length"
@@ -142,6 +143,17 @@ def _read_log_best(run_dir: Path) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- train (generator)
+def model_license(explicit: str, data_licenses: dict[str, str]) -> str:
+    """The licence of trained weights: the explicit one, else inherited from the data (non-commercial if any
+    training data is non-commercial), else Apache-2.0 like the code."""
+    if explicit:
+        return explicit
+    nc = sorted({v for v in data_licenses.values() if "BY-NC" in v.upper() or "NON-COMMERCIAL" in v.upper()})
+    if nc:
+        return "CC-BY-NC-4.0 (inherited from the training data: " + "; ".join(nc) + "); non-commercial use only"
+    return "Apache-2.0"
+
+
 def train_model(
     data: list[str],
     tokenizer_run: str,
@@ -157,7 +169,7 @@ def train_model(
     resume: bool = False,
     text_cache: str | None = None,
     val_split: str = "val",
-    license: str = "Apache-2.0",
+    license: str = "",
     fp16_export: bool = False,
     **gen_overrides: Any,
 ) -> dict[str, Any]:
@@ -199,6 +211,10 @@ def train_model(
         "batch_size": train_cfg.batch_size,
         "lr": train_cfg.lr,
     }
+    data_lic = dataset_licenses(data)
+    if data_lic:
+        training["data_licenses"] = data_lic
+    license = model_license(license, data_lic)
     length = None
     length_res: dict[str, Any] = {}
     if with_length:
