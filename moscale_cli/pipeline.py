@@ -173,6 +173,32 @@ class MoScalePipeline:
                     raise UsageError(f"{which} is empty; give a text, or use --unconditional")
         return [p.strip() for p in prompts]
 
+    def sampling_config(
+        self, cfg: float, refine_steps: Sequence[int], top_p: float, top_k: int, temperature: float
+    ) -> Any:
+        """A checked :class:`SamplingConfig` for this model's generator (user errors as :class:`UsageError`)."""
+        from moscale_cli.sampling.sampler import SamplingConfig
+
+        try:
+            scfg = SamplingConfig(
+                refine_steps=tuple(int(r) for r in refine_steps), cfg=float(cfg), top_p=float(top_p),
+                top_k=int(top_k), temperature=float(temperature),
+            )
+        except (TypeError, ValueError, ConfigError) as e:
+            raise UsageError(f"bad sampling options: {e}") from None
+        n = len(self.generator.scale_lengths)
+        if len(scfg.refine_steps) != n:
+            raise UsageError(
+                f"refine steps {','.join(map(str, scfg.refine_steps))} must give one count for each of the model's {n} scales"
+            )
+        return scfg
+
+    def encode_prompts(self, prompts: Sequence[str]) -> Any:
+        """Text features on the pipeline's device, one row per prompt; each distinct prompt is encoded once."""
+        uniq = list(dict.fromkeys(prompts))
+        where = {p: j for j, p in enumerate(uniq)}
+        return self.text_encoder.encode(uniq).index([where[p] for p in prompts]).to(self.device)
+
     # ------------------------------------------------------------------ generation
     @torch.no_grad()
     def generate(
@@ -196,8 +222,6 @@ class MoScalePipeline:
         ``frames``/``seconds``: one value or one per prompt (None = drawn from the length estimator).
         The same arguments and ``seed`` give the same motions.
         """
-        from moscale_cli.sampling.sampler import SamplingConfig
-
         prompts = self._check_prompts(prompts, unconditional)
         if num_samples < 1:
             raise UsageError(f"num_samples must be at least 1, got {num_samples}")
@@ -209,27 +233,10 @@ class MoScalePipeline:
         fr = _as_list(frames, n, "frames")
         sec = _as_list(seconds, n, "seconds")
         lengths: list[int | None] = [self.check_length(f, s) for f, s in zip(fr, sec, strict=True)]
-        try:
-            scfg = SamplingConfig(
-                refine_steps=tuple(int(r) for r in refine_steps), cfg=float(cfg), top_p=float(top_p),
-                top_k=int(top_k), temperature=float(temperature),
-            )
-        except (TypeError, ValueError, ConfigError) as e:
-            raise UsageError(f"bad sampling options: {e}") from None
-        if len(scfg.refine_steps) != len(self.generator.scale_lengths):
-            raise UsageError(
-                f"refine steps {','.join(map(str, scfg.refine_steps))} must give one count for each of the "
-                f"model's {len(self.generator.scale_lengths)} scales"
-            )
+        scfg = self.sampling_config(cfg, refine_steps, top_p, top_k, temperature)
 
         rows = [(i, k) for i in range(n) for k in range(num_samples)]
-        if unconditional:
-            text = None
-        else:
-            uniq = list(dict.fromkeys(prompts))
-            feats = self.text_encoder.encode(uniq)
-            where = {p: j for j, p in enumerate(uniq)}
-            text = feats.index([where[prompts[i]] for i, _ in rows]).to(self.device)
+        text = None if unconditional else self.encode_prompts([prompts[i] for i, _ in rows])
         row_frames = self._row_lengths(rows, lengths, text, seed)
 
         results: list[GeneratedMotion] = []

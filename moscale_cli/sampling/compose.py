@@ -24,7 +24,6 @@ from moscale_cli.sampling.editing import (
     _dim,
     _prompt,
     fill_timeline,
-    sampling_config,
     seam_report,
     text_for,
 )
@@ -80,7 +79,7 @@ def compose_motion(
     dim = _dim(pipe)
     prompts = [_prompt(pipe, p, unconditional) for p, _ in segments]
     windows = plan_windows([(p, n) for p, (_, n) in zip(prompts, segments, strict=True)], pipe.max_frames, int(overlap), pipe.unit)
-    scfg = sampling_config(pipe, cfg, refine_steps, top_p, top_k, temperature)
+    scfg = pipe.sampling_config(cfg, refine_steps, top_p, top_k, temperature)
     texts = dict(zip(prompts, text_for(pipe, prompts, unconditional), strict=True))
     parts: list[np.ndarray] = []
     total = 0

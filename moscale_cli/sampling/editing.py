@@ -366,36 +366,12 @@ def place(source: np.ndarray, total: int, offset: int) -> tuple[np.ndarray, np.n
 # ---------------------------------------------------------------- pipeline-level tasks
 
 
-def sampling_config(
-    pipe: Any, cfg: float, refine_steps: Sequence[int], top_p: float, top_k: int, temperature: float
-) -> Any:
-    """A checked :class:`SamplingConfig` for ``pipe``'s generator (user errors as :class:`UsageError`)."""
-    from moscale_cli.errors import ConfigError
-    from moscale_cli.sampling.sampler import SamplingConfig
-
-    try:
-        scfg = SamplingConfig(
-            refine_steps=tuple(int(r) for r in refine_steps), cfg=float(cfg), top_p=float(top_p),
-            top_k=int(top_k), temperature=float(temperature),
-        )
-    except (TypeError, ValueError, ConfigError) as e:
-        raise UsageError(f"bad sampling options: {e}") from None
-    n = len(pipe.generator.scale_lengths)
-    if len(scfg.refine_steps) != n:
-        raise UsageError(
-            f"refine steps {','.join(map(str, scfg.refine_steps))} must give one count for each of the model's {n} scales"
-        )
-    return scfg
-
-
 def text_for(pipe: Any, prompts: Sequence[str], unconditional: bool) -> list[Any]:
     """One TextFeatures (or None when unconditional) per prompt; each distinct prompt is encoded once."""
     if unconditional:
         return [None] * len(prompts)
-    uniq = list(dict.fromkeys(prompts))
-    feats = pipe.text_encoder.encode(uniq).to(pipe.device)
-    where = {p: j for j, p in enumerate(uniq)}
-    return [feats.index([where[p]]) for p in prompts]
+    feats = pipe.encode_prompts(prompts)
+    return [feats.index([j]) for j in range(len(prompts))]
 
 
 def _prompt(pipe: Any, prompt: str | None, unconditional: bool) -> str:
@@ -426,6 +402,17 @@ def _result(pipe: Any, caption: str, feats: np.ndarray, known: np.ndarray, refer
         caption, joints, feats, int(feats.shape[0]), float(pipe.fps),
         regions=runs(~known), boundaries=b, seams=seam_report(joints, b, reference), source_offset=offset,
     )
+
+
+def _fill(
+    pipe: Any, caption: str, tl: np.ndarray, known: np.ndarray, reference: Any, offset: int, seed: int, blend: int,
+    cfg: float, refine_steps: Sequence[int], top_p: float, top_k: int, temperature: float, unconditional: bool,
+) -> EditedMotion:
+    """Fill the unknown frames of one timeline under ``caption`` and build the :class:`EditedMotion`."""
+    scfg = pipe.sampling_config(cfg, refine_steps, top_p, top_k, temperature)
+    text = text_for(pipe, [caption], unconditional)[0]
+    res = fill_timeline(pipe.generator, pipe.tokenizer, pipe.normalizer, tl, known, text, scfg, seed, blend)
+    return _result(pipe, caption, res.features, known, reference, offset)
 
 
 def _reference_joints(*feats: np.ndarray) -> list[np.ndarray]:
@@ -476,10 +463,10 @@ def edit_motion(
     tl, known = place(feats, total, offset)
     for s, e in regs:
         known[offset + s : offset + e] = False
-    scfg = sampling_config(pipe, cfg, refine_steps, top_p, top_k, temperature)
-    text = text_for(pipe, [caption], unconditional)[0]
-    res = fill_timeline(pipe.generator, pipe.tokenizer, pipe.normalizer, tl, known, text, scfg, seed, blend)
-    return _result(pipe, caption, res.features, known, _reference_joints(feats), offset)
+    return _fill(
+        pipe, caption, tl, known, _reference_joints(feats), offset, seed, blend,
+        cfg, refine_steps, top_p, top_k, temperature, unconditional,
+    )
 
 
 @torch.no_grad()
@@ -545,10 +532,10 @@ def inbetween_motion(
     tl = np.concatenate([a, np.zeros((gap, dim), np.float32), b]).astype(np.float32)
     known = np.ones(total, dtype=bool)
     known[a.shape[0] : a.shape[0] + gap] = False
-    scfg = sampling_config(pipe, cfg, refine_steps, top_p, top_k, temperature)
-    text = text_for(pipe, [caption], unconditional)[0]
-    res = fill_timeline(pipe.generator, pipe.tokenizer, pipe.normalizer, tl, known, text, scfg, seed, blend)
-    return _result(pipe, caption, res.features, known, _reference_joints(a, b))
+    return _fill(
+        pipe, caption, tl, known, _reference_joints(a, b), 0, seed, blend,
+        cfg, refine_steps, top_p, top_k, temperature, unconditional,
+    )
 
 
 __all__ = [
@@ -570,7 +557,6 @@ __all__ = [
     "model_length",
     "place",
     "runs",
-    "sampling_config",
     "seam_report",
     "source_features",
     "text_for",
