@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,19 @@ def _write(m: Any, outputs: list[Path], features: bool, verbose: bool, report: P
         out.print(str(p), highlight=False, soft_wrap=True)
 
 
+def _run(
+    model: str | None, device: str, text: bool, outputs: list[Path], features: bool, verbose: bool,
+    report: Path | None, task: Callable[[Any], Any],
+) -> None:
+    """Load the pipeline, run ``task(pipe)`` (timed without the loading) and write its motion."""
+    import time
+
+    pipe = _pipeline(model, device, text)
+    t0 = time.perf_counter()
+    m = task(pipe)
+    _write(m, outputs, features, verbose, report, time.perf_counter() - t0)
+
+
 def _fmt_regions(regions: list[tuple[int, int]]) -> str:
     return ", ".join(f"{a}:{b}" for a, b in regions) if regions else "nothing"
 
@@ -136,8 +150,6 @@ def edit(
     verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT,
 ) -> None:
     """Regenerate time regions of a motion under a (new) text; every other frame stays exactly as it was."""
-    import time
-
     from moscale_cli.sampling.editing import source_features
 
     outs, steps = _prepare(output, refine_steps, report)
@@ -151,14 +163,14 @@ def edit(
     total = feats.shape[0]
     regions = [parse_region(r, total) for r in region]
     mask_arr = load_mask(mask) if mask is not None else None
-    pipe = _pipeline(model, device, not unconditional)
-    t0 = time.perf_counter()
-    m = pipe.edit(
-        feats, text, regions=regions, mask=mask_arr, frames=frames, extend=extend, seed=seed, cfg=cfg,
-        refine_steps=steps, top_p=top_p, top_k=top_k, temperature=temperature, unconditional=unconditional,
-        blend=blend,
+    _run(
+        model, device, not unconditional, outs, features, verbose, report,
+        lambda pipe: pipe.edit(
+            feats, text, regions=regions, mask=mask_arr, frames=frames, extend=extend, seed=seed, cfg=cfg,
+            refine_steps=steps, top_p=top_p, top_k=top_k, temperature=temperature, unconditional=unconditional,
+            blend=blend,
+        ),
     )
-    _write(m, outs, features, verbose, report, time.perf_counter() - t0)
 
 
 def inbetween(
@@ -176,8 +188,6 @@ def inbetween(
     verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT,
 ) -> None:
     """Generate the frames between two motions (or the middle of one) under a text."""
-    import time
-
     from moscale_cli.sampling.editing import source_features
 
     outs, steps = _prepare(output, refine_steps, report)
@@ -190,14 +200,14 @@ def inbetween(
     src = source_features(source) if source is not None else None
     a = source_features(start) if start is not None else None
     b = source_features(end) if end is not None else None
-    pipe = _pipeline(model, device, not unconditional)
-    t0 = time.perf_counter()
-    m = pipe.inbetween(
-        text, start=a, end=b, frames=n, source=src, keep_start=k0, keep_end=k1, seed=seed, cfg=cfg,
-        refine_steps=steps, top_p=top_p, top_k=top_k, temperature=temperature, unconditional=unconditional,
-        blend=blend,
+    _run(
+        model, device, not unconditional, outs, features, verbose, report,
+        lambda pipe: pipe.inbetween(
+            text, start=a, end=b, frames=n, source=src, keep_start=k0, keep_end=k1, seed=seed, cfg=cfg,
+            refine_steps=steps, top_p=top_p, top_k=top_k, temperature=temperature, unconditional=unconditional,
+            blend=blend,
+        ),
     )
-    _write(m, outs, features, verbose, report, time.perf_counter() - t0)
 
 
 def compose(
@@ -209,24 +219,23 @@ def compose(
     features: bool = _OPT_FEATS, blend: int = _OPT_BLEND, verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT,
 ) -> None:
     """One continuous motion of any length from several prompts, window by window."""
-    import time
-
     from moscale_cli.cli.common import progress
 
     outs, steps = _prepare(output, refine_steps, report)
     segs = [parse_segment(s) for s in segments]
     ov = parse_time(overlap, what="--overlap")
-    pipe = _pipeline(model, device)
-    t0 = time.perf_counter()
-    total = sum(n for _, n in segs)
-    with progress(transient=True) as bar:
-        task = bar.add_task("composing", total=max(1, math.ceil(total / max(1, pipe.max_frames - ov))))
-        m = pipe.compose(
-            segs, overlap=ov, seed=seed, cfg=cfg, refine_steps=steps, top_p=top_p, top_k=top_k,
-            temperature=temperature, blend=blend,
-            on_window=lambda i, n: bar.update(task, completed=i + 1, total=n),
-        )
-    _write(m, outs, features, verbose, report, time.perf_counter() - t0)
+
+    def run(pipe: Any) -> Any:
+        total = sum(n for _, n in segs)
+        with progress(transient=True) as bar:
+            task = bar.add_task("composing", total=max(1, math.ceil(total / max(1, pipe.max_frames - ov))))
+            return pipe.compose(
+                segs, overlap=ov, seed=seed, cfg=cfg, refine_steps=steps, top_p=top_p, top_k=top_k,
+                temperature=temperature, blend=blend,
+                on_window=lambda i, n: bar.update(task, completed=i + 1, total=n),
+            )
+
+    _run(model, device, True, outs, features, verbose, report, run)
 
 
 def register(app: typer.Typer) -> None:
