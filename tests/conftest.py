@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -35,3 +36,31 @@ def bvh_fixture_dir() -> Path:
 @pytest.fixture(scope="session")
 def bandai_archive() -> Path:
     return _need(SHARED / "data" / "bandai-namco-motion-2.tar.gz")
+
+
+@pytest.fixture(scope="session")
+def tiny_models():
+    """The ``tests/pipeline/tiny_models.py`` module (tiny random-weight model directories), loaded once."""
+    path = ROOT / "tests" / "pipeline" / "tiny_models.py"
+    spec = importlib.util.spec_from_file_location("moscale_tests_tiny_models", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run ``moscale --quiet ARGS`` in-process through the real entry point; returns (exit code, stdout, stderr)."""
+    from moscale_cli.cli.app import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            main(["--quiet", *(str(a) for a in args)])
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        o, e = capsys.readouterr()
+        return code, o, e
+
+    return run

@@ -27,23 +27,6 @@ def setup(tmp_path_factory):
     return root, data, model, ev
 
 
-@pytest.fixture
-def run_cli(capsys):
-    from moscale_cli.cli.app import main
-
-    def run(*args):
-        capsys.readouterr()
-        try:
-            main(["--quiet", *(str(a) for a in args)])
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        o, e = capsys.readouterr()
-        return code, o, e
-
-    return run
-
-
 def _finite(summary: dict) -> bool:
     return all(math.isfinite(v["mean"]) and math.isfinite(v["conf95"]) for v in summary.values())
 

@@ -3,7 +3,6 @@ in-betweening, composition of long motions and the user errors. Exactness does n
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -16,20 +15,12 @@ from moscale_cli.motion.features import recover_from_ric
 FAST = (1, 1, 1, 1)
 
 
-def _builder():
-    path = Path(__file__).resolve().parents[1] / "pipeline" / "tiny_models.py"
-    spec = importlib.util.spec_from_file_location("moscale_tests_tiny_models", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
-def pipe(tmp_path_factory):
+def pipe(tmp_path_factory, tiny_models):
     from moscale_cli.pipeline import MoScalePipeline
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    d = _builder().build_tiny_model_dir(tmp_path_factory.mktemp("edit-models") / "tiny")
+    d = tiny_models.build_tiny_model_dir(tmp_path_factory.mktemp("edit-models") / "tiny")
     return MoScalePipeline.from_pretrained(d, device="cpu")
 
 
