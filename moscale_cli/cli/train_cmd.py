@@ -14,6 +14,20 @@ from moscale_cli.errors import UsageError
 
 DATA_OPT = typer.Option(..., "--data", help="Dataset folder (HumanML3D layout); repeat to train on several.")
 OUT_OPT = typer.Option(..., "--out", "-o", help="Run directory (checkpoints, logs, exported weights).")
+# options shared by the train-* commands (the same objects, so the same flags, defaults and help)
+EPOCHS_OPT = typer.Option(None, "--epochs", help="Training epochs (default 10).")
+STEPS_OPT = typer.Option(None, "--steps", help="Training steps (instead of --epochs).")
+BATCH_OPT = typer.Option(64, "--batch-size", help="Global batch size (split over DDP processes).")
+DEVICE_OPT = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N.")
+RESUME_OPT = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped.")
+VAL_EVERY_OPT = typer.Option(0, "--val-every", help="Validate every N steps (0 = every epoch).")
+SAVE_EVERY_OPT = typer.Option(0, "--save-every", help="Checkpoint every N steps (0 = every epoch).")
+KEEP_LAST_OPT = typer.Option(2, "--keep-last", help="Checkpoints to keep.")
+SEED_OPT = typer.Option(10306, "--seed")
+WARMUP_OPT = typer.Option(-1, "--warmup", help="Warm-up steps (-1 = min(2000, total/10)).")
+GRAD_CLIP_OPT = typer.Option(0.5, "--grad-clip")
+WORKERS_OPT = typer.Option(0, "--num-workers")
+VAL_SPLIT_OPT = typer.Option("val", "--val-split", help="Split used for validation ('' = none).")
 
 
 def common_train_config(epochs: int | None, steps: int | None, batch_size: int, lr: float, device: str, val_every: int,
@@ -41,22 +55,22 @@ def _cmd_train_tokenizer(
     data: list[Path] = DATA_OPT,
     out_dir: Path = OUT_OPT,
     preset: str = typer.Option("small", "--preset", help="Tokenizer size: tiny, small or base (the reference)."),
-    epochs: int | None = typer.Option(None, "--epochs", help="Training epochs (default 10)."),
-    steps: int | None = typer.Option(None, "--steps", help="Training steps (instead of --epochs)."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Global batch size (split over DDP processes)."),
+    epochs: int | None = EPOCHS_OPT,
+    steps: int | None = STEPS_OPT,
+    batch_size: int = BATCH_OPT,
     lr: float = typer.Option(3e-4, "--lr"),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
-    val_every: int = typer.Option(0, "--val-every", help="Validate every N steps (0 = every epoch)."),
-    save_every: int = typer.Option(0, "--save-every", help="Checkpoint every N steps (0 = every epoch)."),
-    keep_last: int = typer.Option(2, "--keep-last", help="Checkpoints to keep."),
-    seed: int = typer.Option(10306, "--seed"),
-    warmup: int = typer.Option(-1, "--warmup", help="Warm-up steps (-1 = min(2000, total/10))."),
+    device: str = DEVICE_OPT,
+    resume: bool = RESUME_OPT,
+    val_every: int = VAL_EVERY_OPT,
+    save_every: int = SAVE_EVERY_OPT,
+    keep_last: int = KEEP_LAST_OPT,
+    seed: int = SEED_OPT,
+    warmup: int = WARMUP_OPT,
     schedule: str = typer.Option("step", "--schedule", help="step (x0.3 at 30% and 70%) or cosine."),
-    grad_clip: float = typer.Option(0.5, "--grad-clip"),
-    num_workers: int = typer.Option(0, "--num-workers"),
+    grad_clip: float = GRAD_CLIP_OPT,
+    num_workers: int = WORKERS_OPT,
     stats: str = typer.Option("dataset", "--stats", help="Normalisation statistics: dataset or evaluator."),
-    val_split: str = typer.Option("val", "--val-split", help="Split used for validation ('' = none)."),
+    val_split: str = VAL_SPLIT_OPT,
 ) -> None:
     """Train the multi-scale VQ tokenizer; exports tokenizer.safetensors + config + Mean/Std of the best weights."""
     from moscale_cli.training.tokenizer_stage import TokenizerStageConfig, train_tokenizer
@@ -93,28 +107,28 @@ def _cmd_train(
     arch: str = typer.Option("next-scale", "--arch", help="next-scale (MoScale) or next-token (the autoregressive baseline)."),
     perturb_max: float = typer.Option(0.6, "--perturb-max", help="Cross-scale perturbation: gamma ~ U(0, max); 0 = off."),
     cond_drop: float = typer.Option(0.1, "--cond-drop", help="Probability of the null text per sample (for CFG)."),
-    epochs: int | None = typer.Option(None, "--epochs", help="Training epochs (default 10)."),
-    steps: int | None = typer.Option(None, "--steps", help="Training steps (instead of --epochs)."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Global batch size (split over DDP processes)."),
+    epochs: int | None = EPOCHS_OPT,
+    steps: int | None = STEPS_OPT,
+    batch_size: int = BATCH_OPT,
     lr: float = typer.Option(2e-4, "--lr"),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
+    device: str = DEVICE_OPT,
+    resume: bool = RESUME_OPT,
     text_encoder: str | None = typer.Option(None, "--text-encoder", help="sentence-transformers name or path (default: all-MiniLM-L6-v2, offline)."),
     text_tokens: int = typer.Option(32, "--text-tokens", help="Text window in encoder tokens."),
     text_cache: Path | None = typer.Option(None, "--text-cache", help="Caption-embedding cache folder (default OUT/text_cache)."),
     with_length: bool = typer.Option(True, "--with-length/--no-length", help="Also train the length estimator (cheap)."),
     length_epochs: int = typer.Option(30, "--length-epochs", help="Epochs of the length estimator."),
-    val_every: int = typer.Option(0, "--val-every", help="Validate every N steps (0 = every epoch)."),
-    save_every: int = typer.Option(0, "--save-every", help="Checkpoint every N steps (0 = every epoch)."),
-    keep_last: int = typer.Option(2, "--keep-last", help="Checkpoints to keep."),
-    seed: int = typer.Option(10306, "--seed"),
-    warmup: int = typer.Option(-1, "--warmup", help="Warm-up steps (-1 = min(2000, total/10))."),
+    val_every: int = VAL_EVERY_OPT,
+    save_every: int = SAVE_EVERY_OPT,
+    keep_last: int = KEEP_LAST_OPT,
+    seed: int = SEED_OPT,
+    warmup: int = WARMUP_OPT,
     schedule: str = typer.Option("step", "--schedule", help="step or cosine."),
-    grad_clip: float = typer.Option(0.5, "--grad-clip"),
+    grad_clip: float = GRAD_CLIP_OPT,
     weight_decay: float = typer.Option(0.05, "--weight-decay"),
-    num_workers: int = typer.Option(0, "--num-workers"),
+    num_workers: int = WORKERS_OPT,
     compile_: bool = typer.Option(False, "--compile", help="torch.compile the generator for training (CUDA)."),
-    val_split: str = typer.Option("val", "--val-split", help="Split used for validation ('' = none)."),
+    val_split: str = VAL_SPLIT_OPT,
     license_: str = typer.Option("", "--license", help="Licence written into the model card (default: inherited from the data's meta.json licences, else Apache-2.0)."),
     fp16: bool = typer.Option(False, "--fp16-export", help="Store the exported model weights in float16."),
 ) -> None:
@@ -142,13 +156,13 @@ def _cmd_train_length(
     epochs: int = typer.Option(30, "--epochs"),
     batch_size: int = typer.Option(128, "--batch-size"),
     lr: float = typer.Option(1e-3, "--lr"),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    device: str = DEVICE_OPT,
     resume: bool = typer.Option(False, "--resume"),
     text_encoder: str | None = typer.Option(None, "--text-encoder", help="sentence-transformers name or path (ignored for a train run)."),
     text_tokens: int = typer.Option(32, "--text-tokens"),
     text_cache: Path | None = typer.Option(None, "--text-cache", help="Caption-embedding cache folder (default OUT/text_cache)."),
-    seed: int = typer.Option(10306, "--seed"),
-    val_split: str = typer.Option("val", "--val-split", help="Split used for validation ('' = none)."),
+    seed: int = SEED_OPT,
+    val_split: str = VAL_SPLIT_OPT,
 ) -> None:
     """Train the length estimator (text -> motion length) used when no length is given."""
     from moscale_cli.training.train_model import default_length_train_config, train_length
