@@ -43,6 +43,8 @@ from moscale_cli.sampling.sampler import (
     filter_logits,
     guide,
     mask_counts,
+    text_rows,
+    torch_generator,
 )
 
 MODES = ("eager", "graphs", "compile")
@@ -251,18 +253,10 @@ class FastSampler:
         """Generate token maps and normalised features (same contract as :func:`sample`, no editing)."""
         m, cfg, dev, tok = self.model, self.cfg, self.device, self.tokenizer
         S = m.cfg.text_len
-        if text_features is None:
-            B = batch_size or int(torch.as_tensor(lengths_frames).numel())
-            tokens, mask = m.null_text(B, min(null_tokens, S), dev)
-            drop, guided = None, False
-        else:
-            tokens, mask = text_features.tokens_BSE.to(dev), text_features.mask_BS.to(dev).bool()
-            B = tokens.shape[0]
-            guided = cfg.cfg > 0
-            drop = None
-            if guided:
-                tokens, mask = torch.cat([tokens, tokens]), torch.cat([mask, mask])
-                drop = torch.arange(2 * B, device=dev) >= B
+        tokens, mask, drop, B = text_rows(m, text_features, lengths_frames, cfg, null_tokens, batch_size, dev)
+        if text_features is not None:
+            mask = mask.bool()
+        guided = drop is not None
         if tokens.shape[1] > S:
             raise ConfigError(f"text has {tokens.shape[1]} tokens but the generator accepts at most {S}")
         if tokens.shape[1] < S:  # fixed shapes: pad the text; padded keys are masked, so this is exact
@@ -270,11 +264,7 @@ class FastSampler:
             tokens = F.pad(tokens, (0, 0, 0, pad))
             mask = F.pad(mask, (0, pad), value=False)
         lengths = check_lengths(lengths_frames, tok, B, dev)
-        if isinstance(generator_seed, torch.Generator):
-            gen = generator_seed
-        else:
-            gen = torch.Generator(device=dev)
-            gen.manual_seed(int(generator_seed))
+        gen = torch_generator(generator_seed, dev)
 
         rep = 2 if guided else 1
         key = (B, guided)

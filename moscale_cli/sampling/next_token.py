@@ -16,7 +16,15 @@ import torch
 from moscale_cli.models.generator import PAD_ID
 from moscale_cli.models.layers import length_mask
 from moscale_cli.models.next_token import NextTokenTransformer
-from moscale_cli.sampling.sampler import SampleResult, SamplingConfig, check_lengths, guide, sample_ids
+from moscale_cli.sampling.sampler import (
+    SampleResult,
+    SamplingConfig,
+    check_lengths,
+    guide,
+    sample_ids,
+    text_rows,
+    torch_generator,
+)
 from moscale_cli.utils.device import autocast_context
 
 
@@ -36,24 +44,10 @@ def sample_next_token(
     if model.training:
         raise ValueError("put the generator in eval mode before sampling")
     device = next(model.parameters()).device
-    if text_features is None:
-        B = batch_size or int(torch.as_tensor(lengths_frames).numel())
-        tokens, mask = model.null_text(B, min(null_tokens, model.cfg.text_len), device)
-        drop, guided = None, False
-    else:
-        tokens, mask = text_features.tokens_BSE.to(device), text_features.mask_BS.to(device)
-        B = tokens.shape[0]
-        guided = cfg.cfg > 0
-        drop = None
-        if guided:
-            tokens, mask = torch.cat([tokens, tokens]), torch.cat([mask, mask])
-            drop = torch.arange(2 * B, device=device) >= B
+    tokens, mask, drop, B = text_rows(model, text_features, lengths_frames, cfg, null_tokens, batch_size, device)
+    guided = drop is not None
     lengths = check_lengths(lengths_frames, tokenizer, B, device)
-    if isinstance(generator_seed, torch.Generator):
-        gen = generator_seed
-    else:
-        gen = torch.Generator(device=device)
-        gen.manual_seed(int(generator_seed))
+    gen = torch_generator(generator_seed, device)
     rep = 2 if guided else 1
     valid = torch.cat([length_mask(v.to(device), L) for v, L in zip(tokenizer.valid_lengths(lengths), model.scale_lengths, strict=True)], 1)
     N = model.seq_len

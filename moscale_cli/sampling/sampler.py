@@ -129,6 +129,37 @@ def check_lengths(lengths_frames: Any, tokenizer: Any, batch: int, device: torch
     return (lengths // tokenizer.unit) * tokenizer.unit
 
 
+def text_rows(
+    model: Any, text_features: Any, lengths_frames: Any, cfg: SamplingConfig, null_tokens: int,
+    batch_size: int | None, device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, int]:
+    """The text rows a sampler runs: ``(tokens, mask, drop, B)`` for a batch of B prompts.
+
+    ``text_features`` None: the model's null text (``null_tokens`` rows; B from ``batch_size`` or the lengths),
+    ``drop`` None. With guidance (``cfg.cfg > 0``) the prompts are doubled and ``drop`` marks the second half
+    (dropped to the null text); ``drop`` is None exactly when there is no guidance."""
+    if text_features is None:
+        B = batch_size or int(torch.as_tensor(lengths_frames).numel())
+        tokens, mask = model.null_text(B, min(null_tokens, model.cfg.text_len), device)
+        return tokens, mask, None, B
+    tokens, mask = text_features.tokens_BSE.to(device), text_features.mask_BS.to(device)
+    B = tokens.shape[0]
+    drop = None
+    if cfg.cfg > 0:
+        tokens, mask = torch.cat([tokens, tokens]), torch.cat([mask, mask])
+        drop = torch.arange(2 * B, device=device) >= B
+    return tokens, mask, drop, B
+
+
+def torch_generator(seed: int | torch.Generator, device: torch.device) -> torch.Generator:
+    """``seed`` itself when it is a generator, else a new generator on ``device`` seeded with it."""
+    if isinstance(seed, torch.Generator):
+        return seed
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(seed))
+    return gen
+
+
 @torch.no_grad()
 def sample(
     generator: MoScaleTransformer,
@@ -157,26 +188,10 @@ def sample(
     if len(cfg.refine_steps) != n_scales:
         raise ConfigError(f"refine steps {cfg.refine_steps} must give one count for each of the {n_scales} scales")
 
-    if text_features is None:
-        B = batch_size or int(torch.as_tensor(lengths_frames).numel())
-        tokens, mask = model.null_text(B, min(null_tokens, model.cfg.text_len), device)
-        drop = None
-        guided = False
-    else:
-        tokens, mask = text_features.tokens_BSE.to(device), text_features.mask_BS.to(device)
-        B = tokens.shape[0]
-        guided = cfg.cfg > 0
-        drop = None
-        if guided:
-            tokens, mask = torch.cat([tokens, tokens]), torch.cat([mask, mask])
-            drop = torch.arange(2 * B, device=device) >= B
+    tokens, mask, drop, B = text_rows(model, text_features, lengths_frames, cfg, null_tokens, batch_size, device)
+    guided = drop is not None
     lengths = check_lengths(lengths_frames, tokenizer, B, device)
-
-    if isinstance(generator_seed, torch.Generator):
-        gen = generator_seed
-    else:
-        gen = torch.Generator(device=device)
-        gen.manual_seed(int(generator_seed))
+    gen = torch_generator(generator_seed, device)
 
     valid = tokenizer.valid_lengths(lengths)
     rep = 2 if guided else 1
@@ -234,5 +249,7 @@ __all__ = [
     "mask_counts",
     "sample",
     "sample_ids",
+    "text_rows",
+    "torch_generator",
 ]
 
