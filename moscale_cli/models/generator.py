@@ -229,6 +229,68 @@ class _Block(nn.Module):
         return x, kv_new
 
 
+# ----------------------------------------------------------------------------------------------- shared parts
+# The next-scale generator and the next-token baseline (models/next_token.py) share the text layers, the trunk,
+# the head, the RoPE tables and the init; each adds its own input layers between the text layers and the trunk.
+
+
+def add_text_layers(model: nn.Module, cfg: GeneratorConfig, start_tokens: int) -> None:
+    """Register the text layers (norm, MLP, learned null text, pooling into ``start_tokens`` start tokens)."""
+    E = cfg.latent_dim
+    model.text_norm = nn.RMSNorm(cfg.text_dim, eps=1e-6)
+    model.text_mlp = nn.Sequential(nn.Linear(cfg.text_dim, E), nn.GELU(approximate="tanh"), nn.Linear(E, E))
+    model.cfg_uncond = nn.Parameter(torch.empty(cfg.text_len, cfg.text_dim))
+    model.text_pool = _TextPool(start_tokens, cfg.text_dim, E, cfg.pool_heads)
+
+
+def add_trunk_and_head(model: nn.Module, cfg: GeneratorConfig) -> None:
+    """Register the level embedding, the ``cfg.depth`` blocks and the AdaLN output head."""
+    E, W = cfg.latent_dim, cfg.width
+    model.lvl_embed = nn.Embedding(len(cfg.scale_lengths), W)
+    dpr = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()
+    model.blocks = nn.ModuleList([_Block(cfg, p) for p in dpr])
+    model.head_ada = nn.Sequential(nn.SiLU(), nn.Linear(E, 2 * W))
+    model.head_ln = nn.LayerNorm(W, eps=1e-6, elementwise_affine=False)
+    model.head = nn.Linear(W, cfg.codebook_size)
+
+
+def add_rope(model: nn.Module, cfg: GeneratorConfig) -> None:
+    """Register the RoPE tables of every token position (``rope_cos``, ``rope_sin``; not saved)."""
+    cos, sin = rope_cos_sin(scale_positions(list(cfg.scale_lengths), cfg.n_grid), cfg.head_dim, cfg.rope_base)
+    model.register_buffer("rope_cos", cos, persistent=False)
+    model.register_buffer("rope_sin", sin, persistent=False)
+
+
+def init_weights(model: nn.Module, *extra: nn.Parameter) -> None:
+    """Method §3.3 init: truncated normals (std sqrt(1/3E)) for Linear/Embedding weights, zero biases, the null
+    text at std 1.2 / sqrt(text_dim), ``extra`` parameters and the pool queries at std, a small head and
+    depth-scaled residual projections."""
+    cfg = model.cfg
+    std = math.sqrt(1.0 / (3 * cfg.latent_dim))
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.trunc_normal_(m.weight, std=std, a=-2 * std, b=2 * std)
+            if isinstance(m, nn.Linear) and m.bias is not None:
+                nn.init.zeros_(m.bias)
+    nn.init.trunc_normal_(model.cfg_uncond, std=1.2, a=-2.4, b=2.4)
+    for p in (*extra, model.text_pool.queries):
+        nn.init.trunc_normal_(p, std=std, a=-2 * std, b=2 * std)
+    W = cfg.width
+    with torch.no_grad():
+        model.cfg_uncond.div_(math.sqrt(cfg.text_dim))
+        model.head.weight.mul_(0.02)
+        model.head_ada[1].weight.mul_(0.5)
+        div = math.sqrt(2 * cfg.depth)
+        for b in model.blocks:
+            b.proj.weight.div_(div)
+            b.xproj.weight.div_(div)
+            b.fc2.weight.div_(div)
+            # AdaLN rows: gamma1 x 1e-5, everything else x 0.5. The reference intends both gammas small
+            # but its slicing only reaches gamma1; we keep what it trains with.
+            b.ada[1].weight[:W].mul_(1e-5)
+            b.ada[1].weight[W:].mul_(0.5)
+
+
 # ----------------------------------------------------------------------------------------------- model
 class MoScaleTransformer(nn.Module):
     """Next-scale masked transformer. Training: :meth:`forward`; inference: :class:`ScaleDecoder`."""
@@ -243,57 +305,20 @@ class MoScaleTransformer(nn.Module):
         for n in self.scale_lengths:
             self.offsets.append(self.offsets[-1] + n)
 
-        self.text_norm = nn.RMSNorm(cfg.text_dim, eps=1e-6)
-        self.text_mlp = nn.Sequential(nn.Linear(cfg.text_dim, E), nn.GELU(approximate="tanh"), nn.Linear(E, E))
-        self.cfg_uncond = nn.Parameter(torch.empty(cfg.text_len, cfg.text_dim))
-        self.text_pool = _TextPool(L1, cfg.text_dim, E, cfg.pool_heads)
+        add_text_layers(self, cfg, L1)
         self.ctx_proj = nn.Linear(C, E)
         self.token_emb = nn.Embedding(K + 2, C)  # row 0 = [MASK] (-2), row 1 = [PAD] (-1), row 2 + i = code i
         self.tok_proj = nn.Linear(C, E)
         self.in_proj = nn.Linear(2 * E, W)
         self.pos_start = nn.Parameter(torch.empty(L1, W))
-        self.lvl_embed = nn.Embedding(len(self.scale_lengths), W)
-        dpr = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()
-        self.blocks = nn.ModuleList([_Block(cfg, p) for p in dpr])
-        self.head_ada = nn.Sequential(nn.SiLU(), nn.Linear(E, 2 * W))
-        self.head_ln = nn.LayerNorm(W, eps=1e-6, elementwise_affine=False)
-        self.head = nn.Linear(W, K)
-
-        cos, sin = rope_cos_sin(scale_positions(self.scale_lengths, cfg.n_grid), cfg.head_dim, cfg.rope_base)
-        self.register_buffer("rope_cos", cos, persistent=False)
-        self.register_buffer("rope_sin", sin, persistent=False)
+        add_trunk_and_head(self, cfg)
+        add_rope(self, cfg)
         self.register_buffer("attn_mask", block_causal_mask(self.scale_lengths), persistent=False)
         self.reset_parameters()
 
     # ------------------------------------------------------------------ init (method §3.3)
     def reset_parameters(self) -> None:
-        cfg = self.cfg
-        std = math.sqrt(1.0 / (3 * cfg.latent_dim))
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=std, a=-2 * std, b=2 * std)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Embedding):
-                nn.init.trunc_normal_(m.weight, std=std, a=-2 * std, b=2 * std)
-        nn.init.trunc_normal_(self.cfg_uncond, std=1.2, a=-2.4, b=2.4)
-        with torch.no_grad():
-            self.cfg_uncond.div_(math.sqrt(cfg.text_dim))
-        nn.init.trunc_normal_(self.pos_start, std=std, a=-2 * std, b=2 * std)
-        nn.init.trunc_normal_(self.text_pool.queries, std=std, a=-2 * std, b=2 * std)
-        W = cfg.width
-        with torch.no_grad():
-            self.head.weight.mul_(0.02)
-            self.head_ada[1].weight.mul_(0.5)
-            div = math.sqrt(2 * cfg.depth)
-            for b in self.blocks:
-                b.proj.weight.div_(div)
-                b.xproj.weight.div_(div)
-                b.fc2.weight.div_(div)
-                # AdaLN rows: gamma1 x 1e-5, everything else x 0.5. The reference intends both gammas small
-                # but its slicing only reaches gamma1; we keep what it trains with.
-                b.ada[1].weight[:W].mul_(1e-5)
-                b.ada[1].weight[W:].mul_(0.5)
+        init_weights(self, self.pos_start)
 
     # ------------------------------------------------------------------ inputs
     def null_text(self, batch: int, n_tokens: int, device: Any = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -15,7 +15,6 @@ inputs). Sampling: :func:`moscale_cli.sampling.next_token.sample_next_token`.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -27,11 +26,11 @@ from moscale_cli.models.generator import (
     GeneratorConfig,
     MoScaleTransformer,
     TextCond,
-    _Block,
-    _TextPool,
-    scale_positions,
+    add_rope,
+    add_text_layers,
+    add_trunk_and_head,
+    init_weights,
 )
-from moscale_cli.models.layers import rope_cos_sin
 
 
 class NextTokenTransformer(nn.Module):
@@ -49,48 +48,19 @@ class NextTokenTransformer(nn.Module):
         E, W, K, C = cfg.latent_dim, cfg.width, cfg.codebook_size, cfg.code_dim
         self.scale_lengths = list(cfg.scale_lengths)
         self.seq_len = sum(self.scale_lengths)
-        self.text_norm = nn.RMSNorm(cfg.text_dim, eps=1e-6)
-        self.text_mlp = nn.Sequential(nn.Linear(cfg.text_dim, E), nn.GELU(approximate="tanh"), nn.Linear(E, E))
-        self.cfg_uncond = nn.Parameter(torch.empty(cfg.text_len, cfg.text_dim))
-        self.text_pool = _TextPool(1, cfg.text_dim, E, cfg.pool_heads)  # one start token
+        add_text_layers(self, cfg, 1)  # one start token
         self.sos_proj = nn.Linear(E, W)
         self.token_emb = nn.Embedding(K + 2, C)  # row 0 = [MASK] (unused), row 1 = [PAD], row 2 + i = code i
         self.tok_proj = nn.Linear(C, W)
-        self.lvl_embed = nn.Embedding(len(self.scale_lengths), W)
-        dpr = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()
-        self.blocks = nn.ModuleList([_Block(cfg, p) for p in dpr])
-        self.head_ada = nn.Sequential(nn.SiLU(), nn.Linear(E, 2 * W))
-        self.head_ln = nn.LayerNorm(W, eps=1e-6, elementwise_affine=False)
-        self.head = nn.Linear(W, K)
-        # input position i predicts token i: it carries token i's RoPE position and level
-        cos, sin = rope_cos_sin(scale_positions(self.scale_lengths, cfg.n_grid), cfg.head_dim, cfg.rope_base)
-        self.register_buffer("rope_cos", cos, persistent=False)
-        self.register_buffer("rope_sin", sin, persistent=False)
+        add_trunk_and_head(self, cfg)
+        add_rope(self, cfg)  # input position i predicts token i: it carries token i's RoPE position and level
         lvl = torch.cat([torch.full((n,), k, dtype=torch.long) for k, n in enumerate(self.scale_lengths)])
         self.register_buffer("levels", lvl, persistent=False)
         self.register_buffer("causal", torch.ones(self.seq_len, self.seq_len, dtype=torch.bool).tril(), persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        cfg = self.cfg
-        std = math.sqrt(1.0 / (3 * cfg.latent_dim))
-        for m in self.modules():
-            if isinstance(m, (nn.Linear, nn.Embedding)):
-                nn.init.trunc_normal_(m.weight, std=std, a=-2 * std, b=2 * std)
-                if isinstance(m, nn.Linear) and m.bias is not None:
-                    nn.init.zeros_(m.bias)
-        nn.init.trunc_normal_(self.cfg_uncond, std=1.2, a=-2.4, b=2.4)
-        nn.init.trunc_normal_(self.text_pool.queries, std=std, a=-2 * std, b=2 * std)
-        W = cfg.width
-        with torch.no_grad():
-            self.cfg_uncond.div_(math.sqrt(cfg.text_dim))
-            self.head.weight.mul_(0.02)
-            self.head_ada[1].weight.mul_(0.5)
-            for b in self.blocks:
-                for lin in (b.proj, b.xproj, b.fc2):
-                    lin.weight.div_(math.sqrt(2 * cfg.depth))
-                b.ada[1].weight[:W].mul_(1e-5)
-                b.ada[1].weight[W:].mul_(0.5)
+        init_weights(self)
 
     # ------------------------------------------------------------------ inputs
     def embed_tokens(self, ids_BN: torch.Tensor) -> torch.Tensor:
