@@ -291,6 +291,36 @@ def init_weights(model: nn.Module, *extra: nn.Parameter) -> None:
             b.ada[1].weight[W:].mul_(0.5)
 
 
+def run_trunk(
+    model: nn.Module,
+    x: torch.Tensor,
+    start: int,
+    mask_table: torch.Tensor | None,
+    text: TextCond,
+    mods: list[tuple[torch.Tensor, ...]] | None = None,
+    text_kvs: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+    past: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Run ``model``'s blocks and head on positions ``[start, start + N)`` of ``x`` (B, N, W); earlier positions
+    come from ``past``. ``mask_table``: the full (seq, seq) attention mask, or None for full attention.
+    Returns the logits (B, N, K) and every layer's new keys/values (for a cache)."""
+    N = x.shape[1]
+    end = start + N
+    P = 0 if past is None else past[0][0].shape[2]
+    if P != start:
+        raise ValueError(f"cache holds {P} positions but the input starts at {start}")
+    cos, sin = model.rope_cos[start:end], model.rope_sin[start:end]
+    attn_mask = None if mask_table is None else mask_table[start:end, :end]
+    text_mask = text.mask_BS[:, None, None, :]
+    new_kv = []
+    for i, blk in enumerate(model.blocks):
+        mod = mods[i] if mods is not None else blk.modulation(text.cond_BE)
+        tkv = text_kvs[i] if text_kvs is not None else blk.text_kv(text.kv_BSE)
+        x, kv = blk(x, mod, cos, sin, attn_mask, tkv, text_mask, None if past is None else past[i])
+        new_kv.append(kv)
+    return model.head_logits(x, text.cond_BE), new_kv
+
+
 # ----------------------------------------------------------------------------------------------- model
 class MoScaleTransformer(nn.Module):
     """Next-scale masked transformer. Training: :meth:`forward`; inference: :class:`ScaleDecoder`."""
@@ -369,21 +399,7 @@ class MoScaleTransformer(nn.Module):
         """Run the blocks and the head on positions ``[start, start + N)``; earlier positions come from ``past``.
 
         Returns the logits (B, N, K) and every layer's new keys/values (for a cache)."""
-        N = x.shape[1]
-        end = start + N
-        P = 0 if past is None else past[0][0].shape[2]
-        if P != start:
-            raise ValueError(f"cache holds {P} positions but the input starts at {start}")
-        cos, sin = self.rope_cos[start:end], self.rope_sin[start:end]
-        attn_mask = None if full_attention else self.attn_mask[start:end, :end]
-        text_mask = text.mask_BS[:, None, None, :]
-        new_kv = []
-        for i, blk in enumerate(self.blocks):
-            mod = mods[i] if mods is not None else blk.modulation(text.cond_BE)
-            tkv = text_kvs[i] if text_kvs is not None else blk.text_kv(text.kv_BSE)
-            x, kv = blk(x, mod, cos, sin, attn_mask, tkv, text_mask, None if past is None else past[i])
-            new_kv.append(kv)
-        return self.head_logits(x, text.cond_BE), new_kv
+        return run_trunk(self, x, start, None if full_attention else self.attn_mask, text, mods, text_kvs, past)
 
     def head_logits(self, x: torch.Tensor, cond_BE: torch.Tensor) -> torch.Tensor:
         scale, shift = self.head_ada(cond_BE).unsqueeze(1).chunk(2, dim=-1)

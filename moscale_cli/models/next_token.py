@@ -30,6 +30,7 @@ from moscale_cli.models.generator import (
     add_text_layers,
     add_trunk_and_head,
     init_weights,
+    run_trunk,
 )
 
 
@@ -92,21 +93,7 @@ class NextTokenTransformer(nn.Module):
         past: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
     ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
         """Logits (B, N, K) of positions ``[start, start + N)`` (earlier ones from ``past``) and the new K/V."""
-        N = x.shape[1]
-        end = start + N
-        P = 0 if past is None else past[0][0].shape[2]
-        if P != start:
-            raise ValueError(f"cache holds {P} positions but the input starts at {start}")
-        mask = None if N == 1 else self.causal[start:end, :end]
-        cos, sin = self.rope_cos[start:end], self.rope_sin[start:end]
-        tmask = text.mask_BS[:, None, None, :]
-        new_kv = []
-        for i, blk in enumerate(self.blocks):
-            mod = mods[i] if mods is not None else blk.modulation(text.cond_BE)
-            tkv = text_kvs[i] if text_kvs is not None else blk.text_kv(text.kv_BSE)
-            x, kv = blk(x, mod, cos, sin, mask, tkv, tmask, None if past is None else past[i])
-            new_kv.append(kv)
-        return self.head_logits(x, text.cond_BE), new_kv
+        return run_trunk(self, x, start, None if x.shape[1] == 1 else self.causal, text, mods, text_kvs, past)
 
     def forward(
         self,
