@@ -208,7 +208,7 @@ def save_model_dir(
 ) -> Path:
     """Write a complete model directory at ``path`` (replacing an existing model directory there)."""
     from moscale_cli.checkpoint import save_module, save_tensors
-    from moscale_cli.utils.atomic import write_json_atomic, write_text_atomic
+    from moscale_cli.utils.atomic import replace_dir, write_json_atomic, write_text_atomic
 
     path = Path(path)
     if path.exists():
@@ -233,13 +233,7 @@ def save_model_dir(
         )
         write_text_atomic(tmp / "README.md", _model_card(cfg))
         write_json_atomic(tmp / "config.json", cfg)
-        old = None
-        if path.exists():
-            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, path, path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from moscale_cli.errors import DatasetError
-from moscale_cli.utils.atomic import atomic_path, write_text_atomic
+from moscale_cli.utils.atomic import atomic_path, replace_dir, write_text_atomic
 
 FEATS_DIR = "new_joint_vecs"
 JOINTS_DIR = "new_joints"
@@ -252,11 +251,4 @@ def staging_dir(out: str | os.PathLike, overwrite: bool = False) -> Path:
 
 def commit_dir(stage: Path, out: str | os.PathLike) -> None:
     """Move a finished staging folder to ``out`` (replacing an existing ``out``)."""
-    out = Path(out)
-    if out.exists():
-        trash = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, trash)
-        os.replace(stage, out)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(stage, out)
+    replace_dir(stage, out)

@@ -37,7 +37,7 @@ from moscale_cli.config import ConfigBase
 from moscale_cli.errors import CheckpointError, ConfigError, UsageError
 from moscale_cli.training.sampler import ShardedBatchOrder
 from moscale_cli.training.state import capture_rng, flatten_optimizer, restore_rng, unflatten_optimizer
-from moscale_cli.utils.atomic import write_text_atomic
+from moscale_cli.utils.atomic import replace_dir, write_text_atomic
 from moscale_cli.utils.device import autocast_context, resolve_device
 from moscale_cli.utils.seed import seed_everything
 
@@ -211,15 +211,7 @@ class Trainer:
             })
         self._barrier()
         if self.is_main:
-            final = self.run_dir / name
-            old = self.run_dir / f".old-{name}"
-            if final.exists():
-                if old.exists():
-                    shutil.rmtree(old)
-                os.replace(final, old)
-            os.replace(tmp, final)
-            if old.exists():
-                shutil.rmtree(old)
+            replace_dir(tmp, self.run_dir / name, self.run_dir / f".old-{name}")
         self._barrier()
 
     def _prune(self) -> None:
@@ -445,14 +437,7 @@ class Trainer:
         save_tensors(tmp / "model.safetensors", _unwrap(model).state_dict())
         save_json(tmp / "trainer_state.json", {"step": self.step, "epoch": self.epoch, "best": self.best,
                                                "metric": getattr(self.stage, "best_metric", None), "run_config": self.run_config()})
-        final, old = self.run_dir / "best", self.run_dir / ".old-best"
-        if final.exists():
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(final, old)
-        os.replace(tmp, final)
-        if old.exists():
-            shutil.rmtree(old)
+        replace_dir(tmp, self.run_dir / "best", self.run_dir / ".old-best")
         if hasattr(self.stage, "export"):
             self.stage.export(self.run_dir, _unwrap(model))
         self._barrier()

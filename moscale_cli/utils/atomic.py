@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,3 +69,19 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def replace_dir(staging: str | os.PathLike, final: str | os.PathLike, trash: str | os.PathLike | None = None) -> None:
+    """Move the finished folder ``staging`` to ``final``, replacing an existing ``final``.
+
+    The old ``final`` is first renamed to ``trash`` (default ``.{name}.old-{pid}`` beside it; a stale one is
+    removed) and deleted after the new folder is in place, so ``final`` is never a half-written folder."""
+    final = Path(final)
+    trash = Path(trash) if trash is not None else final.with_name(f".{final.name}.old-{os.getpid()}")
+    if trash.exists():
+        shutil.rmtree(trash, ignore_errors=True)
+    if final.exists():
+        os.replace(final, trash)
+    os.replace(staging, final)
+    if trash.exists():
+        shutil.rmtree(trash, ignore_errors=True)

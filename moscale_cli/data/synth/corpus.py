@@ -24,6 +24,7 @@ from moscale_cli.data.synth.compose import Composed, compose
 from moscale_cli.data.synth.program import FPS, ActionSpec, Program, sample_program
 from moscale_cli.errors import DatasetError, UsageError
 from moscale_cli.motion.skeleton import SMPL22
+from moscale_cli.utils.atomic import replace_dir
 
 SPLIT_FRACTIONS = (("train", 0.80), ("val", 0.05), ("test", 0.15))
 ID_PREFIX = "synth_"
@@ -204,13 +205,7 @@ def build_corpus(
             "splits": {s: len(v) for s, v in splits.items()},
         }
         (tmp / "synth.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        replace_dir(tmp, out)
     except BaseException:
         with contextlib.suppress(OSError):
             shutil.rmtree(tmp)
