@@ -195,11 +195,33 @@ def _sampling_rows(cfg: BenchConfig, device: torch.device, tok: Any, gen: Any, b
     return rows
 
 
+def _train_step_rows(
+    section: str, loss_fn: Callable[[], torch.Tensor], model: torch.nn.Module, opt: torch.optim.Optimizer,
+    clip: float, B: int, cfg: BenchConfig, device: torch.device, log: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    """Time one AdamW training step (loss under autocast, backward, clip to ``clip``, step); log and return its row."""
+    from moscale_cli.utils.device import autocast_context
+
+    def step() -> None:
+        with autocast_context(device):
+            loss = loss_fn()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+
+    reset_peak(device)
+    t = time_fn(step, device, cfg.repeats or 1, max(1, cfg.warmup or 0))
+    log(f"{section:<16} {'bf16' if device.type == 'cuda' else 'fp32':<28} batch {B:>5}: "
+        f"{t.median_s * 1000:9.2f} ms/step {B / t.median_s:10.1f} samples/s")
+    return [{"section": section, "variant": "AdamW step", "batch": B, "median_s": t.median_s, "times_s": t.times_s,
+             "samples_per_s": B / t.median_s, "peak_mib": peak_mib(device)}]
+
+
 def train_tokenizer_rows(cfg: BenchConfig, device: torch.device, log: Callable[[str], None]) -> list[dict[str, Any]]:
     from moscale_cli.models.tokenizer import MSTokenizer, TokenizerConfig
     from moscale_cli.motion.skeleton import skeleton_for_dim
     from moscale_cli.training.tokenizer_stage import tokenizer_loss
-    from moscale_cli.utils.device import autocast_context
 
     torch.manual_seed(cfg.seed)
     tcfg = TokenizerConfig.preset(TOKENIZER_PRESET[cfg.preset])
@@ -212,26 +234,14 @@ def train_tokenizer_rows(cfg: BenchConfig, device: torch.device, log: Callable[[
     batch = {"feats": feats, "lengths": lengths}
     ric = skeleton_for_dim(tcfg.feature_dim).feature_slices()["ric"]
 
-    def step() -> None:
-        with autocast_context(device):
-            loss, _ = tokenizer_loss(step_model, batch, ric, 0.5, 0.02)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-
-    reset_peak(device)
-    t = time_fn(step, device, cfg.repeats or 1, max(1, cfg.warmup or 0))
-    log(f"{'train_tokenizer':<16} {'bf16' if device.type == 'cuda' else 'fp32':<28} batch {B:>5}: "
-        f"{t.median_s * 1000:9.2f} ms/step {B / t.median_s:10.1f} samples/s")
-    return [{"section": "train_tokenizer", "variant": "AdamW step", "batch": B, "median_s": t.median_s, "times_s": t.times_s,
-             "samples_per_s": B / t.median_s, "peak_mib": peak_mib(device)}]
+    return _train_step_rows(
+        "train_tokenizer", lambda: tokenizer_loss(step_model, batch, ric, 0.5, 0.02)[0], model, opt, 1.0, B, cfg, device, log
+    )
 
 
 def train_generator_rows(cfg: BenchConfig, device: torch.device, tok: Any, log: Callable[[str], None]) -> list[dict[str, Any]]:
     from moscale_cli.models.generator import GeneratorConfig, MoScaleTransformer
     from moscale_cli.training.generator_stage import generator_param_groups, masked_token_loss
-    from moscale_cli.utils.device import autocast_context
 
     torch.manual_seed(cfg.seed)
     model = MoScaleTransformer(GeneratorConfig.preset(cfg.preset, tokenizer=tok, text_dim=TEXT_DIM)).to(device).train()
@@ -242,20 +252,11 @@ def train_generator_rows(cfg: BenchConfig, device: torch.device, tok: Any, log: 
     lengths = torch.full((B,), cfg.frames, device=device, dtype=torch.long)
     text = random_text(B, device, cfg.seed)
 
-    def step() -> None:
-        with autocast_context(device):
-            loss, _ = masked_token_loss(step_model, tok, feats, lengths, text, perturb_rate=0.6, cond_drop=0.1)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)
-        opt.step()
-
-    reset_peak(device)
-    t = time_fn(step, device, cfg.repeats or 1, max(1, cfg.warmup or 0))
-    log(f"{'train_generator':<16} {'bf16' if device.type == 'cuda' else 'fp32':<28} batch {B:>5}: "
-        f"{t.median_s * 1000:9.2f} ms/step {B / t.median_s:10.1f} samples/s")
-    return [{"section": "train_generator", "variant": "AdamW step", "batch": B,
-             "median_s": t.median_s, "times_s": t.times_s, "samples_per_s": B / t.median_s, "peak_mib": peak_mib(device)}]
+    return _train_step_rows(
+        "train_generator",
+        lambda: masked_token_loss(step_model, tok, feats, lengths, text, perturb_rate=0.6, cond_drop=0.1)[0],
+        model, opt, 2.0, B, cfg, device, log,
+    )
 
 
 def environment(device: torch.device) -> dict[str, Any]:
