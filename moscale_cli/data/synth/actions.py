@@ -525,6 +525,20 @@ def _throw(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segm
 
 # ---------------------------------------------------------------------------------------------------
 # whole body
+def _dips(n: int, per: int, count: int, down: int, stay: int) -> tuple[np.ndarray, list[int]]:
+    """A 0..1 weight over ``n`` frames dipping ``count`` times, every ``per`` frames from frame 2: ``down``
+    frames to 1, ``stay`` frames at 1, ``down`` frames back to 0; and the middle frame of each stay (events)."""
+    tk, wk, events = [0.0], [0.0], []
+    for k in range(count):
+        f = 2 + k * per
+        tk += [f, f + down, f + down + stay, f + 2 * down + stay]
+        wk += [0.0, 1.0, 1.0, 0.0]
+        events.append(f + down + stay // 2)
+    tk.append(n - 1)
+    wk.append(0.0)
+    return keys(n, tk, wk), events
+
+
 def _squat(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
     down, bottom = frames(0.75, spec.tempo), frames(0.2, spec.tempo)
     per = 2 * down + bottom + frames(0.1, spec.tempo)
@@ -533,15 +547,7 @@ def _squat(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segm
     P = hold(base, n)
     depth = 0.42 * spec.amp**0.5
     arms_fwd = rng.random() < 0.6
-    tk, wk, events = [0.0], [0.0], []
-    for k in range(count):
-        s = 2 + k * per
-        tk += [s, s + down, s + down + bottom, s + 2 * down + bottom]
-        wk += [0.0, 1.0, 1.0, 0.0]
-        events.append(s + down + bottom // 2)
-    tk.append(n - 1)
-    wk.append(0.0)
-    w = keys(n, tk, wk)
+    w, events = _dips(n, per, count, down, bottom)
     for side in (0, 1):
         c = C_LEG[side]
         P[:, c + 1] += depth * w
@@ -650,15 +656,8 @@ def _bow(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segmen
     count = spec.count or 1
     n = per * count + 4
     P = hold(base, n)
-    tk, wk, events = [0.0], [0.0], []
-    for k in range(count):
-        f = 2 + k * per
-        tk += [f, f + down, f + down + stay, f + 2 * down + stay]
-        wk += [0, 1, 1, 0]
-        events.append(f + down + stay // 2)
-    tk.append(n - 1)
-    wk.append(0)
-    w = keys(n, tk, wk) * (0.9 + 0.2 * (spec.amp - 1))
+    w, events = _dips(n, per, count, down, stay)
+    w = w * (0.9 + 0.2 * (spec.amp - 1))
     P[:, C_PELVIS_PITCH] += 0.45 * w
     P[:, C_SPINE_PITCH] += 0.45 * w
     P[:, C_NECK_PITCH] += 0.25 * w
