@@ -81,30 +81,19 @@ def test_missing_and_incompatible_dirs(tiny_model_dir, tmp_path):
     (d / "generator.safetensors").unlink()
     with pytest.raises(CheckpointError, match="missing generator.safetensors"):
         load_model_dir(d)
-    d = _copy(tiny_model_dir, tmp_path / "future")
-    cfg = json.loads((d / "config.json").read_text())
-    cfg["format_version"] = 99
-    (d / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(CheckpointError, match="format version 99"):
-        load_model_dir(d)
-    d = _copy(tiny_model_dir, tmp_path / "wrongsize")
-    cfg = json.loads((d / "config.json").read_text())
-    cfg["generator"]["width"] = 2 * cfg["generator"]["width"]
-    (d / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(CheckpointError, match="shape"):
-        load_model_dir(d)
-    d = _copy(tiny_model_dir, tmp_path / "mismatch")
-    cfg = json.loads((d / "config.json").read_text())
-    cfg["tokenizer"]["n_codes"] = 2 * cfg["tokenizer"]["n_codes"]
-    (d / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(CheckpointError, match="does not fit the tokenizer"):
-        load_model_dir(d)
-    d = _copy(tiny_model_dir, tmp_path / "badkey")
-    cfg = json.loads((d / "config.json").read_text())
-    cfg["tokenizer"]["bogus"] = 1
-    (d / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(CheckpointError, match="incompatible tokenizer config"):
-        load_model_dir(d)
+    edits = {
+        "future": (lambda c: c.update(format_version=99), "format version 99"),
+        "wrongsize": (lambda c: c["generator"].update(width=2 * c["generator"]["width"]), "shape"),
+        "mismatch": (lambda c: c["tokenizer"].update(n_codes=2 * c["tokenizer"]["n_codes"]), "does not fit the tokenizer"),
+        "badkey": (lambda c: c["tokenizer"].update(bogus=1), "incompatible tokenizer config"),
+    }
+    for name, (edit, message) in edits.items():
+        d = _copy(tiny_model_dir, tmp_path / name)
+        cfg = json.loads((d / "config.json").read_text())
+        edit(cfg)
+        (d / "config.json").write_text(json.dumps(cfg))
+        with pytest.raises(CheckpointError, match=message):
+            load_model_dir(d)
     d = _copy(tiny_model_dir, tmp_path / "truncated")
     (d / "tokenizer.safetensors").write_bytes((d / "tokenizer.safetensors").read_bytes()[:100])
     with pytest.raises(CheckpointError, match="corrupted or truncated"):
