@@ -123,6 +123,17 @@ class _MotionSide(nn.Module):
         idx = length_sort_permutation(m_lens).to(motions_BTD.device)
         return self.motion_embeddings_unsorted(motions_BTD[idx], m_lens.to(motions_BTD.device)[idx])
 
+    @torch.no_grad()
+    def _co_embeddings(
+        self, text: tuple[torch.Tensor, ...], motions_BTD: torch.Tensor, m_lens: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(text_emb, motion_emb), both permuted by the descending length order of ``m_lens`` (pairs aligned);
+        ``text`` are the arguments of the subclass's ``text_embeddings_unsorted``."""
+        idx = length_sort_permutation(m_lens).to(motions_BTD.device)
+        motion_emb = self.motion_embeddings_unsorted(motions_BTD[idx], m_lens.to(motions_BTD.device)[idx])
+        text_emb = self.text_embeddings_unsorted(*text)[idx]
+        return text_emb, motion_emb
+
 
 class OfficialEvaluator(_MotionSide):
     """The T2M text-motion matching evaluator (HumanML3D: dim_pose 263, KIT: 251)."""
@@ -147,10 +158,7 @@ class OfficialEvaluator(_MotionSide):
         m_lens: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(text_emb, motion_emb), both permuted by the descending length order of ``m_lens`` (pairs aligned)."""
-        idx = length_sort_permutation(m_lens).to(motions_BTD.device)
-        motion_emb = self.motion_embeddings_unsorted(motions_BTD[idx], m_lens.to(motions_BTD.device)[idx])
-        text_emb = self.text_encoder(word_embs, pos_onehot, cap_lens)[idx]
-        return text_emb, motion_emb
+        return self._co_embeddings((word_embs, pos_onehot, cap_lens), motions_BTD, m_lens)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -247,10 +255,7 @@ class MoScaleEvaluator(_MotionSide):
         m_lens: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(text_emb, motion_emb), both permuted by the descending length order of ``m_lens``."""
-        idx = length_sort_permutation(m_lens).to(motions_BTD.device)
-        motion_emb = self.motion_embeddings_unsorted(motions_BTD[idx], m_lens.to(motions_BTD.device)[idx])
-        text_emb = self.text_embeddings_unsorted(tokens_BSE, mask_BS, pooled_BE)[idx]
-        return text_emb, motion_emb
+        return self._co_embeddings((tokens_BSE, mask_BS, pooled_BE), motions_BTD, m_lens)
 
     def forward(
         self, tokens_BSE: torch.Tensor, mask_BS: torch.Tensor, pooled_BE: torch.Tensor, motions_BTD: torch.Tensor, m_lens: torch.Tensor
