@@ -50,9 +50,9 @@ def main() -> None:
     ap.add_argument("--generator-preset", default="tiny")
     ap.add_argument("--evaluator-preset", default="tiny")
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--tokenizer-steps", type=int, default=3000)
-    ap.add_argument("--generator-steps", type=int, default=4000)
-    ap.add_argument("--evaluator-steps", type=int, default=1500)
+    ap.add_argument("--tokenizer-steps", type=int, default=2500)
+    ap.add_argument("--generator-steps", type=int, default=2700)
+    ap.add_argument("--evaluator-steps", type=int, default=3000)
     ap.add_argument("--minutes-tokenizer", type=float, default=0.0)
     ap.add_argument("--minutes-generator", type=float, default=0.0)
     ap.add_argument("--minutes-evaluator", type=float, default=0.0)
@@ -102,8 +102,8 @@ def main() -> None:
             args.minutes_evaluator)
     if not (gen / "model" / "config.json").exists():
         run(["train", "--data", str(merged), "--tokenizer", str(tok), "--out", str(gen), "--preset",
-             args.generator_preset, "--steps", str(args.generator_steps), "--batch-size", bs, "--lr", "1e-3",
-             "--schedule", "cosine", "--warmup", "200", "--val-every", "1000", "--save-every", "1000",
+             args.generator_preset, "--steps", str(args.generator_steps), "--batch-size", "64", "--lr", "1e-3",
+             "--schedule", "cosine", "--warmup", "150", "--val-every", "900", "--save-every", "900", "--length-epochs", "8",
              "--text-cache", cache, "--seed", "10306", *dev], args.minutes_generator)
     model = gen / "model"
     for task in ("reconstruction", "t2m"):
