@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from moscale_cli.errors import CheckpointError, ConfigError, UsageError
+from moscale_cli.sampling import DEFAULT_BLEND
 
 _ENCODERS: dict[tuple[str, int, str], Any] = {}
 
@@ -302,7 +303,7 @@ class MoScalePipeline:
         top_k: int = 0,
         temperature: float = 1.0,
         unconditional: bool = False,
-        blend: int = 6,
+        blend: int = DEFAULT_BLEND,
     ) -> Any:
         """Regenerate frame ``regions`` ``[(start, end), ...]`` (or a per-frame ``mask``, True = regenerate) of
         ``source`` (path, ``LoadedMotion``, joints or features) under ``prompt``; ``frames`` > the source length
@@ -332,7 +333,7 @@ class MoScalePipeline:
         top_k: int = 0,
         temperature: float = 1.0,
         unconditional: bool = False,
-        blend: int = 6,
+        blend: int = DEFAULT_BLEND,
     ) -> Any:
         """``start`` + ``frames`` generated frames + ``end``; or ``source`` keeping its first ``keep_start`` and
         last ``keep_end`` frames with the middle regenerated (``frames`` = total length). Returns ``EditedMotion``."""
@@ -355,7 +356,7 @@ class MoScalePipeline:
         top_k: int = 0,
         temperature: float = 1.0,
         unconditional: bool = False,
-        blend: int = 6,
+        blend: int = DEFAULT_BLEND,
         on_window: Callable[[int, int], None] | None = None,
     ) -> Any:
         """One continuous motion of any length from ``[(prompt, frames), ...]``; each window is conditioned on

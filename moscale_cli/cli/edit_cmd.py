@@ -11,6 +11,7 @@ from typing import Any
 import typer
 
 from moscale_cli.errors import UsageError
+from moscale_cli.sampling import DEFAULT_BLEND
 
 FPS = 20.0
 _TIME = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(s?)\s*$")
@@ -131,7 +132,7 @@ _OPT_DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."
 _OPT_OUT = typer.Option([], "--output", "-o", help="Output file: .bvh, .npy or .mp4/.gif; repeat for several.")
 _OPT_FEATS = typer.Option(False, "--features", help="Write the 263-dim features (not joints) to .npy outputs.")
 _OPT_UNCOND = typer.Option(False, "--unconditional", help="Regenerate without text.")
-_OPT_BLEND = typer.Option(6, "--blend", help="Frames of smooth transition inside each regenerated region.")
+_OPT_BLEND = typer.Option(DEFAULT_BLEND, "--blend", help="Frames of smooth transition inside each regenerated region.")
 _OPT_VERBOSE = typer.Option(False, "--verbose", "-v", help="Print the seam measure and timing.")
 _OPT_REPORT = typer.Option(None, "--report", help="Write regions and seam numbers to this JSON file.")
 

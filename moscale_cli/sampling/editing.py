@@ -29,9 +29,9 @@ import torch
 
 from moscale_cli.errors import UsageError
 from moscale_cli.pipeline import GeneratedMotion
+from moscale_cli.sampling import DEFAULT_BLEND
 
 Region = tuple[int, int]
-DEFAULT_BLEND = 6
 SEAM_LIMIT = 2.0  # a seam passes when its jump is at most this many times the reference 95th percentile
 
 
