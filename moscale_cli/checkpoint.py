@@ -47,8 +47,13 @@ def save_module(path: str | os.PathLike, module: torch.nn.Module, dtype: torch.d
 
 
 def load_module(path: str | os.PathLike, module: torch.nn.Module, strict: bool = True) -> None:
-    """Load weights into a module (cast to the module's dtypes); mismatches raise CheckpointError naming keys."""
+    """Load weights into a module (cast to the module's dtypes); mismatches raise CheckpointError naming keys.
+
+    A module with an ``upgrade_state_dict(sd) -> sd`` method gets to rename keys of older weight files first."""
     sd = load_tensors(path)
+    upgrade = getattr(module, "upgrade_state_dict", None)
+    if callable(upgrade):
+        sd = upgrade(sd)
     own = module.state_dict()
     missing = sorted(set(own) - set(sd))
     unexpected = sorted(set(sd) - set(own))

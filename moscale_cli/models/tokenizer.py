@@ -8,18 +8,17 @@ quantizer (one shared EMA codebook, scales = temporal downsampling factors) -> d
 from __future__ import annotations
 
 import dataclasses
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
 from moscale_cli.config import ConfigBase
 from moscale_cli.errors import ConfigError
 from moscale_cli.models.layers import GatedAttentionBlock, length_mask
+from moscale_cli.models.quantizer import MultiScaleQuantizer, QuantizerOutput, code_stats
 
 
 @dataclass
@@ -80,18 +79,6 @@ class TokenizerConfig(ConfigBase):
         if name not in presets:
             raise ConfigError(f"unknown tokenizer preset '{name}' (choose from {', '.join(presets)})")
         return cls(**{**presets[name], **overrides})
-
-
-@dataclass
-class QuantizeAllOut:
-    """Result of :meth:`MSTokenizer.quantize_all`; lists are per scale (coarse to fine)."""
-
-    labels: list[torch.Tensor]  # clean ids (B, L_k), -1 at padding
-    contexts: list[torch.Tensor | None]  # context input for scale k (B, C, L_k) from the perturbed f_hat of scales < k
-    contributions: list[torch.Tensor]  # (B, C, N) perturbed contributions (sum = perturbed f_hat)
-    perturbed_ids: list[torch.Tensor] = field(default_factory=list)  # ids actually used (B, L_k), -1 at padding
-    gammas: list[float] = field(default_factory=list)  # corruption rate drawn per scale
-    fhat: torch.Tensor | None = None  # (B, C, N) perturbed accumulated latent
 
 
 class ResBlock(nn.Module):
@@ -164,10 +151,6 @@ class Decoder(nn.Module):
         return self.conv_out(F.relu(self.conv_mid(h)))
 
 
-def _dist_on() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
 class MSTokenizer(nn.Module):
     """Encoder + multi-scale residual quantizer (shared EMA codebook) + decoder. See docs/internals.md."""
 
@@ -181,13 +164,31 @@ class MSTokenizer(nn.Module):
         self.scale_lengths = cfg.scale_lengths
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
-        K, C = cfg.n_codes, cfg.code_dim
-        self.register_buffer("codebook", torch.zeros(K, C))
-        self.register_buffer("ema_count", torch.ones(K))
-        self.register_buffer("ema_sum", torch.zeros(K, C))
-        self.register_buffer("codebook_initialized", torch.zeros((), dtype=torch.bool))
-        self.last_dead_reset = 0  # codes reset by the last EMA update
+        self.quantizer = MultiScaleQuantizer(
+            cfg.n_codes, cfg.code_dim, cfg.scales, cfg.n_grid, ema_decay=cfg.ema_decay, gumbel_temp=cfg.gumbel_temp,
+            dead_code_threshold=cfg.dead_code_threshold, reset_min_assign_factor=cfg.reset_min_assign_factor,
+        )
         self._init_weights()
+        self._register_load_state_dict_pre_hook(lambda sd, prefix, *_: _legacy_quantizer_keys(sd, prefix))
+
+    @staticmethod
+    def upgrade_state_dict(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Weights saved before the quantizer became its own module keep its buffers at the top level."""
+        sd = dict(sd)
+        _legacy_quantizer_keys(sd, "")
+        return sd
+
+    @property
+    def codebook(self) -> torch.Tensor:
+        return self.quantizer.codebook
+
+    @property
+    def codebook_initialized(self) -> torch.Tensor:
+        return self.quantizer.codebook_initialized
+
+    @property
+    def last_dead_reset(self) -> int:
+        return self.quantizer.last_dead_reset
 
     def _init_weights(self) -> None:
         for m in self.modules():
@@ -231,135 +232,29 @@ class MSTokenizer(nn.Module):
         out = self.decoder(z, grid).transpose(1, 2)  # B T D
         return out * length_mask(grid * self.unit, out.shape[1]).unsqueeze(-1).to(out.dtype)
 
-    # ----------------------------------------------------------------- quantizer pieces
-    def _nearest(self, x_MC: torch.Tensor, sample: bool) -> torch.Tensor:
-        cb = self.codebook
-        d = x_MC.pow(2).sum(-1, keepdim=True) - 2 * x_MC @ cb.t() + cb.pow(2).sum(-1).unsqueeze(0)
-        if sample and self.cfg.gumbel_temp > 0:
-            u = torch.rand_like(d).clamp_(1e-20, 1.0)
-            return (-d / self.cfg.gumbel_temp - torch.log(-torch.log(u))).argmax(-1)
-        return d.argmin(-1)
-
-    def _upsample(self, ids_BL: torch.Tensor, tok_mask_BL: torch.Tensor) -> torch.Tensor:
-        z = self.codebook[ids_BL.clamp(min=0)] * tok_mask_BL.unsqueeze(-1).to(self.codebook.dtype)  # B L C
-        return F.interpolate(z.transpose(1, 2), size=self.n_grid, mode="linear", align_corners=False)
-
+    # ----------------------------------------------------------------- quantizer views
     def ids_to_contribution(self, ids_BL: torch.Tensor, k: int, lengths: torch.Tensor) -> torch.Tensor:
         """Dequantise scale ``k``'s ids (padding -1 -> zero), upsample linearly to N (phi = identity)."""
-        vl = self.valid_lengths(torch.as_tensor(lengths, device=ids_BL.device))[k]
-        tok_mask = (ids_BL >= 0) & length_mask(vl, ids_BL.shape[1])
-        return self._upsample(ids_BL, tok_mask)
+        return self.quantizer.contribution(ids_BL, k, torch.as_tensor(lengths, device=ids_BL.device).long() // self.unit)
 
     def coarse_context(self, fhat_BCN: torch.Tensor, k: int) -> torch.Tensor:
         """Area-downsample the accumulated latent to scale ``k``'s length -> (B, C, L_k)."""
-        return F.interpolate(fhat_BCN, size=self.scale_lengths[k], mode="area")
+        return self.quantizer.coarse_context(fhat_BCN, k)
 
-    def _quantize(
-        self,
-        latent_BCN: torch.Tensor,
-        lengths: torch.Tensor,
-        perturb_rate: tuple[float, float] | None = None,
-        generator: torch.Generator | None = None,
-        collect: bool = False,
-    ) -> dict[str, Any]:
-        """Coarse-to-fine residual quantisation (fp32). Returns labels, perturbed ids, contexts, contributions,
-        f_hat, commit loss, and (if ``collect``) the valid pooled residuals + chosen ids for the EMA update."""
-        f = latent_BCN.float()
-        B, C, N = f.shape
-        lengths = torch.as_tensor(lengths, device=f.device).long().view(-1)
-        grid_mask = length_mask(lengths // self.unit, N).unsqueeze(1).float()  # B 1 N
-        vls = self.valid_lengths(lengths)
-        sample = self.training
-        K = self.cfg.n_codes
-        r = f * grid_mask
-        fhat = torch.zeros_like(f)
-        out: dict[str, Any] = {"labels": [], "ids": [], "contexts": [], "contributions": [], "gammas": [], "commit": []}
-        xs, cs = [], []
-        denom = grid_mask.sum() * C
-        for k, L in enumerate(self.scale_lengths):
-            tok_mask = length_mask(vls[k], L)
-            out["contexts"].append(None if k == 0 else self.coarse_context(fhat, k))
-            rk = F.interpolate(r * grid_mask, size=L, mode="area")  # B C L
-            flat = rk.transpose(1, 2).reshape(-1, C)
-            ids = self._nearest(flat, sample).view(B, L)
-            if collect:
-                sel = tok_mask.reshape(-1)
-                xs.append(flat.detach()[sel])
-                cs.append(ids.reshape(-1)[sel])
-            used = ids
-            gamma = 0.0
-            if perturb_rate is not None and perturb_rate[1] > 0:
-                lo, hi = float(perturb_rate[0]), float(perturb_rate[1])
-                gamma = lo + (hi - lo) * torch.rand((), generator=generator, device=generator.device if generator else "cpu").item()
-                dev = generator.device if generator is not None else torch.device("cpu")
-                hit = (torch.rand((B, L), generator=generator, device=dev) < gamma).to(ids.device) & tok_mask
-                shift = torch.randint(1, K, (B, L), generator=generator, device=dev).to(ids.device)
-                used = torch.where(hit, (ids + shift) % K, ids)
-            contrib = self._upsample(used, tok_mask)
-            r = r - contrib
-            fhat = fhat + contrib
-            out["labels"].append(ids.masked_fill(~tok_mask, -1))
-            out["ids"].append(used.masked_fill(~tok_mask, -1))
-            out["contributions"].append(contrib)
-            out["gammas"].append(gamma)
-            out["commit"].append(((f - fhat.detach()).pow(2) * grid_mask).sum() / denom)
-        out["fhat"] = fhat
-        out["commit_loss"] = torch.stack(out["commit"]).mean()
-        if collect:
-            out["ema_x"] = torch.cat(xs)
-            out["ema_ids"] = torch.cat(cs)
-        return out
-
-    # ----------------------------------------------------------------- codebook (EMA)
-    @torch.no_grad()
-    def _init_codebook(self, x_MC: torch.Tensor) -> None:
-        K, C = self.codebook.shape
-        if x_MC.shape[0] < K:
-            reps = math.ceil(K / max(1, x_MC.shape[0]))
-            x_MC = x_MC.repeat(reps, 1)
-            x_MC = x_MC + torch.randn_like(x_MC) * (0.01 / math.sqrt(C))
-        idx = torch.randperm(x_MC.shape[0], device=x_MC.device)[:K]
-        init = x_MC[idx].float()
-        if _dist_on():
-            dist.broadcast(init, src=0)
-        self.codebook.copy_(init)
-        self.ema_sum.copy_(init)
-        self.ema_count.fill_(1.0)
-        self.codebook_initialized.fill_(True)
-
-    @torch.no_grad()
-    def _ema_update(self, x_MC: torch.Tensor, ids_M: torch.Tensor) -> None:
-        """EMA codebook update from valid residuals; counts and sums are all-reduced under DDP."""
-        K, C = self.codebook.shape
-        mu = self.cfg.ema_decay
-        x = x_MC.float()
-        counts = torch.bincount(ids_M, minlength=K).float()
-        sums = torch.zeros(K, C, device=x.device).index_add_(0, ids_M, x)
-        if _dist_on():
-            dist.all_reduce(counts)
-            dist.all_reduce(sums)
-        self.ema_count.mul_(mu).add_(counts, alpha=1 - mu)
-        self.ema_sum.mul_(mu).add_(sums, alpha=1 - mu)
-        self.codebook.copy_(self.ema_sum / self.ema_count.clamp(min=1e-12).unsqueeze(1))
-        dead = self.ema_count < self.cfg.dead_code_threshold
-        total = counts.sum().item()
-        n_dead = int(dead.sum().item())
-        if n_dead and total > self.cfg.reset_min_assign_factor * K and x.shape[0] > 0:
-            new = x[torch.randint(0, x.shape[0], (n_dead,), device=x.device)]
-            if _dist_on():
-                dist.broadcast(new, src=0)
-            self.codebook[dead] = new
-            self.ema_sum[dead] = new
-            self.ema_count[dead] = 1.0
-        self.last_dead_reset = n_dead if total > self.cfg.reset_min_assign_factor * K else 0
+    def quantize(
+        self, latent_BCN: torch.Tensor, lengths: torch.Tensor, perturb_rate: tuple[float, float] | None = None,
+        generator: torch.Generator | None = None, collect: bool = False,
+    ) -> QuantizerOutput:
+        """Quantise a latent for motion ``lengths`` (frames) in fp32; see :class:`MultiScaleQuantizer`."""
+        lengths = torch.as_tensor(lengths, device=latent_BCN.device).long().view(-1)
+        with torch.autocast(latent_BCN.device.type, enabled=False):
+            return self.quantizer(latent_BCN, lengths // self.unit, perturb_rate, generator, collect)
 
     # ----------------------------------------------------------------- public API
     def encode(self, feats_BTD: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
         """Token ids per scale (B, L_k), -1 at padding. Argmin in eval mode (Gumbel choice in train mode)."""
         feats_BTD, lengths = self._check(feats_BTD, lengths)
-        latent = self.encode_latent(feats_BTD, lengths)
-        with torch.autocast(latent.device.type, enabled=False):
-            return self._quantize(latent, lengths)["labels"]
+        return self.quantize(self.encode_latent(feats_BTD, lengths), lengths).labels
 
     def decode_ids(self, ids_list: list[torch.Tensor], lengths: torch.Tensor) -> torch.Tensor:
         lengths = torch.as_tensor(lengths, device=ids_list[0].device).long().view(-1)
@@ -372,20 +267,11 @@ class MSTokenizer(nn.Module):
         lengths: torch.Tensor,
         perturb_rate: tuple[float, float] = (0.0, 0.6),
         generator: torch.Generator | None = None,
-    ) -> QuantizeAllOut:
+    ) -> QuantizerOutput:
         """Quantise with cross-scale perturbation (§4.1): per scale one gamma ~ U(lo, hi); chosen valid codes
         are replaced by a uniformly random different code. Labels are clean; contexts come from the perturbed
         accumulation of the coarser scales."""
-        with torch.autocast(latent_BCN.device.type, enabled=False):
-            q = self._quantize(latent_BCN, lengths, perturb_rate=tuple(perturb_rate), generator=generator)
-        return QuantizeAllOut(
-            labels=q["labels"],
-            contexts=q["contexts"],
-            contributions=q["contributions"],
-            perturbed_ids=q["ids"],
-            gammas=q["gammas"],
-            fhat=q["fhat"],
-        )
+        return self.quantize(latent_BCN, lengths, tuple(perturb_rate), generator)
 
     def forward(self, feats_BTD: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
         """Reconstruction and aux dict: ``commit`` loss, ``ids`` per scale, ``perplexity``/``usage`` per scale.
@@ -393,37 +279,29 @@ class MSTokenizer(nn.Module):
         feats_BTD, lengths = self._check(feats_BTD, lengths)
         latent = self.encode_latent(feats_BTD, lengths)
         train = self.training
-        with torch.autocast(latent.device.type, enabled=False):
-            if train and not bool(self.codebook_initialized):
-                m = length_mask(lengths // self.unit, latent.shape[-1])
-                self._init_codebook(latent.detach().float().transpose(1, 2)[m])
-            q = self._quantize(latent, lengths, collect=train)
-            if train:
-                self._ema_update(q["ema_x"], q["ema_ids"])
-            f = latent.float()
-            # straight-through estimator in train mode; eval mode decodes f_hat itself (bitwise = decode_ids)
-            fhat_st = f + (q["fhat"] - f).detach() if train else q["fhat"]
+        q_mod = self.quantizer
+        if train and not bool(q_mod.codebook_initialized):
+            m = length_mask(lengths // self.unit, latent.shape[-1])
+            q_mod.init_codebook(latent.detach().float().transpose(1, 2)[m])
+        q = self.quantize(latent, lengths, collect=train)
+        if train:
+            q_mod.ema_update(q.residuals, q.residual_ids)
+        f = latent.float()
+        # straight-through estimator in train mode; eval mode decodes f_hat itself (bitwise = decode_ids)
+        fhat_st = f + (q.fhat - f).detach() if train else q.fhat
         recon = self.decode_latent(fhat_st.to(latent.dtype), lengths)
-        aux: dict[str, Any] = {"commit": q["commit_loss"], "ids": q["labels"]}
-        aux.update(code_stats(q["labels"], self.cfg.n_codes))
+        aux: dict[str, Any] = {"commit": q.commit, "ids": q.labels}
+        aux.update(code_stats(q.labels, self.cfg.n_codes))
         return recon, aux
 
 
-@torch.no_grad()
-def code_stats(ids_list: list[torch.Tensor], n_codes: int) -> dict[str, list[float]]:
-    """Per-scale perplexity and usage (fraction of codes used) over the valid ids."""
-    ppl, usage = [], []
-    for ids in ids_list:
-        v = ids[ids >= 0]
-        if v.numel() == 0:
-            ppl.append(0.0)
-            usage.append(0.0)
-            continue
-        p = torch.bincount(v, minlength=n_codes).float() / v.numel()
-        nz = p[p > 0]
-        ppl.append(float(torch.exp(-(nz * nz.log()).sum())))
-        usage.append(float((p > 0).float().mean()))
-    return {"perplexity": ppl, "usage": usage}
+_LEGACY_KEYS = ("codebook", "ema_count", "ema_sum", "codebook_initialized")
+
+
+def _legacy_quantizer_keys(state_dict: dict[str, Any], prefix: str) -> None:
+    for k in _LEGACY_KEYS:
+        if prefix + k in state_dict and prefix + "quantizer." + k not in state_dict:
+            state_dict[prefix + "quantizer." + k] = state_dict.pop(prefix + k)
 
 
 def tokenizer_config_fields() -> list[str]:

@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from moscale_cli.checkpoint import load_json, load_module, save_json, save_module
 from moscale_cli.config import ConfigBase
 from moscale_cli.errors import CheckpointError
-from moscale_cli.models.tokenizer import MSTokenizer, TokenizerConfig, code_stats
+from moscale_cli.models.quantizer import code_stats
+from moscale_cli.models.tokenizer import MSTokenizer, TokenizerConfig
 from moscale_cli.motion.skeleton import skeleton_for_dim
 
 TOKENIZER_WEIGHTS = "tokenizer.safetensors"

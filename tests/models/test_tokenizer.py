@@ -1,4 +1,6 @@
-"""MSTokenizer: exact round trips, token counts, padding invariance, perturbation, EMA codebook."""
+"""MSTokenizer: exact round trips, token counts, padding invariance, legacy weight files.
+
+The quantizer itself (codebook, perturbation, EMA, dead codes, commitment) is tested in test_quantizer.py."""
 
 from __future__ import annotations
 
@@ -128,79 +130,6 @@ def test_quantize_all_without_perturbation_equals_encode() -> None:
         assert q.contexts[k].shape == (4, 32, m.scale_lengths[k])
 
 
-@torch.no_grad()
-def test_perturbation_changes_later_labels_at_the_requested_rate() -> None:
-    m = _trained()
-    x = _smooth(64, seed=8)
-    L = torch.full((64,), 196)
-    lat = m.encode_latent(x, L)
-    clean = m.encode(x, L)
-    lo, hi = 0.3, 0.5
-    g = torch.Generator().manual_seed(0)
-    q = m.quantize_all(lat, L, perturb_rate=(lo, hi), generator=g)
-    assert torch.equal(q.labels[0], clean[0])  # a scale's own label is never corrupted
-    assert any(not torch.equal(q.labels[k], clean[k]) for k in range(1, 4))
-    for k in range(4):
-        valid = q.labels[k] >= 0
-        assert torch.equal(q.perturbed_ids[k] >= 0, valid)
-        rate = (q.perturbed_ids[k] != q.labels[k])[valid].float().mean().item()
-        n = int(valid.sum())
-        gamma = q.gammas[k]
-        assert lo <= gamma <= hi
-        assert abs(rate - gamma) < 4 * (gamma * (1 - gamma) / n) ** 0.5 + 1e-6
-        assert lo - 0.08 < rate < hi + 0.08
-    # contexts come from the perturbed accumulation
-    for k in range(1, 4):
-        assert torch.equal(q.contexts[k], m.coarse_context(sum(q.contributions[:k]), k))
-    pert_contrib = m.ids_to_contribution(q.perturbed_ids[0], 0, L)
-    assert torch.equal(pert_contrib, q.contributions[0])
-    # same generator seed -> same draw
-    q2 = m.quantize_all(lat, L, perturb_rate=(lo, hi), generator=torch.Generator().manual_seed(0))
-    assert all(torch.equal(a, b) for a, b in zip(q.labels, q2.labels, strict=True))
-
-
-def test_ema_codebook_counts_only_valid_positions() -> None:
-    m = _trained(gumbel_temp=0.0, reset_min_assign_factor=1e9)
-    m.train()
-    L = torch.tensor([40, 68, 196])
-    before = m.ema_count.clone()
-    m(_smooth(3, seed=9), L)
-    mu = m.cfg.ema_decay
-    counted = (m.ema_count.sum() - mu * before.sum()) / (1 - mu)
-    n_valid = sum(int(v.sum()) for v in m.valid_lengths(L))
-    assert abs(counted.item() - n_valid) < 1e-2 * n_valid
-    # the sums move the used codes towards residuals; codebook = ema_sum / ema_count
-    assert torch.allclose(m.codebook, m.ema_sum / m.ema_count[:, None])
-
-
-def test_ema_init_and_dead_code_reset() -> None:
-    m = _model(reset_min_assign_factor=1.0)
-    m.train()
-    assert not bool(m.codebook_initialized)
-    x, L = _smooth(8, seed=10), torch.full((8,), 196)
-    m(x, L)
-    assert bool(m.codebook_initialized) and torch.isfinite(m.codebook).all() and m.codebook.abs().sum() > 0
-    # make half of the codes unusable: far away and with a small EMA count
-    with torch.no_grad():
-        m.codebook[32:] = 1e4
-        m.ema_sum[32:] = 1e4 * 0.5
-        m.ema_count[32:] = 0.5
-    m(x, L)
-    assert m.last_dead_reset >= 32
-    assert (m.codebook[32:].abs() < 1e3).all()  # replaced by residuals of the batch
-    assert torch.all(m.ema_count[32:] == 1.0)
-    # not enough assignments in the batch -> no reset
-    m2 = _model(reset_min_assign_factor=1e6)
-    m2.train()
-    m2(x, L)
-    with torch.no_grad():
-        m2.codebook[32:] = 1e4
-        m2.ema_sum[32:] = 1e4 * 0.5
-        m2.ema_count[32:] = 0.5
-    m2(x, L)
-    assert m2.last_dead_reset == 0 and (m2.codebook[32:] == 1e4).all()
-
-
 def test_train_mode_gradients_reach_the_encoder_and_stats_are_reported() -> None:
     m = _model()
     m.train()
@@ -226,3 +155,18 @@ def test_any_scales_and_feature_dims(scales: tuple[int, ...], dim: int) -> None:
     assert len(ids) == len(scales)
     assert [i.shape[1] for i in ids] == [max(1, 49 // s) for s in scales]
     assert m.decode_ids(ids, L).shape == (3, 196, dim)
+
+
+def test_weights_saved_before_the_quantizer_module_still_load(tmp_path) -> None:
+    from moscale_cli.checkpoint import load_module, save_tensors
+
+    m = _trained()
+    old = {("" if k.startswith("quantizer.") else "") + k.removeprefix("quantizer."): v for k, v in m.state_dict().items()}
+    assert "codebook" in old and not any(k.startswith("quantizer.") for k in old)
+    save_tensors(tmp_path / "old.safetensors", old)
+    m2 = _model(seed=1)
+    load_module(tmp_path / "old.safetensors", m2)
+    assert torch.equal(m2.codebook, m.codebook) and bool(m2.codebook_initialized)
+    m3 = _model(seed=2)
+    m3.load_state_dict(old)  # plain torch loading too
+    assert torch.equal(m3.quantizer.ema_sum, m.quantizer.ema_sum)

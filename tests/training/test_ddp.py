@@ -25,7 +25,7 @@ def _model_and_batch() -> tuple[MSTokenizer, dict]:
     m = MSTokenizer(TokenizerConfig.preset("tiny", **MICRO))
     with torch.no_grad():
         m.codebook.copy_(torch.randn(64, 32) * 0.5)
-        m.ema_sum.copy_(m.codebook)
+        m.quantizer.ema_sum.copy_(m.codebook)
         m.codebook_initialized.fill_(True)
     g = torch.Generator().manual_seed(1)
     x = torch.nn.functional.interpolate(torch.randn(4, 263, 30, generator=g), size=196, mode="linear").transpose(1, 2)
