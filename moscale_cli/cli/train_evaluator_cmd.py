@@ -39,8 +39,9 @@ def _cmd_train_evaluator(
     from moscale_cli.cli.train_cmd import common_train_config
     from moscale_cli.training.evaluator_stage import EvaluatorStageConfig, train_evaluator
 
-    cfg = common_train_config(epochs, steps, batch_size, lr, device, val_every, save_every, keep_last, seed, warmup,
-                              schedule, grad_clip, num_workers)
+    cfg = common_train_config(epochs, steps, {"epochs": 10}, batch_size=batch_size, lr=lr, device=device,
+                              val_every=val_every, save_every=save_every, keep_last=keep_last, seed=seed, warmup=warmup,
+                              schedule=schedule, grad_clip=grad_clip, num_workers=num_workers)
     stage_cfg = EvaluatorStageConfig(val_split=val_split, text_cache=text_cache)
     res = train_evaluator([str(d) for d in data], str(out_dir), preset, cfg, stage_cfg, resume=resume,
                           text_encoder=text_encoder, text_max_tokens=text_max_tokens)

@@ -89,6 +89,20 @@ class Normalizer:
                 raise DatasetError(f"cannot read {path}: {e}") from None
         return cls(arrays[0], arrays[1], eps=eps)
 
+    @classmethod
+    def from_official_meta(cls, folder: str | os.PathLike, eps: float = 1e-8) -> Normalizer:
+        """The official T2M evaluator's statistics: ``meta/mean.npy`` and ``meta/std.npy`` of ``folder`` (an
+        evaluator folder such as ``checkpoints/t2m/Comp_v6_KLD005``, its parent, or the ``meta`` folder)."""
+        folder = Path(folder)
+        for cand in (folder, folder / "meta", folder / "Comp_v6_KLD005" / "meta"):
+            if (cand / "mean.npy").is_file() and (cand / "std.npy").is_file():
+                try:
+                    mean, std = (np.load(cand / n, allow_pickle=False) for n in ("mean.npy", "std.npy"))
+                except (OSError, ValueError) as e:
+                    raise DatasetError(f"cannot read the evaluator statistics in {cand}: {e}") from None
+                return cls(mean, std, eps=eps)
+        raise DatasetError(f"no evaluator statistics (meta/mean.npy, meta/std.npy) under {folder}")
+
 
 def group_average_std(std: np.ndarray, skeleton: Skeleton | None = None) -> np.ndarray:
     """Replace every entry of ``std`` by the mean std of its feature slice."""

@@ -53,12 +53,15 @@ class TrainConfig(ConfigBase):
     lr: float = 3e-4
     betas: tuple[float, ...] = (0.9, 0.99)
     weight_decay: float = 0.0
-    warmup: int = -1  # linear warm-up steps; -1 = min(2000, total // 10)
+    warmup: int = -1  # linear warm-up steps; -1 = warmup_epochs if set, else min(2000, total // 10)
+    warmup_epochs: float = 0.0  # warm-up length in epochs (used when warmup is -1)
+    warmup_start: float = 0.0  # the warm-up rises linearly from warmup_start * lr to lr
     schedule: str = "step"  # "step" | "cosine" | "constant"
     milestones: tuple[int, ...] = ()  # steps at which the lr is multiplied by gamma (schedule "step")
     milestone_fracs: tuple[float, ...] = (0.3, 0.7)  # used when milestones is empty: fractions of the total steps
     gamma: float = 0.3
-    min_lr_ratio: float = 0.0  # cosine floor
+    min_lr_ratio: float = 0.0  # cosine floor (fraction of the peak lr)
+    horizon_epochs: float = 0.0  # the cosine is planned over this many epochs (0 = the run's own length)
     grad_clip: float = 0.5  # max grad norm, 0 = off
     val_every: int = 0  # steps, 0 = once per epoch
     save_every: int = 0  # steps, 0 = once per epoch
@@ -80,19 +83,36 @@ class TrainConfig(ConfigBase):
             raise ConfigError("give a positive number of steps or epochs")
         if self.batch_size < 1 or self.lr <= 0:
             raise ConfigError("batch size and learning rate must be positive")
+        if not 0.0 <= self.warmup_start <= 1.0 or not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ConfigError("warmup_start and min_lr_ratio must lie in [0, 1]")
+        if self.warmup_epochs < 0 or self.horizon_epochs < 0:
+            raise ConfigError("warmup_epochs and horizon_epochs must be >= 0")
+
+    def warmup_steps(self, total: int, per_epoch: int = 1) -> int:
+        if self.warmup >= 0:
+            return self.warmup
+        if self.warmup_epochs > 0:
+            return round(self.warmup_epochs * per_epoch)
+        return min(2000, total // 10)
+
+    def horizon_steps(self, total: int, per_epoch: int = 1) -> int:
+        return max(total, round(self.horizon_epochs * per_epoch)) if self.horizon_epochs > 0 else total
 
 
-def lr_factor(cfg: TrainConfig, step: int, total: int) -> float:
-    """Multiplier of the base lr for optimizer step ``step`` (0-based): warm-up, then the schedule."""
+def lr_factor(cfg: TrainConfig, step: int, total: int, per_epoch: int = 1) -> float:
+    """Multiplier of the base lr for optimizer step ``step`` (0-based) of a run of ``total`` steps with
+    ``per_epoch`` steps per epoch: a linear warm-up from ``warmup_start``, then the schedule. The cosine falls
+    from 1 to ``min_lr_ratio`` over ``horizon_epochs`` (the reference plans 250 epochs and stops at 120)."""
     f = 1.0
-    warmup = cfg.warmup if cfg.warmup >= 0 else min(2000, total // 10)
+    warmup = cfg.warmup_steps(total, per_epoch)
     if warmup > 0 and step < warmup:
-        f = (step + 1) / warmup
+        f = cfg.warmup_start + (1.0 - cfg.warmup_start) * (step + 1) / warmup
     if cfg.schedule == "step":
         ms = cfg.milestones or tuple(round(x * total) for x in cfg.milestone_fracs)
         f *= cfg.gamma ** sum(step >= m for m in ms)
-    elif cfg.schedule == "cosine":
-        t = min(1.0, max(0, step - warmup) / max(1, total - warmup))
+    elif cfg.schedule == "cosine" and step >= warmup:
+        horizon = cfg.horizon_steps(total, per_epoch)
+        t = min(1.0, (step - warmup) / max(1, horizon - warmup))
         f *= cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
     return f
 
@@ -337,7 +357,7 @@ class Trainer:
                 for idx in self._epoch_batches(order, dataset, collate):
                     batch = _to_device(idx, self.device)
                     for g in opt.param_groups:
-                        g["lr"] = g["base_lr"] * lr_factor(self.cfg, self.step, total)
+                        g["lr"] = g["base_lr"] * lr_factor(self.cfg, self.step, total, per_epoch)
                     with autocast_context(self.device):
                         loss, logs = self.stage.training_step(train_model, batch, self.step)
                     if not torch.isfinite(loss):

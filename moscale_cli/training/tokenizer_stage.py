@@ -30,7 +30,7 @@ TOKENIZER_CONFIG = "tokenizer_config.json"
 class TokenizerStageConfig(ConfigBase):
     lambda_pos: float = 0.5
     lambda_commit: float = 0.02
-    stats: str = "dataset"  # "dataset" or "evaluator" normalisation statistics
+    stats: str = "dataset"  # "dataset", "evaluator" or "official:DIR" normalisation statistics (see resolve_stats)
     val_split: str = "val"  # split used for validation ("" = none)
     val_max_items: int = 0  # 0 = all
     val_batch_size: int = 64
@@ -118,7 +118,14 @@ class TokenizerStage:
         from moscale_cli.data.dataset import MotionDataset, collate
 
         self._collate = collate
-        self._train = MotionDataset(self.data, split="train", stats=self.cfg.stats, mode="train",
+        official = self.cfg.stats.startswith("official:")
+        norm = None
+        if official:
+            from moscale_cli.motion.normalize import Normalizer
+
+            norm = Normalizer.from_official_meta(self.cfg.stats[len("official:") :])
+        self._train = MotionDataset(self.data, split="train", stats="dataset" if official else self.cfg.stats,
+                                    normalizer=norm, mode="train",
                                     max_len=self.tok_cfg.max_frames, unit=self.tok_cfg.unit, seed=self.seed)
         if self._train.feature_dim != self.tok_cfg.feature_dim:
             from moscale_cli.errors import ConfigError
@@ -165,6 +172,30 @@ class TokenizerStage:
         save_module(run_dir / TOKENIZER_WEIGHTS, model)
         save_json(run_dir / TOKENIZER_CONFIG, self.tok_cfg.to_dict())
         self.normalizer.save(run_dir)
+
+
+def resolve_stats(stats: str, data: list[str], evaluator_meta: str | None = None) -> str:
+    """The normalisation statistics a tokenizer run uses (method §1 normalises with the evaluator's).
+
+    ``auto``: the official evaluator's ``meta/`` statistics when ``evaluator_meta`` is given; else ``evaluator``
+    (Mean.npy + Std.npy with the root and contact dims divided by 25, which is how the official statistics
+    are made from HumanML3D's and KIT-ML's own files) for data in the HumanML3D layout that moscale did not
+    make; else ``dataset`` (our corpora: ``moscale data synth/import-bvh/merge`` write ``meta.json`` or
+    ``labels.jsonl``, and their statistics are their own)."""
+    from moscale_cli.errors import UsageError
+
+    if evaluator_meta:
+        if stats not in ("auto", "official"):
+            raise UsageError("--evaluator-meta goes with --stats auto (or official:DIR instead of both)")
+        return "official:" + str(Path(evaluator_meta).resolve())
+    if stats == "auto":
+        ours = all((Path(d) / "meta.json").is_file() or (Path(d) / "labels.jsonl").is_file() for d in data)
+        return "dataset" if ours else "evaluator"
+    if stats.startswith("official:"):
+        return "official:" + str(Path(stats[len("official:") :]).resolve())
+    if stats not in ("dataset", "evaluator", "none"):
+        raise UsageError(f"--stats must be auto, dataset, evaluator or official:DIR, got {stats!r}")
+    return stats
 
 
 def load_tokenizer_run(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[MSTokenizer, Any]:
