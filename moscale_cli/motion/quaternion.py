@@ -288,9 +288,14 @@ def quat_to_euler(q: Array, order: str = "ZYX", degrees: bool = True) -> Array:
 
     The middle angle lies in [-90, 90] degrees; at gimbal lock the last angle is set to 0.
     """
+    return matrix_to_euler(quat_to_matrix(q), order, degrees)
+
+
+def matrix_to_euler(m: Array, order: str = "ZYX", degrees: bool = True) -> Array:
+    """Rotation matrices (..., 3, 3) to intrinsic Euler angles (..., 3) (see :func:`quat_to_euler`)."""
     order = _check_order(order)
-    xp = _xp(q)
-    m = quat_to_matrix(q)
+    m = _float(m)
+    xp = _xp(m)
     i, j, k = (_AXES[c] for c in order)
     s = 1.0 if (i, j, k) in ((0, 1, 2), (1, 2, 0), (2, 0, 1)) else -1.0
     sb = xp.clip(s * m[..., i, k], -1.0, 1.0)
@@ -304,3 +309,74 @@ def quat_to_euler(q: Array, order: str = "ZYX", degrees: bool = True) -> Array:
     c = xp.where(locked, xp.zeros_like(c), c)
     out = _stack([a, b, c])
     return out * (180.0 / np.pi) if degrees else out
+
+
+def _axis_matrix(axis: int, angle: Array) -> Array:
+    xp = _xp(angle)
+    c, s = xp.cos(angle), xp.sin(angle)
+    o, z = xp.ones_like(angle), xp.zeros_like(angle)
+    if axis == 0:
+        rows = [[o, z, z], [z, c, -s], [z, s, c]]
+    elif axis == 1:
+        rows = [[c, z, s], [z, o, z], [-s, z, c]]
+    else:
+        rows = [[c, -s, z], [s, c, z], [z, z, o]]
+    return _stack([_stack(r, axis=-1) for r in rows], axis=-2)
+
+
+def euler_to_matrix(e: Array, order: str = "ZYX", degrees: bool = True) -> Array:
+    """Intrinsic rotations about the axes of ``order`` (..., len(order)) to matrices (..., 3, 3).
+
+    ``order`` is any sequence of the letters X, Y, Z (a BVH joint may list one, two or three rotation
+    channels): ``"ZXY"`` gives Rz(a) @ Rx(b) @ Ry(c), as :func:`euler_to_quat`.
+    """
+    order = order.upper()
+    if not order or set(order) - set("XYZ"):
+        raise ValueError(f"rotation axes must be letters X, Y, Z (e.g. 'ZXY'), got {order!r}")
+    e = _float(e)
+    if degrees:
+        e = e * (np.pi / 180.0)
+    m = _axis_matrix(_AXES[order[0]], e[..., 0])
+    for i in range(1, len(order)):
+        m = m @ _axis_matrix(_AXES[order[i]], e[..., i])
+    return m
+
+
+def closest_euler(e: Array, ref: Array, order: str = "ZYX") -> Array:
+    """Of the Euler triples (degrees) of the same rotations as ``e``, the ones nearest to ``ref`` (...,3).
+
+    Each rotation has two triples, (a, b, c) and (a + 180, 180 - b, c + 180), each defined modulo 360
+    per angle; picking the nearest keeps written channel curves continuous with their neighbours.
+    """
+    _check_order(order)
+    e, ref = _float(e), _as_like(ref, _float(e))
+    xp = _xp(e)
+    alt = e + _as_like([180.0, 0.0, 180.0], e)
+    alt = _stack([alt[..., 0], 180.0 - e[..., 1], alt[..., 2]])
+    best, best_d = None, None
+    for cand in (e, alt):
+        wrapped = ref + (cand - ref + 180.0) % 360.0 - 180.0
+        d = xp.abs(wrapped - ref).sum(-1)
+        if best is None:
+            best, best_d = wrapped, d
+        else:
+            pick = (d < best_d)[..., None]
+            best = xp.where(pick, wrapped, best)
+            best_d = xp.where(d < best_d, d, best_d)
+    return best
+
+
+def rotation_angle(m: Array) -> Array:
+    """Angle (radians, in [0, pi]) of rotation matrices (..., 3, 3)."""
+    m = _float(m)
+    xp = _xp(m)
+    tr = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
+    return xp.arccos(xp.clip((tr - 1.0) / 2.0, -1.0, 1.0))
+
+
+def axis_angle_to_quat(axis: Array, angle: Array) -> Array:
+    """Quaternions of rotations about unit ``axis`` (..., 3) by ``angle`` (...) radians."""
+    axis, angle = _float(axis), _float(angle)
+    xp = _xp(axis)
+    h = _as_like(angle, axis)[..., None] / 2.0
+    return _cat([xp.cos(h), axis * xp.sin(h)])

@@ -8,9 +8,13 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from moscale_cli.motion.quaternion import (
+    axis_angle_to_quat,
+    closest_euler,
     cont6d_to_matrix,
     cont6d_to_quat,
+    euler_to_matrix,
     euler_to_quat,
+    matrix_to_euler,
     matrix_to_quat,
     qbetween,
     qinv,
@@ -21,6 +25,7 @@ from moscale_cli.motion.quaternion import (
     quat_to_cont6d,
     quat_to_euler,
     quat_to_matrix,
+    rotation_angle,
 )
 
 ORDERS = ["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"]
@@ -177,3 +182,49 @@ def test_float32_stays_float32(rng):
     assert qmul(q, q).dtype == np.float32
     assert qrot(q, np.ones((200, 3), np.float32)).dtype == np.float32
     assert qrot(torch.from_numpy(q), torch.ones(200, 3)).dtype == torch.float32
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_euler_matrices_match_scipy_and_quaternions(order, rng):
+    e = rng.uniform(-180, 180, size=(100, 3))
+    ref = Rotation.from_euler(order, e, degrees=True).as_matrix()
+    assert np.abs(euler_to_matrix(e, order) - ref).max() < 1e-12
+    assert np.abs(euler_to_matrix(e, order) - quat_to_matrix(euler_to_quat(e, order))).max() < 1e-12
+    back = matrix_to_euler(ref, order)
+    assert np.abs(euler_to_matrix(back, order) - ref).max() < 1e-12
+    q = euler_to_quat(e, order)
+    assert np.array_equal(quat_to_euler(q, order), matrix_to_euler(quat_to_matrix(q), order))
+
+
+def test_euler_matrix_takes_one_or_two_axes(rng):
+    e = rng.uniform(-180, 180, size=(20, 2))
+    ref = Rotation.from_euler("ZX", e, degrees=True).as_matrix()
+    assert np.abs(euler_to_matrix(e, "ZX") - ref).max() < 1e-12
+    one = Rotation.from_euler("Y", e[:, :1], degrees=True).as_matrix()
+    assert np.abs(euler_to_matrix(e[:, :1], "Y") - one).max() < 1e-12
+    with pytest.raises(ValueError):
+        euler_to_matrix(e, "ZW")
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_closest_euler_same_rotation_nearest_reference(order, rng):
+    e = rng.uniform(-180, 180, size=(200, 3))
+    e[:, 1] = rng.uniform(-85, 85, size=200)
+    m = euler_to_matrix(e, order)
+    # references near the second triple (a+180, 180-b, c+180) shifted by whole turns
+    alt = np.stack([e[:, 0] + 180 + 360, 180 - e[:, 1], e[:, 2] + 180 - 720], -1)
+    for ref in (e + rng.normal(scale=5, size=e.shape) + 360, alt + rng.normal(scale=5, size=e.shape)):
+        got = closest_euler(matrix_to_euler(m, order), ref, order)
+        assert np.abs(euler_to_matrix(got, order) - m).max() < 1e-9
+        assert np.abs(got - ref).max() < 30.0
+    t = torch.from_numpy(e)
+    assert torch.allclose(closest_euler(t, t + 360.0, order), t + 360.0)
+
+
+def test_rotation_angle_and_axis_angle(rng):
+    axis = qnormalize(rng.normal(size=(50, 3)))
+    ang = rng.uniform(0, np.pi, size=50)
+    q = axis_angle_to_quat(axis, ang)
+    assert np.abs(rotation_angle(quat_to_matrix(q)) - ang).max() < 1e-6
+    ref = Rotation.from_rotvec(axis * ang[:, None]).as_matrix()
+    assert np.abs(quat_to_matrix(q) - ref).max() < 1e-12
