@@ -3,8 +3,13 @@
 Layout: ``cache_dir/<key>/shard-<id>.safetensors`` where ``<key>`` is a hash of the encoder's
 ``model_id`` (name + window). Each shard holds, for N captions, the valid token rows flattened
 (``tokens`` (M,E)), their counts (``lengths`` (N,)), the pooled vectors (``pooled`` (N,E)) and, in
-its metadata, the SHA-1 of each caption. Shards are written atomically under unique names, so a
-crash never leaves a partial shard and several processes (DDP ranks) may share a folder.
+its metadata, the SHA-1 of each caption and a checksum (the :mod:`moscale_cli.text.rows` format, shared
+with the prompt-embedding cache). Shards are written atomically under unique names, so a crash never
+leaves a partial shard and several processes (DDP ranks) may share a folder; a shard that fails its
+checks is ignored.
+
+Prompts are read through the encoder without its prompt-embedding cache (one file per caption would be
+wasteful for a training set).
 
 Usage::
 
@@ -16,7 +21,6 @@ Usage::
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import uuid
 from collections.abc import Callable, Iterable
@@ -24,13 +28,11 @@ from pathlib import Path
 
 import torch
 
-from moscale_cli.text.encoder import TextFeatures
+from moscale_cli.text.features import TextFeatures
+from moscale_cli.text.rows import FORMAT as _FORMAT
+from moscale_cli.text.rows import caption_key, read_rows, write_rows
 
-_FORMAT = "moscale-text-cache-v1"
-
-
-def caption_key(caption: str) -> str:
-    return hashlib.sha1(caption.encode("utf-8")).hexdigest()
+__all__ = ["CachedTextEncoder", "cached_text_fn", "caption_key", "encoder_key"]
 
 
 def encoder_key(model_id: str) -> str:
@@ -75,43 +77,23 @@ class CachedTextEncoder:
 
     # ----------------------------------------------------------------- disk
     def _load_shards(self) -> None:
-        from safetensors import safe_open
-
         assert self.dir is not None
         for shard in sorted(self.dir.glob("shard-*.safetensors")):
-            try:
-                with safe_open(str(shard), framework="pt") as f:
-                    meta = f.metadata() or {}
-                    keys = json.loads(meta.get("keys", "[]"))
-                    tokens = f.get_tensor("tokens")
-                    lengths = f.get_tensor("lengths").tolist()
-                    pooled = f.get_tensor("pooled")
-            except Exception:  # a foreign or broken file: ignore it, the captions get re-encoded
+            got = read_rows(shard, self.dim)
+            if got is None:  # a foreign or broken file: ignore it, the captions get re-encoded
                 continue
-            if meta.get("format") != _FORMAT or len(keys) != len(lengths) or tokens.shape[-1] != self.dim:
-                continue
-            off = 0
-            for i, k in enumerate(keys):
-                n = int(lengths[i])
-                self._mem.setdefault(k, (tokens[off : off + n].to(self.dtype), pooled[i].to(self.dtype)))
-                off += n
+            _, keys, rows = got
+            for k, (tok, pooled) in zip(keys, rows, strict=True):
+                self._mem.setdefault(k, (tok.to(self.dtype), pooled.to(self.dtype)))
 
     def flush(self) -> None:
         """Write the entries added since the last flush as one new shard (no-op without a cache dir)."""
         if self.dir is None or not self._pending:
             self._pending = []
             return
-        from moscale_cli.checkpoint import save_tensors
-
         keys = list(dict.fromkeys(self._pending))
-        toks = [self._mem[k][0] for k in keys]
-        tensors = {
-            "tokens": torch.cat(toks) if toks else torch.zeros(0, self.dim, dtype=self.dtype),
-            "lengths": torch.tensor([t.shape[0] for t in toks], dtype=torch.int32),
-            "pooled": torch.stack([self._mem[k][1] for k in keys]),
-        }
         name = f"shard-{os.getpid()}-{uuid.uuid4().hex[:12]}.safetensors"
-        save_tensors(self.dir / name, tensors, metadata={"format": _FORMAT, "keys": json.dumps(keys)})
+        write_rows(self.dir / name, keys, [self._mem[k] for k in keys], self.dim, self.dtype)
         self._pending = []
 
     def __len__(self) -> int:
@@ -124,9 +106,10 @@ class CachedTextEncoder:
     def _encode_missing(self, captions: list[str], batch_size: int) -> None:
         todo = list(dict.fromkeys(c for c in captions if caption_key(c) not in self._mem))
         self.misses += len(todo)
+        no_prompt_cache = {"cache": False} if getattr(self.encoder, "prompt_cache", None) is not None else {}
         for i in range(0, len(todo), batch_size):
             chunk = todo[i : i + batch_size]
-            feats = self.encoder.encode(chunk, warn=False)
+            feats = self.encoder.encode(chunk, warn=False, **no_prompt_cache)
             tok = feats.tokens_BSE.detach().to("cpu", self.dtype)
             pooled = feats.pooled_BE.detach().to("cpu", self.dtype)
             n_valid = feats.mask_BS.sum(dim=1).tolist()

