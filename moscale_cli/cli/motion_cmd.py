@@ -10,8 +10,9 @@ from moscale_cli.cli.common import info
 
 _MAPPING_HELP = (
     "BVH import: JSON mapping from the 22 SMPL joint names to the file's joint names, as a file path or "
-    'inline JSON, e.g. \'{"pelvis": "Hips", "spine3": ["Chest", "Neck"], ...}\' (a list = midpoint). '
-    "Not needed for Bandai-Namco files or files written by moscale."
+    'inline JSON, e.g. \'{"pelvis": "Hips", "spine3": ["Chest", "Neck"], ...}\' (a list = their mean). '
+    "Not needed for Bandai-Namco files, files written by moscale, or rigs with CMU/Mixamo-style joint "
+    "names (Hips, LeftUpLeg, LeftLeg, LeftFoot, Spine, ..., also with prefixes such as mixamorig:)."
 )
 _SCALE_HELP = (
     "BVH import: factor from file units to metres (default: detected from the skeleton height: "
@@ -85,7 +86,7 @@ def convert(
 ) -> None:
     """Convert a motion between BVH, NPY (joints or features) and MP4/GIF.
 
-    BVH input is mapped to the 22-joint SMPL skeleton, resampled to 20 fps, converted to metres and floored at y=0. BVH output is a 22-joint skeleton (Hips, LeftUpLeg, ...) with rotations from IK.
+    BVH input is mapped to the 22-joint SMPL skeleton, resampled to 20 fps (bone lengths kept), converted to metres and floored at y=0. BVH output is a 22-joint skeleton (Hips, LeftUpLeg, ...) with the motion's own bone lengths and rotations from IK, so bvh -> npy -> bvh keeps the joints.
 
     Examples: moscale convert clip.bvh -o clip.npy --features; moscale convert joints.npy -o clip.bvh
     """

@@ -40,6 +40,11 @@ def test_convert_every_fixture(bvh_files: list[Path], tmp_path: Path, capsys):
         assert np.linalg.norm(load_motion(f"{stem}.bvh").joints - on_skel, axis=-1).max() < 0.01
         code, err = run_cli(["-q", "convert", src, "-o", f"{stem}_direct.bvh"], capsys)
         assert code == 0, err
+        # bvh -> npy -> bvh -> npy: the motion's own bone lengths are written, so within 5 mm
+        for a, b in ((f"{stem}.npy", f"{stem}_rt.bvh"), (f"{stem}_rt.bvh", f"{stem}_rt.npy")):
+            code, err = run_cli(["-q", "convert", a, "-o", b], capsys)
+            assert code == 0, err
+        assert np.linalg.norm(np.load(f"{stem}_rt.npy") - joints, axis=-1).max() < 0.005
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
