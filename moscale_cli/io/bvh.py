@@ -349,7 +349,9 @@ def write_rig(path: str | os.PathLike, rig: Rig, values: np.ndarray, frame_time:
     """Write a rig and its channel values (T, C) as a BVH file (atomic)."""
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2 or values.shape[1] != rig.num_channels or values.shape[0] < 1:
-        raise MotionFileError(f"channel values of shape {values.shape} do not fit {rig.num_channels} channels")
+        raise MotionFileError(
+            f"channel values of shape {values.shape} do not fit {rig.num_channels} channels"
+        )
     if not np.isfinite(values).all():
         raise MotionFileError("channel values hold NaN or infinite values")
     text = (

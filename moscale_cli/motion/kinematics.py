@@ -101,7 +101,9 @@ def forward_kinematics(
     return pos, glob
 
 
-def _follow_previous_twist(g: np.ndarray, bone: np.ndarray, rest: np.ndarray, target: np.ndarray) -> np.ndarray:
+def _follow_previous_twist(
+    g: np.ndarray, bone: np.ndarray, rest: np.ndarray, target: np.ndarray
+) -> np.ndarray:
     """Near-180-degree swings (see FLIP_LO/FLIP_HI): blend toward the twist of the previous frame.
 
     ``g`` (T, 3, 3) swung global rotations, ``bone`` (T, 3) the bone in the joint's frame, ``rest`` its

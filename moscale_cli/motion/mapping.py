@@ -131,7 +131,11 @@ _SIDED: dict[str, tuple[str, ...]] = {
     "elbow": ("forearm", "lowerarm", "elbow", "loarm", "larm"),
     "wrist": ("hand", "wrist"),
 }
-_CENTER: dict[str, tuple[str, ...]] = {"pelvis": ("hips", "pelvis", "hip"), "neck": ("neck", "neck1"), "head": ("head",)}
+_CENTER: dict[str, tuple[str, ...]] = {
+    "pelvis": ("hips", "pelvis", "hip"),
+    "neck": ("neck", "neck1"),
+    "head": ("head",),
+}
 _CHAINS = (("hip", "knee", "ankle", "foot"), ("collar", "shoulder", "elbow", "wrist"))
 
 
@@ -242,14 +246,18 @@ def detect_by_names(names: Sequence[str], parents: Sequence[int]) -> Detection:
         mp[f"{side}_foot"] = names[found[f"{side}_foot"]]
         arm = names[found[f"{side}_shoulder"]]
         collar = found.get(f"{side}_collar")
-        mp[f"{side}_collar"] = names[collar] if collar is not None else [names[parents[found[f"{side}_shoulder"]]], arm]
+        mp[f"{side}_collar"] = (
+            names[collar] if collar is not None else [names[parents[found[f"{side}_shoulder"]]], arm]
+        )
         mp[f"{side}_shoulder"] = arm
         mp[f"{side}_elbow"] = names[found[f"{side}_elbow"]]
         mp[f"{side}_wrist"] = names[found[f"{side}_wrist"]]
     return Detection({n: mp[n] for n in SMPL22.joint_names}, [])
 
 
-def detect_mapping(names: Sequence[str], parents: Sequence[int], where: str = "the file") -> tuple[str, Mapping]:
+def detect_mapping(
+    names: Sequence[str], parents: Sequence[int], where: str = "the file"
+) -> tuple[str, Mapping]:
     """(kind, mapping): a built-in one whose joints all exist, else one detected from the joint names.
 
     MotionFileError (one line, naming what is missing) when neither works.

@@ -280,11 +280,15 @@ def solve_channels(
     values = np.asarray(values, dtype=np.float64)
     t = values.shape[0]
     if values.shape != (t, rig.num_channels):
-        raise MotionFileError(f"channel values have shape {values.shape}, the rig has {rig.num_channels} channels")
+        raise MotionFileError(
+            f"channel values have shape {values.shape}, the rig has {rig.num_channels} channels"
+        )
     sf, order = _frame_mask(frames, t)
     new = np.asarray(joints_TJ3, dtype=np.float64)
     if new.shape != (len(sf), 22, 3):
-        raise MotionFileError(f"new joints have shape {new.shape}, expected ({len(sf)}, 22, 3) for {len(sf)} frames")
+        raise MotionFileError(
+            f"new joints have shape {new.shape}, expected ({len(sf)}, 22, 3) for {len(sf)} frames"
+        )
     if not np.isfinite(new).all():
         raise MotionFileError("new joint positions hold NaN or infinite values")
     out = values.copy()

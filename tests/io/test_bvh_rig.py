@@ -36,7 +36,10 @@ def test_read_keeps_the_file(bvh_files: list[Path], tmp_path: Path):
         clip = read_bvh(path)
         text = path.read_text()
         assert clip.names[:3] == ["joint_Root", "Hips", "Spine"] and clip.parents[:3] == [-1, 0, 1]
-        assert all(c == ["Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation"] for c in clip.channels)
+        assert all(
+            c == ["Xposition", "Yposition", "Zposition", "Zrotation", "Xrotation", "Yrotation"]
+            for c in clip.channels
+        )
         assert sorted(clip.names[k] for k in clip.end_sites) == sorted(
             ["Head", "Hand_L", "Hand_R", "Toes_L", "Toes_R"]
         )
@@ -75,14 +78,18 @@ def test_source_joints_and_the_import_transform(short_bvh: Path):
     expected = resample(src.joints * 0.01, src.fps, 20.0, SMPL22.parents)
     expected[..., 1] -= imp.floor_offset
     np.testing.assert_allclose(imp.joints, expected, atol=1e-6)
-    assert imp.floor_offset == pytest.approx(float((resample(src.joints * 0.01, src.fps, 20.0, SMPL22.parents))[..., 1].min()))
+    assert imp.floor_offset == pytest.approx(
+        float((resample(src.joints * 0.01, src.fps, 20.0, SMPL22.parents))[..., 1].min())
+    )
     np.testing.assert_array_equal(imp.joints, bvh_to_smpl22(short_bvh))
     same = import_bvh_smpl22(short_bvh, target_fps=clip.fps)  # no resampling: exactly the clip, moved
     np.testing.assert_allclose(same.to_source_units(same.joints), src.joints, atol=1e-4)
 
 
 @pytest.mark.parametrize("twist", ["frame", "nearest"])
-def test_solve_on_own_joints_and_write_on_the_source(bvh_files: list[Path], tmp_path: Path, bvh_grammar, twist):
+def test_solve_on_own_joints_and_write_on_the_source(
+    bvh_files: list[Path], tmp_path: Path, bvh_grammar, twist
+):
     for path in bvh_files[:3]:
         clip = read_bvh(path)
         src = source_smpl22(clip)
@@ -165,12 +172,18 @@ def _rewrite(src: Path, dst: Path, fn) -> Path:
 
 
 def test_bad_rigs_one_line(short_bvh: Path, tmp_path: Path):
-    zero = _rewrite(short_bvh, tmp_path / "zero.bvh", lambda s: s.replace("OFFSET 40.9854 0.0 -1.26872e-05", "OFFSET 0 0 0"))
+    zero = _rewrite(
+        short_bvh,
+        tmp_path / "zero.bvh",
+        lambda s: s.replace("OFFSET 40.9854 0.0 -1.26872e-05", "OFFSET 0 0 0"),
+    )
     clip = read_bvh(zero)
     values = clip.values.copy()
     values[:, clip.rig.columns[clip.index("Foot_L")][:3]] = 0.0  # the ankle sits on the knee
     write_rig(zero, clip.rig, values, clip.frame_time)
-    with pytest.raises(MotionFileError, match=r"zero.bvh: the rig has zero-length bones .*left_knee-left_ankle") as e:
+    with pytest.raises(
+        MotionFileError, match=r"zero.bvh: the rig has zero-length bones .*left_knee-left_ankle"
+    ) as e:
         bvh_to_smpl22(zero)
     assert "\n" not in str(e.value)
     for name, fn, what in (
@@ -178,6 +191,8 @@ def test_bad_rigs_one_line(short_bvh: Path, tmp_path: Path):
         ("headless", lambda s: s.replace("Hips", "Body"), r"no pelvis \(Hips\) joint found"),
     ):
         bad = _rewrite(short_bvh, tmp_path / f"{name}.bvh", fn)
-        with pytest.raises(MotionFileError, match=f"{name}.bvh: cannot map the skeleton to SMPL-22: {what}") as e:
+        with pytest.raises(
+            MotionFileError, match=f"{name}.bvh: cannot map the skeleton to SMPL-22: {what}"
+        ) as e:
             bvh_to_smpl22(bad)
         assert "\n" not in str(e.value) and "JSON mapping" in str(e.value)

@@ -41,7 +41,9 @@ def test_hierarchy_and_header(tmp_path: Path, bvh_grammar):
         s = SMPL22_BVH_NAMES.index(name)
         if s:
             np.testing.assert_allclose(clip.offsets[k], SMPL22.offsets[s], atol=1e-6)
-    assert sorted(clip.end_sites) == sorted(clip.names.index(SMPL22_BVH_NAMES[s]) for s in (10, 11, 15, 20, 21))
+    assert sorted(clip.end_sites) == sorted(
+        clip.names.index(SMPL22_BVH_NAMES[s]) for s in (10, 11, 15, 20, 21)
+    )
 
 
 def test_offsets_are_the_motions_own_bone_lengths(bvh_files: list[Path], tmp_path: Path):
@@ -106,7 +108,10 @@ def test_grammar_checker_catches_mistakes(tmp_path: Path, bvh_grammar):
     bvh_grammar(text)
     for bad, msg in (
         (text.replace("Frames: 2", "Frames: 3"), "end of file"),
-        (text.replace("CHANNELS 3 Zrotation Xrotation Yrotation", "CHANNELS 3 Zrotation Xrotation", 1), "exactly 3"),
+        (
+            text.replace("CHANNELS 3 Zrotation Xrotation Yrotation", "CHANNELS 3 Zrotation Xrotation", 1),
+            "exactly 3",
+        ),
         (text.replace("ROOT Hips\n{", "ROOT Hips {", 1), "'{'"),
         (text.rstrip("\n") + " 0.0\n", "frame line"),
         (text.replace("Frame Time: 0.05", "Frame Time: 0"), "positive"),

@@ -96,7 +96,9 @@ def random_values(rig: Rig, frames: int, seed: int = 0, amp: float = 20.0, walk:
     if root:
         heading = np.cumsum(gaussian_filter1d(rng.normal(size=frames), 5.0)) * 2.0
         v[:, rig.rot_cols[0][rig.rot_order[0].index("Y")]] = heading
-        step = np.stack([np.sin(np.radians(heading)), np.zeros(frames), np.cos(np.radians(heading))], -1) * walk
+        step = (
+            np.stack([np.sin(np.radians(heading)), np.zeros(frames), np.cos(np.radians(heading))], -1) * walk
+        )
         path = np.cumsum(step, axis=0)
         for col, axis in root:
             v[:, col] = rig.offsets[0, axis] + path[:, axis]

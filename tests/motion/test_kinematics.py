@@ -57,7 +57,9 @@ def test_kabsch_recovers_rotations_and_flat_sets(rng):
     np.testing.assert_allclose(kabsch(src[0], dst[:1] * 1.0), rot[:1], atol=1e-10)  # shared source
     # one vector: the minimal rotation onto it (a proper rotation, not a reflection)
     one = kabsch(src[:, :1], dst[:, :1] * 3.0)
-    np.testing.assert_allclose(np.einsum("tij,tj->ti", one, normalize(src[:, 0])), normalize(dst[:, 0]), atol=1e-9)
+    np.testing.assert_allclose(
+        np.einsum("tij,tj->ti", one, normalize(src[:, 0])), normalize(dst[:, 0]), atol=1e-9
+    )
     np.testing.assert_allclose(np.linalg.det(one), 1.0, atol=1e-9)
 
 
@@ -74,7 +76,9 @@ def test_fk_ik_round_trip_on_random_hierarchies(rng):
         np.testing.assert_allclose(glob[:, 0], local[:, 0])
         for k in range(1, n):
             p = parents[k]
-            np.testing.assert_allclose(pos[:, k], pos[:, p] + np.einsum("tij,j->ti", glob[:, p], off[k]), atol=1e-12)
+            np.testing.assert_allclose(
+                pos[:, k], pos[:, p] + np.einsum("tij,j->ti", glob[:, p], off[k]), atol=1e-12
+            )
         g2, l2 = inverse_kinematics(parents, trans, pos)
         back, _ = forward_kinematics(parents, l2, trans)
         np.testing.assert_allclose(back, pos, atol=1e-9)
@@ -83,7 +87,9 @@ def test_fk_ik_round_trip_on_random_hierarchies(rng):
         _, l3 = inverse_kinematics(parents, trans, pos, base_local=local, follow_twist=False)
         children = children_of(parents)
         has_parent_with_children = [k for k in range(n) if children[k] or k == 0]
-        np.testing.assert_allclose(l3[:, has_parent_with_children], local[:, has_parent_with_children], atol=1e-8)
+        np.testing.assert_allclose(
+            l3[:, has_parent_with_children], local[:, has_parent_with_children], atol=1e-8
+        )
         np.testing.assert_allclose(l3, local, atol=1e-8)
 
 

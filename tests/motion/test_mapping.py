@@ -74,7 +74,12 @@ def test_cmu_names_skip_hip_joints_and_spread_the_spine():
     assert mp is not None
     assert (mp["left_hip"], mp["right_hip"]) == ("LeftUpLeg", "RightUpLeg")
     assert (mp["spine1"], mp["spine2"], mp["spine3"]) == ("LowerBack", "Spine", "Spine1")
-    assert (mp["neck"], mp["head"], mp["left_foot"], mp["right_wrist"]) == ("Neck", "Head", "LeftToeBase", "RightHand")
+    assert (mp["neck"], mp["head"], mp["left_foot"], mp["right_wrist"]) == (
+        "Neck",
+        "Head",
+        "LeftToeBase",
+        "RightHand",
+    )
 
 
 def test_biped_and_blender_style_names():
@@ -83,12 +88,19 @@ def test_biped_and_blender_style_names():
     assert mp is not None and mp["pelvis"] == "Bip01 Pelvis" and mp["left_knee"] == "Bip01 L Calf"
     assert mp["left_collar"] == "Bip01 L Clavicle" and mp["left_shoulder"] == "Bip01 L UpperArm"
     assert mp["left_foot"] == "Bip01 L Toe0"
-    assert (mp["spine1"], mp["spine2"], mp["spine3"]) == ("Bip01 Spine", "Bip01 Spine1", ["Bip01 Spine1", "Bip01 Neck"])
+    assert (mp["spine1"], mp["spine2"], mp["spine3"]) == (
+        "Bip01 Spine",
+        "Bip01 Spine1",
+        ["Bip01 Spine1", "Bip01 Neck"],
+    )
     # one spine joint between pelvis and neck: spine2/spine3 are weighted means of it and the neck
     one = [(n, "Bip01 Spine" if p == "Bip01 Spine1" else p) for n, p in BIPED if n != "Bip01 Spine1"]
     mp = detect_by_names(*_tree(one)).mapping
     assert mp is not None and mp["spine1"] == "Bip01 Spine"
-    assert mp["spine2"] == ["Bip01 Spine"] * 2 + ["Bip01 Neck"] and mp["spine3"] == ["Bip01 Spine"] + ["Bip01 Neck"] * 2
+    assert (
+        mp["spine2"] == ["Bip01 Spine"] * 2 + ["Bip01 Neck"]
+        and mp["spine3"] == ["Bip01 Spine"] + ["Bip01 Neck"] * 2
+    )
     # Blender / Rigify-like suffix sides, lower case
     blender = {"LeftUpLeg": "thigh.L", "LeftLeg": "shin.L", "LeftFoot": "foot.L", "LeftToeBase": "toe.L",
                "RightUpLeg": "thigh_r", "RightLeg": "calf_r", "RightFoot": "foot_r", "RightToeBase": "ball_r",

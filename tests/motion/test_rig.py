@@ -25,7 +25,9 @@ def test_channel_semantics():
     assert rig.rot_order == ["ZXY", "Y", ""] and rig.rotatable(0) and not rig.rotatable(1)
     v = np.array([[5.0, 6.0, 7.0, 10.0, 20.0, 30.0, 90.0, 3.0]])
     rot, trans = rig.local_transforms(v)
-    np.testing.assert_allclose(rot[0, 0], Rotation.from_euler("ZXY", [10, 20, 30], degrees=True).as_matrix(), atol=1e-12)
+    np.testing.assert_allclose(
+        rot[0, 0], Rotation.from_euler("ZXY", [10, 20, 30], degrees=True).as_matrix(), atol=1e-12
+    )
     np.testing.assert_allclose(trans[0], [[5, 6, 7], [3, 0, 0], [0, 2, 0]])  # Xposition overrides OFFSET x
     pos, glob = rig.forward(v)
     r0 = rot[0, 0]
@@ -104,7 +106,8 @@ def test_solve_six_channel_rig_moves_the_pelvis_joint_only():
     src = random_values(base, 30, seed=3)
     src[:, :6] = 0.0  # static root
     src[:, 6:9] = random_values(rig, 30, seed=3)[:, :3]
-    src[5:, 9 + 6 + 0] += np.linspace(0, 2, 25)  # a 6-channel child whose position channel moves (bone length)
+    # a 6-channel child whose position channel moves (its bone length changes)
+    src[5:, 9 + 6 + 0] += np.linspace(0, 2, 25)
     other = src.copy()
     other[:, 9:] = random_values(base, 30, seed=4)[:, 9:]
     other[:, 6:9] += 15.0
