@@ -11,7 +11,6 @@ cost more than the forward pass of a prompt.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -103,9 +102,7 @@ class BertLayer(nn.Module):
             return t.view(B, S, nh, H // nh).transpose(1, 2)
 
         q, k, v = heads(self.q(x_BSH)), heads(self.k(x_BSH)), heads(self.v(x_BSH))
-        scores = (q @ k.transpose(-1, -2)) / math.sqrt(H // nh)
-        scores = scores.masked_fill(~attend_B11S, torch.finfo(scores.dtype).min)
-        ctx = (scores.softmax(dim=-1) @ v).transpose(1, 2).reshape(B, S, H)
+        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=attend_B11S).transpose(1, 2).reshape(B, S, H)
         x_BSH = self.attn_norm(x_BSH + self.attn_out(ctx))
         return self.ff_norm(x_BSH + self.ff_out(self.act(self.ff_in(x_BSH))))
 

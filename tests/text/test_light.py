@@ -160,3 +160,21 @@ def test_folder_without_tokenizer_json_falls_back(model_copy, text_encoder, monk
     assert torch.allclose(f.tokens_BSE, ref.tokens_BSE, atol=1e-5)
     monkeypatch.setenv("MOSCALE_TEXT_BACKEND", "sentence-transformers")
     assert TextEncoder(max_tokens=16).backend == "sentence-transformers"
+
+
+def test_bert_padding_does_not_leak():
+    from moscale_cli.text.bert import BertConfig, BertEncoder
+
+    torch.manual_seed(0)
+    m = BertEncoder(BertConfig(vocab_size=50, hidden_size=16, num_layers=2, num_heads=4, intermediate_size=32, max_positions=12))
+    for p in m.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    ids = torch.randint(1, 50, (1, 5))
+    alone = m(ids, torch.ones(1, 5, dtype=torch.bool))
+    padded_ids = torch.cat([ids, torch.randint(0, 50, (1, 4))], dim=1)
+    mask = torch.tensor([[True] * 5 + [False] * 4])
+    padded = m(padded_ids, mask)
+    assert torch.allclose(padded[:, :5], alone, atol=1e-5)
+    assert not torch.allclose(m(padded_ids, torch.ones_like(mask))[:, :5], alone, atol=1e-3)  # the mask matters
+    with pytest.raises(ValueError, match="positions"):
+        m(torch.zeros(1, 13, dtype=torch.long), torch.ones(1, 13, dtype=torch.bool))
