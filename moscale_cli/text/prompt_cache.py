@@ -78,7 +78,7 @@ class PromptEmbeddingCache:
         return folder_fingerprint(folder, self.root / "hashes")
 
     def entry_path(self, encoder_fp: str, max_tokens: int, text: str) -> Path:
-        key = hashlib.sha256(f"{int(max_tokens)}\n{text}".encode()).hexdigest()
+        key = hashlib.sha256(f"{int(max_tokens)}\n{text}".encode("utf-8", "surrogatepass")).hexdigest()
         return self.root / "prompts" / encoder_fp[:20] / key[:2] / f"{key}.safetensors"
 
     # ----------------------------------------------------------------- entries
@@ -114,7 +114,7 @@ class PromptEmbeddingCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_rows(path, [text], [(tokens_LE, pooled_E)], int(tokens_LE.shape[-1]), torch.float32, meta, fsync=False)
-        except (OSError, MoScaleError):
+        except (OSError, MoScaleError, ValueError):  # ValueError: e.g. a text safetensors metadata cannot hold
             return False
         return True
 

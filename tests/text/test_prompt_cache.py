@@ -131,6 +131,17 @@ def test_corrupt_or_mismatching_entries_are_recomputed(tmp_path):
     assert pc.load(enc.fingerprint, 16, 384, "a person jumps") is not None
 
 
+def test_odd_texts_round_trip(tmp_path):
+    pc = PromptEmbeddingCache(tmp_path)
+    texts = ["", " ", "nul\x00char", 'line\nbreak "quoted" \\ back', "🙂" * 3000, "a", "A"]
+    for i, t in enumerate(texts):
+        assert pc.save("a" * 64, 16, t, torch.full((3, 4), float(i)), torch.full((4,), float(i)), 3)
+    for i, t in enumerate(texts):
+        e = pc.load("a" * 64, 16, 4, t)
+        assert e is not None and float(e.pooled_E[0]) == i
+    assert not pc.save("a" * 64, 16, "lone \ud800 surrogate", torch.zeros(3, 4), torch.zeros(4), 3)  # skipped, no crash
+
+
 def test_turning_the_cache_off(monkeypatch, tmp_path):
     monkeypatch.setenv("MOSCALE_CACHE", "off")
     enc = TextEncoder(max_tokens=16, cache=True)
