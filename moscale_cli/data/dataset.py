@@ -5,13 +5,14 @@ What it does, following the reference benchmark loader (eval-protocol.md §1):
 * reads the ids of a split, their features (``new_joint_vecs``) and captions (``texts``);
 * whole-clip captions (time tags 0#0) attach to one entry per clip; every other caption makes its own
   entry holding ``feats[int(from*20):int(to*20)]`` (key ``<id>@<from>-<to>``);
-* keeps entries with ``min_len <= T < max_len + unit`` frames (40..199 for HumanML3D, 24.. for KIT);
+* keeps entries with ``min_len <= T < max_len + unit`` frames (40..199 for HumanML3D, 24.. for KIT; a
+  dataset's ``meta.json`` may set its own ``min_len``, as ``moscale data import-bvh --min-len`` does);
 * per item: a random caption, a crop to a multiple of ``unit`` ('single' p=2/3: 4*floor(L/4), 'double'
   p=1/3: 4*(floor(L/4)-1)) at a random offset, never longer than ``max_len``; z-normalisation; zero
   padding to ``max_len``.
 
 Randomness is a pure function of ``(seed, epoch, index)``, so items do not depend on the number of
-DataLoader workers and a run can be resumed exactly (``MotionLoader.set_epoch``/``skip_batches``).
+DataLoader workers. (Training draws its resumable batch order from ``training.sampler``.)
 
 Broken inputs (missing or unreadable .npy, wrong width, NaN, missing/unreadable caption files,
 malformed caption lines) are not skipped silently: they are counted in ``dataset.report`` and
@@ -59,7 +60,8 @@ class DatasetSpec:
 
     @classmethod
     def detect(cls, root: str | os.PathLike, **overrides: Any) -> DatasetSpec:
-        """Guess the feature width from Mean.npy (or the first feature file); KIT (251) gets min_len 24, 12.5 fps."""
+        """Guess the feature width from Mean.npy (or the first feature file); KIT (251) gets min_len 24,
+        12.5 fps; ``min_len`` in the folder's ``meta.json`` overrides the default (not ``overrides``)."""
         root = Path(root)
         if not root.is_dir():
             raise DatasetError(f"dataset folder {root} does not exist")
@@ -67,6 +69,9 @@ class DatasetSpec:
         base: dict[str, Any] = {"root": root, "feature_dim": dim}
         if dim == 251:
             base.update(min_len=24, fps=12.5)
+        own = layout.meta_min_len(root)
+        if own is not None:
+            base["min_len"] = own
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
 
@@ -217,7 +222,7 @@ class MotionDataset(Dataset):
         return Normalizer(mean, std)
 
     def _keep(self, length: int, spec: DatasetSpec) -> bool:
-        if length < spec.min_len:
+        if length < max(spec.min_len, spec.unit):  # a crop is at least one unit long
             self.report.too_short += 1
             return False
         if length >= spec.max_len + spec.unit and not self.crop_long:
@@ -400,37 +405,26 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class EpochSampler(Sampler[int]):
-    """Indices of one epoch: a permutation drawn from ``(seed, epoch)`` (or in order), minus skipped ones."""
+    """Indices of one epoch: a permutation drawn from ``(seed, epoch)``, or in order."""
 
     def __init__(self, n: int, shuffle: bool, seed: int = 0) -> None:
         self.n = n
         self.shuffle = shuffle
         self.seed = int(seed)
         self.epoch = 0
-        self.skip = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def order(self) -> np.ndarray:
-        if self.shuffle:
-            return np.random.default_rng((self.seed, self.epoch)).permutation(self.n)
-        return np.arange(self.n)
 
     def __iter__(self) -> Iterator[int]:
-        idx = self.order()[self.skip :]
-        return iter(idx.tolist())
+        if self.shuffle:
+            return iter(np.random.default_rng((self.seed, self.epoch)).permutation(self.n).tolist())
+        return iter(range(self.n))
 
     def __len__(self) -> int:
-        return self.n - self.skip
+        return self.n
 
 
 class MotionLoader:
-    """A DataLoader over a MotionDataset with seeded epochs.
-
-    Each ``iter()`` runs one epoch and then advances ``epoch``. For exact resume, call
-    ``set_epoch(e)`` and ``skip_batches(k)`` before iterating (the skip applies to that iteration only).
-    """
+    """A DataLoader over a MotionDataset with seeded epochs: each ``iter()`` runs one epoch (its order and
+    the items' crops and captions drawn from ``(seed, epoch)``) and then advances ``epoch``."""
 
     def __init__(
         self,
@@ -453,7 +447,6 @@ class MotionLoader:
         self.drop_last = drop_last
         self.sampler = EpochSampler(len(dataset), shuffle, seed)
         self.epoch = 0
-        self._skip_batches = 0
         self.loader = DataLoader(
             dataset,
             batch_size=batch_size,
@@ -465,18 +458,6 @@ class MotionLoader:
             persistent_workers=False,  # workers must see the dataset's epoch, set before each iter()
         )
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def skip_batches(self, k: int) -> None:
-        self._skip_batches = int(k)
-
-    def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.epoch = int(state["epoch"])
-
     def __len__(self) -> int:
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
@@ -485,13 +466,8 @@ class MotionLoader:
         epoch = self.epoch
         self.epoch += 1
         self.dataset.set_epoch(epoch)
-        self.sampler.set_epoch(epoch)
-        self.sampler.skip = min(self._skip_batches * self.batch_size, len(self.dataset))
-        self._skip_batches = 0
-        try:
-            yield from self.loader
-        finally:
-            self.sampler.skip = 0
+        self.sampler.epoch = epoch
+        yield from self.loader
 
 
 def make_loader(

@@ -208,6 +208,34 @@ def feature_header(path: str | os.PathLike) -> tuple[int, ...]:
     return tuple(np.load(path, mmap_mode="r", allow_pickle=False).shape)
 
 
+def read_meta(root: str | os.PathLike) -> dict:
+    """The dataset's ``meta.json`` (written by ``moscale data synth/import-bvh/merge``), {} when absent.
+
+    DatasetError when it exists but is not a JSON object."""
+    import json
+
+    path = Path(root) / "meta.json"
+    if not path.is_file():
+        return {}
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DatasetError(f"{path} is not readable JSON ({type(e).__name__})") from None
+    if not isinstance(obj, dict):
+        raise DatasetError(f"{path} is not a JSON object")
+    return obj
+
+
+def meta_min_len(root: str | os.PathLike) -> int | None:
+    """The shortest clip the dataset was built with (``min_len`` in ``meta.json``), else None."""
+    v = read_meta(root).get("min_len")
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise DatasetError(f"{Path(root) / 'meta.json'}: min_len must be a positive integer, got {v!r}")
+    return v
+
+
 def detect_feature_dim(root: str | os.PathLike) -> int:
     """Feature width of a dataset folder, from Mean.npy or else the first readable feature file."""
     root = Path(root)
