@@ -15,17 +15,26 @@ def import_bvh(
     captions: str = typer.Option(
         "auto",
         "--captions",
-        help="auto (the sidecar if there is one, else Bandai-Namco labels) | sidecar (<name>.txt beside each BVH, "
-        "lines caption#tokens#from#to or plain text) | bandai (dataset-2_<content>_<style>_<n> + .json).",
+        help="auto (the sidecar if there is one, else labels) | sidecar (<name>.txt beside each BVH, "
+        "lines caption#tokens#from#to or plain text) | labels (the dataset's label files: <name>.json "
+        "indices into cfg/<key>_label.txt, else the file name <dataset>_<content>_<style>_<n> or its words).",
     ),
     mapping: str = typer.Option(
-        None, "--mapping", help='JSON file (or inline JSON) {"pelvis": "<bvh joint>", ...}.'
+        None,
+        "--mapping",
+        help='JSON file (or inline JSON) {"pelvis": "<bvh joint>", ...}; default: built in (ours, Bandai-Namco) '
+        "or detected from CMU/Mixamo-style joint names.",
     ),
     workers: int = typer.Option(2, "--workers", "-j", help="Worker processes."),
     seed: int = typer.Option(0, "--seed", help="Seed of the split hash and the caption choice."),
     window: int = typer.Option(196, "--window", help="Longest clip in frames; longer ones become windows."),
     stride: int = typer.Option(160, "--stride", help="Frames between window starts."),
-    min_len: int = typer.Option(40, "--min-len", help="Shortest clip/window kept (frames at 20 fps)."),
+    min_len: int = typer.Option(
+        40,
+        "--min-len",
+        help="Shortest clip/window kept (frames at 20 fps, >= 4); recorded in meta.json so training and "
+        "evaluation keep the same clips.",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty OUT."),
 ) -> None:
     """Import a folder of BVH files: SMPL-22 retargeting, 20 fps, features, captions, splits, Mean/Std."""
@@ -49,7 +58,23 @@ def import_bvh(
             bar.update(task, completed=done, total=total)
 
         res = import_bvh_folder(plan, on_progress=on_progress)
-    for label, items in (("failed", res.failed), ("skipped", res.skipped)):
+    short = {n for n, _ in res.too_short}
+    skipped = [(n, w) for n, w in res.skipped if n not in short]
+    if len(res.too_short) == 1:
+        skipped = sorted(skipped + [x for x in res.skipped if x[0] in short])
+    elif res.too_short:
+        from rich.markup import escape
+
+        lengths = [f for _, f in res.too_short]
+        span = f"{min(lengths)}" if min(lengths) == max(lengths) else f"{min(lengths)}..{max(lengths)}"
+        console.print(
+            f"[yellow]warning:[/yellow] {len(lengths)} files shorter than --min-len {cfg.min_len} skipped "
+            f"({span} frames at {cfg.fps:g} fps; --min-len {max(min(lengths), 4)} keeps them; "
+            f"listed in {escape(str(dest / 'meta.json'))})",
+            soft_wrap=True,
+            highlight=False,
+        )
+    for label, items in (("failed", res.failed), ("skipped", skipped), ("with label warnings", res.warnings)):
         if items:
             warn(f"{len(items)} file(s) {label}:")
             for name, why in items[:20]:

@@ -1,13 +1,18 @@
 """Import a folder of BVH files as a dataset in the HumanML3D layout (``moscale data import-bvh``).
 
-Per file: SMPL-22 joints at 20 fps (``io.bvh.bvh_to_smpl22``), HumanML3D features with retargeting
-(``motion.features.joints_to_features``), and ``new_joints`` recovered from those features so the two
-agree exactly. Clips longer than ``window`` frames become windows ``<name>_w00``, ``<name>_w01``, ...
-of ``window`` frames every ``stride`` frames (the last one aligned with the end of the clip).
+Per file: SMPL-22 joints at 20 fps (``io.bvh.bvh_to_smpl22``: any rig with a built-in, detected or
+given mapping, units from the skeleton's height, frame rate from the file), HumanML3D features with
+retargeting (``motion.features.joints_to_features``), and ``new_joints`` recovered from those features
+so the two agree exactly. Clips longer than ``window`` frames become windows ``<name>_w00``,
+``<name>_w01``, ... of ``window`` frames every ``stride`` frames (the last one aligned with the end of
+the clip); clips shorter than ``min_len`` are skipped (``meta.json`` records ``min_len`` so that the
+reader keeps the same clips).
 
 Captions: a sidecar ``<name>.txt`` beside the BVH (lines ``caption#tokens#from#to`` or plain text),
-or Bandai-Namco labels (``dataset-2_{content}_{style}_{NNN}.bvh`` + ``.json``) through templates.
-Splits: train/val/test by a seeded hash of the file name, so all windows of a file share a split.
+or labels (``data.labels``: the dataset's own label files, else the file name) through templates,
+or built from the labels' words for labels without templates. A label that does not resolve is a
+warning on that file. Splits: train/val/test by a seeded hash of the file name, so all windows of a
+file share a split.
 The dataset is built in a hidden folder beside ``out`` and renamed into place at the end, so a failed
 or interrupted import never leaves a half-written dataset.
 """
@@ -16,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import multiprocessing as mp
 import os
 import shutil
@@ -31,23 +35,19 @@ import numpy as np
 
 from moscale_cli.config import ConfigBase
 from moscale_cli.data import layout
-from moscale_cli.data.captions import (
-    BANDAI_CONTENTS,
-    BANDAI_STYLES,
-    bandai_captions,
-    parse_bandai_name,
-    tag_tokens,
-)
+from moscale_cli.data.captions import label_captions, tag_tokens
+from moscale_cli.data.labels import DATASET_NAME, LabelFinder, resolve_labels
 from moscale_cli.data.layout import CaptionLine
 from moscale_cli.errors import DatasetError, MoScaleError, UsageError
 from moscale_cli.utils.atomic import write_json_atomic
 
-CAPTION_MODES = ("auto", "sidecar", "bandai")
+CAPTION_MODES = ("auto", "sidecar", "labels", "bandai")  # "bandai": the old name of "labels"
+MIN_LEN_FLOOR = 4  # the models' time unit: no clip can be shorter
 
 
 @dataclass
 class ImportConfig(ConfigBase):
-    captions: str = "auto"  # auto | sidecar | bandai
+    captions: str = "auto"  # auto | sidecar | labels
     mapping: str | None = None  # JSON file or inline JSON {"pelvis": "Hips", ...}; None = built-in mappings
     workers: int = 2
     seed: int = 0
@@ -65,9 +65,10 @@ class ImportConfig(ConfigBase):
             raise UsageError(f"--captions must be one of {', '.join(CAPTION_MODES)}, got {self.captions!r}")
         if self.workers < 1:
             raise UsageError(f"--workers must be >= 1, got {self.workers}")
-        if not (1 <= self.min_len <= self.window) or self.stride < 1:
+        if not (MIN_LEN_FLOOR <= self.min_len <= self.window) or self.stride < 1:
             raise UsageError(
-                f"need 1 <= min_len <= window and stride >= 1 (got {self.min_len}, {self.window}, {self.stride})"
+                f"need {MIN_LEN_FLOOR} <= min_len <= window and stride >= 1 "
+                f"(got {self.min_len}, {self.window}, {self.stride})"
             )
         if not (0 <= self.train and 0 <= self.val and self.train + self.val <= 1):
             raise UsageError(
@@ -88,7 +89,9 @@ class ImportResult:
     splits: dict[str, int]
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason): unreadable/broken input
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason): too short, no captions
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (file, what): labels that did not resolve
     seconds: float = 0.0
+    too_short: list[tuple[str, int]] = field(default_factory=list)  # (file, frames) skipped under min_len
     source_hours: float = 0.0  # motion of the imported files, each frame counted once
 
     @property
@@ -104,65 +107,46 @@ def split_of(name: str, seed: int, train: float = 0.8, val: float = 0.05) -> str
     return "train" if u < train else "val" if u < train + val else "test"
 
 
-def _bandai_labels(path: Path) -> tuple[str, str]:
-    """(content, style) from the .json beside the file (indices), cross-checked with the file name."""
-    from_name = parse_bandai_name(path.stem)
-    jpath = path.with_suffix(".json")
-    from_json = None
-    if jpath.is_file():
-        try:
-            obj = json.loads(jpath.read_text(encoding="utf-8"))
-            ci, si = int(obj["content"]), int(obj["style"])
-            if not (0 <= ci < len(BANDAI_CONTENTS) and 0 <= si < len(BANDAI_STYLES)):
-                raise ValueError(f"label index out of range ({ci}, {si})")
-            from_json = (BANDAI_CONTENTS[ci], BANDAI_STYLES[si])
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise DatasetError(f"label file {jpath.name} is broken: {type(e).__name__}: {e}") from None
-    if from_name and from_json and from_name != from_json:
-        raise DatasetError(f"labels of {jpath.name} {from_json} disagree with the file name {from_name}")
-    labels = from_json or from_name
-    if labels is None:
-        raise DatasetError(
-            f"{path.name}: no Bandai-Namco labels (neither dataset-2_<content>_<style>_<n> nor a .json)"
-        )
-    return labels
-
-
 def _sidecar_captions(path: Path) -> list[CaptionLine]:
     side = path.with_suffix(".txt")
     lines = layout.read_captions(side, allow_plain=True)  # DatasetError on a malformed line
     return [c if c.tokens else CaptionLine(c.caption, tag_tokens(c.caption), c.start, c.end) for c in lines]
 
 
-def _is_bandai(path: Path) -> bool:
-    return parse_bandai_name(path.stem) is not None or path.with_suffix(".json").is_file()
+@dataclass
+class CaptionPlan:
+    captions: dict[str, list[CaptionLine]]
+    skipped: list[tuple[str, str]]
+    failed: list[tuple[str, str]]
+    warnings: list[tuple[str, str]]
 
 
-def resolve_captions(
-    files: list[Path], cfg: ImportConfig
-) -> tuple[dict[str, list[CaptionLine]], list[tuple[str, str]], list[tuple[str, str]]]:
-    """(captions by file stem, skipped, failed). Malformed sidecar lines raise (before any work); a file
-    without a caption file is skipped; broken or contradictory Bandai labels fail that file."""
-    caps: dict[str, list[CaptionLine]] = {}
-    skipped: list[tuple[str, str]] = []
-    failed: list[tuple[str, str]] = []
+def resolve_captions(files: list[Path], cfg: ImportConfig, src: Path | None = None) -> CaptionPlan:
+    """Captions of every file, before any conversion. Malformed sidecar lines and garbage in label tables
+    raise (they stop the import); a file without captions or labels is skipped; labels that do not
+    resolve are warnings on their file."""
+    finder = LabelFinder(src if src is not None else (files[0].parent if files else Path(".")))
+    plan = CaptionPlan({}, [], [], [])
     for p in files:
-        mode = cfg.captions
+        mode = "labels" if cfg.captions == "bandai" else cfg.captions
         if mode == "auto":
-            mode = "sidecar" if p.with_suffix(".txt").is_file() or not _is_bandai(p) else "bandai"
+            mode = "sidecar" if p.with_suffix(".txt").is_file() else "labels"
         if mode == "sidecar":
             if not p.with_suffix(".txt").is_file():
-                skipped.append((p.stem, f"no caption file {p.with_suffix('.txt').name}"))
+                plan.skipped.append((p.stem, f"no caption file {p.with_suffix('.txt').name}"))
                 continue
-            caps[p.stem] = _sidecar_captions(p)
-        else:
-            try:
-                content, style = _bandai_labels(p)
-            except DatasetError as e:
-                failed.append((p.stem, str(e)))
-                continue
-            caps[p.stem] = bandai_captions(content, style, p.stem, cfg.seed, cfg.captions_per_clip)
-    return caps, skipped, failed
+            plan.captions[p.stem] = _sidecar_captions(p)
+            continue
+        labels, warns = resolve_labels(p, finder)
+        plan.warnings.extend((p.stem, w) for w in warns)
+        caps = label_captions(labels, p.stem, cfg.seed, cfg.captions_per_clip)
+        if not caps:
+            plan.skipped.append(
+                (p.stem, "no captions (no sidecar .txt, no labels in label files or the file name)")
+            )
+            continue
+        plan.captions[p.stem] = caps
+    return plan
 
 
 def window_starts(frames: int, window: int, stride: int) -> list[int]:
@@ -219,6 +203,7 @@ class _Done:
     feats: list[np.ndarray] = field(default_factory=list)
     error: str | None = None  # broken input
     skip: str | None = None  # usable input that gives no clip
+    too_short: bool = False
 
 
 def convert_file(task: _Task) -> _Done:
@@ -236,7 +221,8 @@ def convert_file(task: _Task) -> _Done:
         total = joints.shape[0] - 1
         done.frames = total
         if total < task.min_len:
-            done.skip = f"too short ({total} frames at {task.fps:g} fps < {task.min_len})"
+            done.skip = f"too short ({total} frames at {task.fps:g} fps < --min-len {task.min_len})"
+            done.too_short = True
             return done
         starts = window_starts(total, task.window, task.stride)
         stage = Path(task.stage)
@@ -334,26 +320,7 @@ class ImportPlan:
     skipped: list[tuple[str, str]]
     failed: list[tuple[str, str]]
     mapping: dict[str, Any] | None
-
-
-def check_mapping(mapping: dict[str, Any], where: str = "mapping") -> None:
-    """A joint mapping must name every SMPL-22 joint (and only those) with a BVH joint name or a list of names."""
-    from moscale_cli.motion.skeleton import SMPL22
-
-    if len(where) > 60:
-        where = "the mapping"
-    missing = [n for n in SMPL22.joint_names if n not in mapping]
-    if missing:
-        raise UsageError(f"{where} lacks SMPL-22 joints: {', '.join(missing)}")
-    unknown = [k for k in mapping if k not in SMPL22.joint_names]
-    if unknown:
-        raise UsageError(
-            f"{where} names unknown SMPL-22 joints: {', '.join(unknown)} (known: {', '.join(SMPL22.joint_names)})"
-        )
-    for k, v in mapping.items():
-        ok = isinstance(v, str) or (isinstance(v, list) and v and all(isinstance(x, str) for x in v))
-        if not ok:
-            raise UsageError(f"{where}: the value for {k} must be a BVH joint name or a list of names")
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
 def plan_import(
@@ -361,6 +328,7 @@ def plan_import(
 ) -> ImportPlan:
     """Validate the inputs of an import (raises the clear errors: empty folder, malformed captions, ...)."""
     from moscale_cli.io.bvh import load_mapping
+    from moscale_cli.motion.mapping import check_mapping
 
     cfg = cfg or ImportConfig()
     cfg.check()
@@ -368,13 +336,23 @@ def plan_import(
     files = find_bvh_files(src)
     mapping = load_mapping(cfg.mapping) if cfg.mapping else None
     if mapping is not None:
-        check_mapping(mapping, str(cfg.mapping))
-    caps, skipped, failed = resolve_captions(files, cfg)
+        where = str(cfg.mapping)
+        check_mapping(mapping, where if len(where) <= 60 else "the mapping")
     if out.exists() and not out.is_dir():
         raise DatasetError(f"output {out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not cfg.overwrite:
         raise DatasetError(f"output folder {out} is not empty (pass --overwrite to replace it)")
-    return ImportPlan(src, out, cfg, files, caps, skipped, failed, mapping)
+    cp = resolve_captions(files, cfg, src)
+    return ImportPlan(src, out, cfg, files, cp.captions, cp.skipped, cp.failed, mapping, cp.warnings)
+
+
+def _license_file(src: Path) -> Path | None:
+    """The source's LICENSE file: under ``src``, else beside it when ``src`` is the data/ folder of a
+    dataset whose cfg/ lies beside it."""
+    found = sorted(p for p in src.rglob("LICENSE*") if p.is_file())
+    if not found and (src.parent / "cfg").is_dir():
+        found = sorted(p for p in src.parent.glob("LICENSE*") if p.is_file())
+    return found[0] if found else None
 
 
 def import_bvh_folder(
@@ -443,6 +421,8 @@ def import_bvh_folder(
             splits={k: len(v) for k, v in splits.items()},
             failed=failed,
             skipped=skipped,
+            warnings=sorted(plan.warnings),
+            too_short=[(r.stem, r.frames) for r in results if r.too_short and not r.error],
         )
         meta = {
             "source": str(src.resolve()),
@@ -450,6 +430,8 @@ def import_bvh_folder(
             "skeleton": "smpl22",
             "feature_dim": SMPL22.feature_dim,
             "fps": cfg.fps,
+            "min_len": cfg.min_len,
+            "max_len": cfg.window,
             "config": cfg.to_dict(),
             "files": result.files,
             "imported_files": result.imported,
@@ -460,14 +442,19 @@ def import_bvh_folder(
             "splits": result.splits,
             "failed": [{"file": n, "reason": w} for n, w in failed],
             "skipped": [{"file": n, "reason": w} for n, w in skipped],
+            "warnings": [{"file": n, "warning": w} for n, w in result.warnings],
         }
-        if any(parse_bandai_name(r.stem) for r in good):
+        bandai = sorted(
+            {m["prefix"] for r in good if (m := DATASET_NAME.match(r.stem))} & {"dataset-1", "dataset-2"}
+        )
+        if bandai:
+            names = ", ".join(f"Bandai-Namco-Research-Motion{b}" for b in bandai)
             meta["license"] = (
-                "Bandai-Namco-Research-Motiondataset-2 by Bandai Namco Research Inc., CC BY-NC 4.0 "
-                "(attribution, non-commercial)"
+                f"{names} by Bandai Namco Research Inc., CC BY-NC 4.0 (attribution, non-commercial)"
             )
         write_json_atomic(stage / "meta.json", meta)
-        for lic in sorted(src.rglob("LICENSE*"))[:1]:
+        lic = _license_file(src)
+        if lic is not None:
             shutil.copyfile(lic, stage / "LICENSE-source")
         layout.commit_dir(stage, out)
     except BaseException:

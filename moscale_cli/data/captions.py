@@ -1,4 +1,8 @@
-"""Caption text for imported clips: label templates (Bandai-Namco) and a small rule-based ``word/POS`` tagger.
+"""Caption text for imported clips: label templates and a small rule-based ``word/POS`` tagger.
+
+Labels with templates (Bandai-Namco's contents and styles) use hand-written paraphrases; any other
+content/style label is still captioned from its words ("dash" + "childish" -> "a childish person
+dashes", "bye" -> "someone does a bye motion").
 
 The tagger imitates the tokens field of HumanML3D's caption files (spaCy coarse POS, '-' removed,
 non-alphabetic tokens dropped, NOUN/VERB lemmatised except "left") over a fixed lexicon that covers
@@ -112,15 +116,96 @@ def bandai_captions(content: str, style: str, key: str, seed: int = 0, n: int = 
         raise ValueError(f"unknown content label {content!r}")
     if style not in _STYLE_SUBJECTS:
         raise ValueError(f"unknown style label {style!r}")
+    return label_captions({"content": content, "style": style}, key, seed, n)
+
+
+# Motion verbs known to the generic captions (base form); a content label starting with one of them
+# becomes a verb phrase ("walk-back" -> "walks back"), any other label a noun ("bye" -> "a bye motion").
+MOTION_VERBS = (
+    "walk run jog sprint dash jump hop skip leap kick punch slash stab swing throw catch wave bow nod "
+    "shake clap point push pull lift raise carry drop pick sit stand squat crouch kneel lie crawl climb "
+    "dance spin turn twist stretch bend lean reach step march stomp limp sneak tiptoe stagger stumble "
+    "fall roll dodge duck block strike hit box fight call greet salute beckon guide respond answer "
+    "shrug cheer celebrate wipe scratch rub hug sway rock swim fly slide skate ski balance rest wait "
+    "look watch listen drink eat cry laugh yell shout sing play pray"
+).split()
+
+
+def third_person(verb: str) -> str:
+    if verb.endswith(("s", "sh", "ch", "x", "z", "o")):
+        return verb + "es"
+    if len(verb) > 1 and verb.endswith("y") and verb[-2] not in "aeiou":
+        return verb[:-1] + "ies"
+    return verb + "s"
+
+
+def present_participle(verb: str) -> str:
+    if verb.endswith("ie"):
+        return verb[:-2] + "ying"
+    if verb.endswith("e") and not verb.endswith(("ee", "ye", "oe")):
+        return verb[:-1] + "ing"
+    if len(verb) <= 4 and re.fullmatch(r"[^aeiou]*[aeiou][^aeiouwxy]", verb):
+        return verb + verb[-1] + "ing"
+    return verb + "ing"
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def _label_words(label: str) -> list[str]:
+    return [w for w in re.split(r"[\s_-]+", label.strip().lower()) if w]
+
+
+def _content_phrases(content: str) -> tuple[str, ...]:
+    if content in _CONTENT_PHRASES:
+        return _CONTENT_PHRASES[content]
+    words = _label_words(content)
+    if words and words[0] in MOTION_VERBS:
+        v3, ving = third_person(words[0]), present_participle(words[0])
+        return tuple(
+            " ".join([*head, *words[1:], *tail])
+            for head, tail in (([v3], []), (["is", ving], []), ([v3], ["once"]))
+        )
+    label = " ".join(words)
+    a = _article(label)
+    return (f"does {a} {label} motion", f"performs {a} {label} movement", f"makes {a} {label} gesture")
+
+
+def _style_parts(style: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(subjects carrying the style, adverbials carrying it after a neutral subject)."""
+    if style is None:
+        return (), ("",)
+    if style in _STYLE_SUBJECTS:
+        return _STYLE_SUBJECTS[style], _STYLE_ADVERBIALS[style]
+    w = " ".join(_label_words(style))
+    a = _article(w)
+    return (f"{a} {w} person",), (f" in {a} {w} way", f" in {a} {w} manner", f", looking {w}")
+
+
+def label_captions(labels: dict[str, str], key: str, seed: int = 0, n: int = 4) -> list[CaptionLine]:
+    """``n`` (>= 3) distinct captions for a clip from its labels (``content`` and/or ``style``),
+    chosen deterministically from ``(seed, key)``; templates where there are some, else the labels'
+    words. Empty when there is neither a content nor a style label."""
+    content, style = labels.get("content"), labels.get("style")
+    if content is not None and not _label_words(content):
+        content = None
+    if style is not None and not _label_words(style):
+        style = None
+    if content is None and style is None:
+        return []
+    phrases = (
+        _content_phrases(content) if content is not None else ("moves", "is moving around", "moves around")
+    )
+    subjects, adverbials = _style_parts(style)
     digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
-    phrases = _CONTENT_PHRASES[content]
     candidates: list[tuple[int, str]] = []  # (verb phrase index, caption)
     for k, p in enumerate(phrases):
-        for s in _STYLE_SUBJECTS[style]:
+        for s in subjects:
             candidates.append((k, f"{s} {p}"))
         for s in _NEUTRAL_SUBJECTS:
-            for a in _STYLE_ADVERBIALS[style]:
+            for a in adverbials:
                 candidates.append((k, f"{s} {p}{a}"))
     candidates = list(dict.fromkeys(candidates))
     # each caption with a different verb phrase while there are unused ones
@@ -134,7 +219,8 @@ def bandai_captions(content: str, style: str, key: str, seed: int = 0, n: int = 
         chosen.append(c)
         if len(chosen) == n:
             break
-    return [CaptionLine(caption=c, tokens=tag_tokens(c)) for c in chosen]
+    adjectives = frozenset(_label_words(style)) - {"not"} if style is not None else frozenset()
+    return [CaptionLine(caption=c, tokens=tag_tokens(c, adjectives)) for c in chosen]
 
 
 # ---------------------------------------------------------------------------------------- tagger
@@ -203,16 +289,34 @@ _BODY_NOUNS = {
 }
 
 
+_add(
+    "NOUN",
+    "motion:motion motions:motion movement:movement movements:movement gesture:gesture gestures:gesture "
+    "manner:manner action:action",
+)
+_add(
+    "VERB",
+    "does:do do:do doing:do performs:perform perform:perform performing:perform looking:look moving:move",
+)
+for _v in MOTION_VERBS:
+    for _form in (_v, third_person(_v), present_participle(_v)):
+        _LEXICON.setdefault(_form, (_v, "VERB"))
+_add("ADV", "once")
+
+
 def _guess(word: str) -> tuple[str, str]:
     if word.endswith("ly"):
         return word, "ADV"
+    if word.endswith(("ish", "ful", "ous", "less", "ive")):
+        return word, "ADJ"
     if word.endswith("ing") and len(word) > 5:
         return word, "VERB"
     return word, "NOUN"
 
 
-def tag_tokens(text: str) -> str:
-    """``word/POS`` tokens of a caption (space-separated), HumanML3D style."""
+def tag_tokens(text: str, adjectives: frozenset[str] = frozenset()) -> str:
+    """``word/POS`` tokens of a caption (space-separated), HumanML3D style; ``adjectives``: words tagged
+    ADJ whatever the lexicon says (a style label's words)."""
     words = [w for w in re.findall(r"[A-Za-z]+(?:'[A-Za-z]+)?", text.replace("-", "").lower()) if w.isalpha()]
     out = []
     for i, w in enumerate(words):
@@ -226,6 +330,8 @@ def tag_tokens(text: str) -> str:
             else:
                 lemma, pos = w, "ADV"
         elif w == "straight" and i + 1 < len(words) and words[i + 1] == "line":
+            lemma, pos = w, "ADJ"
+        elif w in adjectives:
             lemma, pos = w, "ADJ"
         else:
             lemma, pos = _LEXICON.get(w) or _guess(w)

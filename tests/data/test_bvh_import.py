@@ -162,19 +162,18 @@ def test_corrupt_bvh_among_good_ones(bvh_fixture_dir, tmp_path):
     (src / "dataset-2_walk_normal_004.json").write_text('{"content": 0,')
     res = import_bvh_folder(src, tmp_path / "ds", ImportConfig(workers=2))
     failed = sorted(n for n, _ in res.failed)
-    assert failed == [
-        "dataset-2_run_normal_002",
-        "dataset-2_walk_normal_002",
-        "dataset-2_walk_normal_003",
-        "dataset-2_walk_normal_004",
-    ]
-    assert "dataset-2_walk_normal_004.json is broken" in dict(res.failed)["dataset-2_walk_normal_004"]
+    assert failed == ["dataset-2_run_normal_002", "dataset-2_walk_normal_002", "dataset-2_walk_normal_003"]
     assert all(why and "\n" not in why for _, why in res.failed)
-    assert res.imported == 4 and sorted(layout.read_split(tmp_path / "ds", "all")) == sorted(
-        p.stem for p in bvh_fixture_dir.glob("*.bvh") if "raise" not in p.stem
+    # a label file that does not resolve is a warning; the labels come from the file name
+    assert [n for n, _ in res.warnings] == ["dataset-2_walk_normal_004"]
+    assert "dataset-2_walk_normal_004.json is broken" in res.warnings[0][1]
+    assert res.imported == 5 and sorted(layout.read_split(tmp_path / "ds", "all")) == sorted(
+        [p.stem for p in bvh_fixture_dir.glob("*.bvh") if "raise" not in p.stem]
+        + ["dataset-2_walk_normal_004"]
     )
     meta = json.loads((tmp_path / "ds" / "meta.json").read_text())
     assert sorted(f["file"] for f in meta["failed"]) == failed
+    assert [f["file"] for f in meta["warnings"]] == ["dataset-2_walk_normal_004"]
 
 
 def test_workers_give_identical_datasets(bvh_fixture_dir, tmp_path):
@@ -199,8 +198,10 @@ def test_bad_inputs(bvh_fixture_dir, tmp_path):
     assert not (tmp_path / "o1").exists() and not list(tmp_path.glob(".o1*"))
     (src / f"{WALK}.txt").unlink()
     (src / f"{WALK}.json").write_text('{"content": 3, "style": 5}')  # says run, the name says walk
-    with pytest.raises(DatasetError, match="disagree with the file name"):
-        import_bvh_folder(src, tmp_path / "o1", ImportConfig(captions="bandai"))
+    res = import_bvh_folder(src, tmp_path / "o1", ImportConfig(captions="labels", workers=1))
+    assert res.warnings == [(WALK, f"{WALK}.json says content 'run', the file name 'walk'; using 'run'")]
+    caps = layout.read_captions(layout.text_path(tmp_path / "o1", WALK))
+    assert all("run" in c.caption or "jog" in c.caption for c in caps)  # the dataset's own label file wins
     (src / f"{WALK}.json").write_text('{"content": 0, "style": 5}')
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("keep me")
@@ -245,3 +246,148 @@ def test_mapping_option(bvh_fixture_dir, tmp_path):
     with pytest.raises(DatasetError, match="no clip could be imported .*NoSuchJoint"):
         import_bvh_folder(src, tmp_path / "o", ImportConfig(workers=1, mapping=json.dumps(absent)))
     assert not (tmp_path / "o").exists()
+
+
+def _rigs():
+    """tests/motion/rigs.py (synthetic CMU/Mixamo-style rigs), loaded by path."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "motion" / "rigs.py"
+    spec = importlib.util.spec_from_file_location("moscale_tests_rigs", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+DS1_CONTENTS = ["bow", "bye", "dash", "walk", "kick", "punch", "respond", "walk-back"]
+DS1_STYLES = ["active", "angry", "childish", "happy", "normal", "old", "proud", "sad", "not-confident", "tired", "giant", "musical"]  # fmt: skip
+
+
+def _fake_dataset1(bvh_fixture_dir: Path, root: Path, index_form: bool = False) -> list[str]:
+    """A small Bandai-Namco-Research-Motiondataset-1 look-alike: data/dataset-1_{content}_{style}_{id}.bvh
+    (the run fixture's motion), a .json of indices into cfg/content_label.txt and cfg/style_label.txt."""
+    (root / "data").mkdir(parents=True)
+    (root / "cfg").mkdir()
+    lines = [f"{i} {c}" if index_form else c for i, c in enumerate(DS1_CONTENTS)]
+    (root / "cfg" / "content_label.txt").write_text("\n".join(lines) + "\n")
+    (root / "cfg" / "style_label.txt").write_text("\n".join(DS1_STYLES) + "\n")
+    text = (bvh_fixture_dir / "dataset-2_run_normal_001.bvh").read_text()
+    stems = []
+    for ci, si in ((2, 2), (1, 2), (6, 11), (7, 8), (0, 9), (5, 1)):  # (6, 11): beyond dataset-2's tables
+        stem = f"dataset-1_{DS1_CONTENTS[ci]}_{DS1_STYLES[si]}_{ci * 7 + si:03d}"
+        (root / "data" / f"{stem}.bvh").write_text(text)
+        (root / "data" / f"{stem}.json").write_text(json.dumps({"content": ci, "style": si}))
+        stems.append(stem)
+    (root / "LICENSE").write_text("CC BY-NC 4.0\n")
+    return stems
+
+
+@pytest.mark.parametrize("index_form", [False, True])
+def test_dataset1_lookalike_imports_every_file(bvh_fixture_dir, tmp_path, index_form):
+    root = tmp_path / "Bandai-Namco-Research-Motiondataset-1"
+    stems = _fake_dataset1(bvh_fixture_dir, root, index_form)
+    for src in (root, root / "data"):  # the dataset folder, or its data/ folder (cfg/ lies beside it)
+        out = tmp_path / f"ds_{src.name}"
+        res = import_bvh_folder(src, out, ImportConfig(workers=1))
+        assert res.imported == len(stems) and not res.failed and not res.skipped and not res.warnings
+        assert sorted(layout.read_split(out, "all")) == sorted(stems)
+        for stem in stems:
+            _, content, style, _ = stem.split("_")
+            caps = layout.read_captions(layout.text_path(out, stem))
+            assert len(caps) == 4 and all(c.tokens for c in caps)
+            words = [w for w in (content + "-" + style).split("-") if w not in ("walk", "not")]
+            for c in caps:
+                assert all(w in c.caption for w in words) or content == "walk", (stem, c.caption)
+        meta = json.loads((out / "meta.json").read_text())
+        assert "Motiondataset-1" in meta["license"] and (out / "LICENSE-source").is_file()
+
+
+def test_dataset1_bad_labels(bvh_fixture_dir, tmp_path):
+    root = tmp_path / "ds1"
+    stems = _fake_dataset1(bvh_fixture_dir, root)
+    (root / "data" / f"{stems[0]}.json").write_text('{"content": 40, "style": 2}')  # index out of range
+    res = import_bvh_folder(root, tmp_path / "o", ImportConfig(workers=1))
+    assert res.imported == len(stems) and [n for n, _ in res.warnings] == [stems[0]]
+    assert "content index 40 is not in cfg/content_label.txt (8 labels)" in res.warnings[0][1]
+    # garbage in a label table: one clear line, no output
+    (root / "cfg" / "style_label.txt").write_text("active\nangry\n\x00\x00\x00\n")
+    with pytest.raises(DatasetError, match=r"style_label.txt:3: .* is not a label") as e:
+        import_bvh_folder(root, tmp_path / "o2", ImportConfig(workers=1))
+    assert "\n" not in str(e.value) and not (tmp_path / "o2").exists() and not list(tmp_path.glob(".o2*"))
+
+
+def test_min_len_keeps_short_clips_and_the_reader_follows(bvh_fixture_dir, tmp_path):
+    src = _copy_fixtures(
+        bvh_fixture_dir, tmp_path / "src", ["dataset-2_raise-up-both-hands_normal_001", WALK]
+    )
+    res = import_bvh_folder(src, tmp_path / "d40", ImportConfig(workers=1))
+    assert res.too_short == [("dataset-2_raise-up-both-hands_normal_001", 33)]
+    res = import_bvh_folder(src, tmp_path / "d20", ImportConfig(workers=1, min_len=20))
+    assert res.imported == 2 and not res.skipped and not res.too_short
+    meta = json.loads((tmp_path / "d20" / "meta.json").read_text())
+    assert meta["min_len"] == 20 and meta["max_len"] == 196
+    ds = MotionDataset(tmp_path / "d20", split="all")  # the dataset's own minimum, no option needed
+    assert "dataset-2_raise-up-both-hands_normal_001" in ds.names
+    assert (
+        "dataset-2_raise-up-both-hands_normal_001" not in MotionDataset(tmp_path / "d40", split="all").names
+    )
+    from moscale_cli.errors import UsageError
+
+    with pytest.raises(UsageError, match="4 <= min_len"):
+        import_bvh_folder(src, tmp_path / "d2", ImportConfig(min_len=2))
+
+
+def test_other_rigs_cm_120fps_fingers(tmp_path):
+    rigs = _rigs()
+    from moscale_cli.io.bvh import write_rig
+
+    src = tmp_path / "mocap"
+    (src / "a").mkdir(parents=True)
+    rig, _ = rigs.mixamo_rig(prefix="mixamorig:", units=100.0, order="XYZ")
+    write_rig(src / "a" / "jump_forward_02.bvh", rig, rigs.random_values(rig, 480, seed=1), 1 / 120)
+    cmu, _ = rigs.mixamo_rig(prefix="", units=1.0, order="ZYX", six_channels=True, fingers=False)
+    write_rig(src / "Walking.bvh", cmu, rigs.random_values(cmu, 90, seed=2, walk=0.02), 1 / 30)
+    # broken rigs among them: no legs to map, and a zero-length thigh
+    legless, _ = rigs.mixamo_rig(prefix="", rename={"LeftUpLeg": "LeftWing", "RightUpLeg": "RightWing"})
+    write_rig(src / "flap_01.bvh", legless, rigs.random_values(legless, 60, seed=3), 1 / 30)
+    flat, smpl = rigs.mixamo_rig(prefix="")
+    flat.offsets[smpl.index(4)] = 0.0  # the knee sits on the hip
+    write_rig(src / "squat_01.bvh", flat, rigs.random_values(flat, 60, seed=4), 1 / 30)
+    out = tmp_path / "ds"
+    res = import_bvh_folder(src, out, ImportConfig(workers=1))
+    assert sorted(layout.read_split(out, "all")) == ["Walking", "jump_forward_02"]
+    failed = dict(res.failed)
+    assert sorted(failed) == ["flap_01", "squat_01"]
+    assert "cannot map the skeleton to SMPL-22: no left hip, right hip joint found" in failed["flap_01"]
+    assert "zero-length bones" in failed["squat_01"] and "left_hip-left_knee" in failed["squat_01"]
+    f = np.load(layout.feature_path(out, "jump_forward_02"))
+    assert f.shape == (int(479 / 120 * 20), 263)  # 4 s at 120 fps -> 80 frames at 20 fps (79 features)
+    j = np.load(layout.joints_path(out, "jump_forward_02"))
+    assert 1.0 < float(np.ptp(j[0, :, 1])) < 2.0  # centimetres detected: a body height in metres
+    caps = [c.caption for c in layout.read_captions(layout.text_path(out, "jump_forward_02"))]
+    assert all("jump" in c and "forward" in c for c in caps), caps
+    assert all(
+        "walking" in c for c in (c.caption for c in layout.read_captions(layout.text_path(out, "Walking")))
+    )
+
+
+def test_cli_reports_short_clips_in_one_line_and_label_warnings(bvh_fixture_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from moscale_cli.cli.app import app
+
+    raise_up = "dataset-2_raise-up-both-hands_normal_001"
+    src = _copy_fixtures(bvh_fixture_dir, tmp_path / "src", [raise_up, WALK])
+    for i in (2, 3):
+        shutil.copy(src / f"{raise_up}.bvh", src / f"dataset-2_raise-up-both-hands_normal_00{i}.bvh")
+    (src / f"{WALK}.json").write_text('{"content": 99, "style": 5}')
+    r = CliRunner().invoke(app, ["data", "import-bvh", str(src), str(tmp_path / "o"), "-j", "1"])
+    assert r.exit_code == 0, r.output
+    short = [ln for ln in r.output.splitlines() if "shorter than --min-len 40" in ln]
+    assert len(short) == 1 and "3 files" in short[0] and "--min-len 33 keeps them" in short[0]
+    assert "content index 99 is not in the built-in content labels" in r.output
+    assert "1/4 files" in r.output
+    r = CliRunner().invoke(
+        app, ["data", "import-bvh", str(src), str(tmp_path / "o2"), "-j", "1", "--min-len", "33"]
+    )
+    assert r.exit_code == 0 and "4/4 files" in r.output, r.output

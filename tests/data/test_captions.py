@@ -1,4 +1,5 @@
-"""Bandai-Namco caption templates and the rule-based word/POS tagger; caption-line parsing."""
+"""Caption templates (Bandai-Namco labels and labels without templates), the rule-based word/POS tagger,
+caption-line parsing."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ import pytest
 from moscale_cli.data.captions import (
     BANDAI_CONTENTS,
     BANDAI_STYLES,
+    MOTION_VERBS,
     bandai_captions,
+    label_captions,
     lexicon_words,
     parse_bandai_name,
+    present_participle,
     tag_tokens,
+    third_person,
 )
 from moscale_cli.data.layout import CaptionLine, parse_caption_line
 
@@ -95,3 +100,45 @@ def test_caption_line_parsing():
     for bad in ("plain words", "a#b#c", "a#b#x#1", "a#b#3#1", "#t#0#0", "a#b#0#0#0", "a#b#-1#2"):
         with pytest.raises(ValueError):
             parse_caption_line(bad)
+
+
+@pytest.mark.parametrize(
+    "labels,musts",
+    [
+        ({"content": "dash", "style": "childish"}, ["dash", "childish"]),
+        ({"content": "bye", "style": "childish"}, ["bye", "childish"]),
+        ({"content": "walk-back", "style": "not-confident"}, ["walk", "back", "not confident"]),
+        ({"content": "walk", "style": "happy"}, ["happy"]),  # a template content with a new style
+        ({"content": "kick", "style": "elderly"}, ["kick"]),  # a new content with a template style
+        ({"content": "bye"}, ["bye"]),
+        ({"style": "proud"}, ["proud", "mov"]),
+    ],
+)
+def test_captions_for_labels_without_templates(labels, musts):
+    caps = label_captions(labels, "dataset-1_x_y_001", seed=0, n=4)
+    assert len(caps) == 4 and len({c.caption for c in caps}) == 4
+    assert caps == label_captions(labels, "dataset-1_x_y_001", seed=0, n=4)
+    for c in caps:
+        assert all(m in c.caption for m in musts), c.caption
+        assert "  " not in c.caption and c.whole_clip
+        plain = c.caption.replace(",", "").split()
+        assert len(c.tokens.split()) == len(plain)
+        if "style" in labels and labels["style"] not in BANDAI_STYLES:
+            for w in labels["style"].split("-"):
+                if w != "not" and w in plain:
+                    assert f"{w}/ADJ" in c.tokens.split(), c.tokens
+    if "content" in labels and labels["content"] not in BANDAI_CONTENTS:
+        words = labels["content"].split("-")
+        verb = words[0] in MOTION_VERBS
+        assert all((third_person(words[0]) in c.caption or "is " in c.caption) == verb for c in caps)
+    assert label_captions({}, "k") == [] and label_captions({"content": "--"}, "k") == []
+
+
+def test_verb_forms():
+    assert [third_person(v) for v in ("dash", "punch", "bow", "carry", "go", "play")] == [
+        "dashes", "punches", "bows", "carries", "goes", "plays",
+    ]  # fmt: skip
+    assert [present_participle(v) for v in ("run", "dance", "lie", "kick", "hop", "open", "see")] == [
+        "running", "dancing", "lying", "kicking", "hopping", "opening", "seeing",
+    ]  # fmt: skip
+    assert tag_tokens("a childish person dashes") == "a/DET childish/ADJ person/NOUN dash/VERB"
