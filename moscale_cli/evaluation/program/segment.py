@@ -1,0 +1,369 @@
+"""Find where each action of a sequence happens in a motion, and whether they happen in the program's order.
+
+A generated motion has the clip's length but no spans, so the spans are found from the motion itself:
+
+1. every action gets a per-frame *evidence* in [0, 1] from a few kinematic signals (moving forward,
+   turning left, airborne, pelvis low, left wrist up, ...; see :data:`EVIDENCE`);
+2. a dynamic programme cuts the clip into one contiguous segment per action, in the program's order,
+   each at least ``MIN_SEG`` frames long, maximising the summed evidence of each segment's action;
+3. the order check runs the same cut for every other order of the actions: the program's order passes
+   when it explains the motion strictly better than every order that reads differently (orders that
+   only swap actions with the same evidence, e.g. walk and jog forward, cannot be told apart and are
+   not compared; when no order differs, the order check does not apply).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import numpy as np
+
+from moscale_cli.evaluation.program.detectors import flights, posture_frames
+from moscale_cli.evaluation.program.signals import FPS, Signals, smooth, torso_angles
+
+MIN_SEG = 10  # frames (0.5 s): the shortest segment the cut may give an action
+
+
+def soft(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """0 below ``lo``, 1 above ``hi``, linear in between."""
+    return np.clip((np.asarray(x, dtype=np.float64) - lo) / (hi - lo), 0.0, 1.0)
+
+
+def dilate(mask: np.ndarray, r: int) -> np.ndarray:
+    m = np.asarray(mask, dtype=bool)
+    out = m.copy()
+    for k in range(1, r + 1):
+        out[k:] |= m[:-k]
+        out[:-k] |= m[k:]
+    return out
+
+
+class Cues:
+    """Smoothed per-frame cues the evidence functions combine (computed once per clip)."""
+
+    def __init__(self, sig: Signals) -> None:
+        self.sig = sig
+        v = smooth(sig.vel, 3.0)
+        self.fwd, self.left = v[:, 1], v[:, 0]
+        self.speed = np.hypot(v[:, 0], v[:, 1])
+        self.yaw_rate = smooth(np.gradient(sig.yaw) * FPS, 3.0)
+        self.lift = smooth(sig.foot_h.max(1), 2.0)
+        self.foot = [smooth(sig.foot_h[:, s], 1.0) for s in (0, 1)]
+        self.ankle_z = [smooth(sig.local[:, a, 2], 1.0) for a in (7, 8)]
+        self.flight = _flight_mask(sig)
+        self.air = smooth(dilate(self.flight, 9).astype(np.float64), 1.0)
+        self.lift_max = _window_max(sig.foot_h.max(1), 8)
+        self.hand_gap = np.linalg.norm(sig.local[:, 20] - sig.local[:, 21], axis=-1)
+        self.wrist_vz = [smooth(np.gradient(sig.arm(s)[:, 2]) * FPS, 1.0) for s in (0, 1)]
+        self.low = soft(0.9 - sig.pelvis_h, 0.05, 0.2)
+        self.arm = [smooth(sig.arm(s), 1.0) for s in (0, 1)]  # wrist - shoulder: out, up, forward
+        self.wrist_v = [smooth(np.linalg.norm(np.gradient(sig.arm(s), axis=0), axis=-1) * FPS, 2.0) for s in (0, 1)]
+        pitch, _ = torso_angles(sig)
+        self.pitch = pitch
+        self.spread = smooth(np.abs(sig.local[:, 7, 0] - sig.local[:, 8, 0]), 1.0)
+        self.jacks_zone = smooth(dilate(self.spread > 0.4, 10).astype(np.float64), 2.0)
+        self.jump_fwd_zone = smooth(dilate(self.flight & (self.fwd > 0.3), 9).astype(np.float64), 2.0)
+        self.spinning = soft(np.abs(self.yaw_rate), 1.5, 2.5)
+        self.seated = (posture_frames(sig) == 1).astype(np.float64)
+        dh = smooth(np.gradient(sig.pelvis_h) * FPS, 2.0)
+        self.descend = soft(-dh, 0.1, 0.3)
+        self.rise = soft(dh, 0.1, 0.3)
+        rel = sig.local - sig.local[:, :1]
+        jv = np.linalg.norm(np.gradient(rel, axis=0), axis=-1).mean(1) * FPS
+        self.activity = smooth(jv, 2.0) + self.speed + np.abs(self.yaw_rate) * 0.3
+
+    def x(self, s: int) -> np.ndarray:
+        return self.arm[s][:, 0]
+
+    def y(self, s: int) -> np.ndarray:
+        return self.arm[s][:, 1]
+
+    def z(self, s: int) -> np.ndarray:
+        return self.arm[s][:, 2]
+
+
+def _window_max(x: np.ndarray, r: int) -> np.ndarray:
+    pad = np.concatenate([np.full(r, x[0]), x, np.full(r, x[-1])])
+    return np.lib.stride_tricks.sliding_window_view(pad, 2 * r + 1).max(-1)
+
+
+def _flight_mask(sig: Signals) -> np.ndarray:
+    m = np.zeros(sig.T, dtype=bool)
+    for a, b in flights(sig):
+        m[a:b] = True
+    return m
+
+
+def _sides(side: str | None) -> tuple[int, ...]:
+    return {"left": (0,), "right": (1,), "both": (0, 1)}.get(side or "both", (0, 1))
+
+
+def _sign(direction: str | None) -> float:
+    return 1.0 if direction == "left" else -1.0
+
+
+def _band(x: np.ndarray, lo: float, hi: float, ramp: float) -> np.ndarray:
+    """1 inside [lo, hi], falling to 0 over ``ramp`` outside."""
+    return soft(x, lo - ramp, lo) * (1.0 - soft(x, hi, hi + ramp))
+
+
+def _each(side: str | None, f: Callable[[int], np.ndarray]) -> np.ndarray:
+    """Evidence that holds for every arm/leg the action names (the weakest of them)."""
+    return np.min([f(s) for s in _sides(side)], axis=0)
+
+
+def _straight(c: Cues) -> np.ndarray:
+    return 1.0 - soft(np.abs(c.yaw_rate), 0.3, 0.7)
+
+
+def _climb(c: Cues) -> np.ndarray:  # slow forward steps with feet lifted high
+    return soft(c.lift_max, 0.15, 0.2) * soft(c.fwd, 0.05, 0.15) * (1 - soft(c.fwd, 0.8, 1.2))
+
+
+def _forward(c: Cues) -> np.ndarray:  # moving forward on the ground, not climbing
+    return soft(c.fwd, 0.15, 0.5) * _straight(c) * (1 - c.air) * (1 - _climb(c))
+
+
+def _walking(c: Cues) -> np.ndarray:  # not spinning on the spot (the body-frame velocity swings then)
+    return 1 - c.spinning
+
+
+def _hop(c: Cues, side: str | None) -> np.ndarray:  # the other foot held up (>= 9 frames), hopping nearby
+    s = _sides(side)[0]
+    held = (-_window_max(-(c.foot[1 - s] - c.foot[s]), 4) > 0.1) & dilate(c.flight, 12)
+    return smooth(dilate(held, 8).astype(np.float64), 2.0)
+
+
+def _march(c: Cues) -> np.ndarray:  # both feet lifted high within +-8 frames, on the ground, on the spot
+    both = np.minimum(_window_max(c.foot[0], 8), _window_max(c.foot[1], 8))
+    return soft(both, 0.08, 0.12) * (1 - c.air) * (1 - soft(c.speed, 0.2, 0.5))
+
+
+def _jacks(c: Cues) -> np.ndarray:  # feet apart with both hands up (within +-10 frames)
+    up = (c.spread > 0.4) & (c.y(0) > 0.0) & (c.y(1) > 0.0)
+    return smooth(dilate(up, 10).astype(np.float64), 2.0)
+
+
+def _clap(c: Cues) -> np.ndarray:  # hands meeting in front of the body (within the last/next 8 frames)
+    touch = (c.hand_gap < 0.15) & (c.z(0) > 0.15) & (c.z(1) > 0.15)
+    return smooth(dilate(touch, 8).astype(np.float64), 2.0)
+
+
+def _throw(c: Cues, side: str | None) -> np.ndarray:  # the hand thrust forward from above the shoulder
+    s = _sides(side)[0]
+    return smooth(dilate((c.wrist_vz[s] > 1.5) & (c.y(s) > 0.15), 12).astype(np.float64), 2.0)
+
+
+def _deep(c: Cues) -> np.ndarray:  # pelvis at crouching depth (a squat's bottom stays higher)
+    return soft(0.5 - c.sig.pelvis_h, 0.0, 0.06)
+
+
+def _kick(c: Cues, side: str | None) -> np.ndarray:  # a foot swung high in front (around the kick)
+    s = _sides(side)[0]
+    up = (c.foot[s] > 0.2) & (c.ankle_z[s] > 0.3)
+    return smooth(dilate(up, 8).astype(np.float64), 2.0)
+
+
+def _wave(c: Cues, s: int) -> np.ndarray:  # hand up beside the head (wrist 10-45 cm above the shoulder, out)
+    return _band(c.y(s), 0.12, 0.42, 0.08) * soft(c.x(s), 0.05, 0.15)
+
+
+def _raise(c: Cues, s: int, direction: str | None) -> np.ndarray:
+    level = _band(c.y(s), -0.12, 0.15, 0.1)  # arm held near shoulder height
+    if direction == "forward":
+        return soft(c.z(s), 0.3, 0.42) * level
+    if direction == "sideways":
+        return soft(c.x(s), 0.3, 0.42) * level * (1 - soft(c.wrist_v[s], 0.3, 0.6))
+    return soft(c.y(s), 0.3, 0.42)
+
+
+def _punch(c: Cues) -> np.ndarray:  # fists up at the chin (guard) or a fist thrust forward
+    guard = _each("both", lambda s: _band(c.y(s), 0.0, 0.2, 0.05) * _band(c.z(s), 0.15, 0.32, 0.05))
+    strike = np.max([soft(c.z(s), 0.38, 0.45) * _band(c.y(s), -0.1, 0.2, 0.1) for s in (0, 1)], axis=0)
+    return np.maximum(guard, strike)
+
+
+def _idle(c: Cues) -> np.ndarray:  # still and in the neutral pose
+    neutral = (c.sig.pelvis_h > 0.8) * _each("both", lambda s: 1 - soft(c.y(s), -0.4, -0.3))
+    neutral = neutral * (1 - soft(c.lift_max, 0.04, 0.08)) * (1 - soft(c.pitch, 0.15, 0.25))
+    return (1.0 - soft(c.activity, 0.15, 0.4)) * neutral
+
+
+# Evidence per action: (key, function). Actions whose key is equal cannot be told apart by the cut.
+EvidenceFn = Callable[[Cues, dict], np.ndarray]
+EVIDENCE: dict[str, tuple[Callable[[dict], tuple], EvidenceFn]] = {
+    "forward": (lambda s: ("forward",), lambda c, s: _forward(c)),
+    "backward": (lambda s: ("backward",), lambda c, s: soft(-c.fwd, 0.15, 0.5) * _walking(c)),
+    "lateral": (
+        lambda s: ("lateral", s.get("direction")),
+        lambda c, s: soft(_sign(s.get("direction")) * c.left, 0.1, 0.3) * _walking(c),
+    ),
+    "circle": (
+        lambda s: ("circle", s.get("direction")),
+        lambda c, s: soft(c.speed, 0.3, 0.8) * soft(_sign(s.get("direction")) * c.yaw_rate, 0.15, 0.4) * _walking(c),
+    ),
+    "march": (lambda s: ("march",), lambda c, s: _march(c)),
+    "climb": (lambda s: ("climb",), lambda c, s: _climb(c)),
+    "turn": (
+        lambda s: ("turn", s.get("direction")),
+        lambda c, s: soft(_sign(s.get("direction")) * c.yaw_rate, 0.3, 1.0)
+        * (1 - soft(c.speed, 0.4, 1.0) * (1 - c.spinning))
+        * (1 - 0.5 * soft(np.abs(c.yaw_rate), 3.0, 4.5)),
+    ),
+    "spin": (
+        lambda s: ("spin", s.get("direction")),
+        lambda c, s: soft(_sign(s.get("direction")) * c.yaw_rate, 2.5, 4.0),
+    ),
+    "jump": (
+        lambda s: ("jump",),
+        lambda c, s: c.air * (1 - soft(np.abs(c.foot[0] - c.foot[1]), 0.08, 0.15)) * (1 - c.jacks_zone) * (1 - c.jump_fwd_zone),
+    ),
+    "jump_forward": (lambda s: ("jump_forward",), lambda c, s: c.jump_fwd_zone),
+    "hop": (lambda s: ("hop", s.get("side")), lambda c, s: _hop(c, s.get("side"))),
+    "jacks": (lambda s: ("jacks",), lambda c, s: _jacks(c)),
+    "wave": (lambda s: ("wave", s.get("side")), lambda c, s: _each(s.get("side"), lambda k: _wave(c, k))),
+    "raise": (
+        lambda s: ("raise", s.get("side"), s.get("direction")),
+        lambda c, s: _each(s.get("side"), lambda k: _raise(c, k, s.get("direction"))),
+    ),
+    "arm_circles": (
+        lambda s: ("arm_circles", s.get("side")),
+        lambda c, s: _each(s.get("side"), lambda k: soft(c.x(k), 0.3, 0.4) * soft(c.wrist_v[k], 0.3, 0.6)),
+    ),
+    "clap": (lambda s: ("clap",), lambda c, s: _clap(c)),
+    "punch": (lambda s: ("punch",), lambda c, s: _punch(c)),
+    "kick": (lambda s: ("kick", s.get("side")), lambda c, s: _kick(c, s.get("side"))),
+    "squat": (lambda s: ("squat",), lambda c, s: c.low * (1 - c.seated) * (1 - _deep(c))),
+    "crouch": (lambda s: ("crouch",), lambda c, s: _deep(c) * (1 - c.seated)),
+    "sit_down": (lambda s: ("sit_down",), lambda c, s: np.maximum(0.5 * c.seated, c.descend)),
+    "stand_up": (lambda s: ("stand_up",), lambda c, s: np.maximum(0.5 * c.seated, c.rise)),
+    "bow": (lambda s: ("bow",), lambda c, s: soft(c.pitch, 0.2, 0.45) * (c.sig.pelvis_h > 0.75)),
+    "stretch": (lambda s: ("stretch",), lambda c, s: _each("both", lambda k: soft(c.y(k), 0.3, 0.42))),
+    "throw": (lambda s: ("throw", s.get("side")), lambda c, s: _throw(c, s.get("side"))),
+    "idle": (lambda s: ("idle",), lambda c, s: _idle(c)),
+}
+
+ACTION_EVIDENCE = {
+    "walk_forward": "forward",
+    "jog_forward": "forward",
+    "run_forward": "forward",
+    "walk_backward": "backward",
+    "jog_backward": "backward",
+    "walk_sideways": "lateral",
+    "side_step": "lateral",
+    "walk_circle": "circle",
+    "jog_circle": "circle",
+    "run_circle": "circle",
+    "march": "march",
+    "climb": "climb",
+    "turn": "turn",
+    "spin": "spin",
+    "jump_in_place": "jump",
+    "jump_forward": "jump_forward",
+    "hop": "hop",
+    "jumping_jacks": "jacks",
+    "wave": "wave",
+    "raise_arms": "raise",
+    "arm_circles": "arm_circles",
+    "clap": "clap",
+    "punch": "punch",
+    "kick": "kick",
+    "squat": "squat",
+    "crouch": "crouch",
+    "sit_down": "sit_down",
+    "stand_up": "stand_up",
+    "bow": "bow",
+    "stretch": "stretch",
+    "throw": "throw",
+    "idle": "idle",
+}
+
+
+def evidence(sig: Signals, actions: list[dict], cues: Cues | None = None) -> tuple[np.ndarray, list[tuple]]:
+    """(N, T) per-frame evidence of each action of the program and each action's evidence key."""
+    c = cues if cues is not None else Cues(sig)
+    rows, keys = [], []
+    for spec in actions:
+        name = ACTION_EVIDENCE[spec["action"]]
+        key_fn, fn = EVIDENCE[name]
+        rows.append(np.clip(np.asarray(fn(c, spec), dtype=np.float64), 0.0, 1.0))
+        keys.append(key_fn(spec))
+    return np.stack(rows), keys
+
+
+def best_cut(E: np.ndarray, min_seg: int = MIN_SEG) -> tuple[float, list[tuple[int, int]]]:
+    """Cut frames ``[0, T)`` into ``N`` contiguous segments in row order maximising the summed evidence
+    of each segment's row. Returns the score and the segments ``[start, end)``."""
+    n, T = E.shape
+    m = max(1, min(min_seg, T // n))
+    C = np.concatenate([np.zeros((n, 1)), np.cumsum(E, axis=1)], axis=1)  # C[i, t] = sum E[i, :t]
+    NEG = -np.inf
+    dp = np.full((n + 1, T + 1), NEG)
+    arg = np.zeros((n + 1, T + 1), dtype=np.int64)
+    dp[0, 0] = 0.0
+    for i in range(1, n + 1):
+        for t in range(i * m, T + 1):
+            s = np.arange((i - 1) * m, t - m + 1)
+            cand = dp[i - 1, s] - C[i - 1, s] + C[i - 1, t]
+            k = int(np.argmax(cand))
+            dp[i, t], arg[i, t] = cand[k], s[k]
+    segs, t = [], T
+    for i in range(n, 0, -1):
+        s = int(arg[i, t])
+        segs.append((s, t))
+        t = s
+    return float(dp[n, T]), segs[::-1]
+
+
+def order_check(E: np.ndarray, keys: list[tuple]) -> tuple[bool | None, float, float]:
+    """Whether the program's order explains the motion strictly better than every order of the actions
+    that reads differently. Returns (pass or None when no other order differs, program-order score, best
+    other score)."""
+    n = len(keys)
+    own, _ = best_cut(E)
+    best_other = -np.inf
+    seen = {tuple(keys)}
+    for perm in itertools.permutations(range(n)):
+        ks = tuple(keys[i] for i in perm)
+        if ks in seen:
+            continue
+        seen.add(ks)
+        score, _ = best_cut(E[list(perm)])
+        best_other = max(best_other, score)
+    if best_other == -np.inf:
+        return None, own, own
+    return bool(own > best_other + 1e-6), own, float(best_other)
+
+
+def groups(keys: list[tuple]) -> list[list[int]]:
+    """Runs of consecutive actions with the same evidence key (e.g. walk then jog forward): the cut cannot
+    place a boundary between them, so they share one segment."""
+    out: list[list[int]] = []
+    for i, k in enumerate(keys):
+        if out and keys[out[-1][-1]] == k:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
+
+
+def cut_program(
+    sig: Signals, actions: list[dict], cues: Cues | None = None
+) -> tuple[list[tuple[int, int]], tuple[bool | None, float, float]]:
+    """Segment of every action (actions of one group share theirs) and the order check of the groups
+    (None when there is a single group or no other order reads differently)."""
+    if len(actions) == 1:
+        return [(0, sig.T)], (None, 0.0, 0.0)
+    E, keys = evidence(sig, actions, cues)
+    grp = groups(keys)
+    if len(grp) == 1:
+        return [(0, sig.T)] * len(actions), (None, 0.0, 0.0)
+    Eg = E[[g[0] for g in grp]]
+    kg = [keys[g[0]] for g in grp]
+    _, gsegs = best_cut(Eg)
+    segs: list[tuple[int, int]] = [(0, 0)] * len(actions)
+    for g, seg in zip(grp, gsegs, strict=True):
+        for i in g:
+            segs[i] = seg
+    return segs, order_check(Eg, kg)
