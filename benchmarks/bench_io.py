@@ -52,7 +52,7 @@ def main() -> None:
     n_out = sum(len(c) for c in clips)
     with tempfile.TemporaryDirectory() as d:
         t = _best(lambda: [write_bvh(Path(d) / f"{i}.bvh", c) for i, c in enumerate(clips)], args.repeat)
-        print(f"BVH write (SMPL-22 IK + bvhio, {n_out} frames):                {n_out / t:10.0f} frames/s")
+        print(f"BVH write (SMPL-22 IK, own bone lengths, {n_out} frames):       {n_out / t:10.0f} frames/s")
         t = _best(lambda: render_video(Path(d) / "ten.mp4", ten_s, title="10 s of walking"), 1)
         print(f"MP4 render, 10 s of motion (200 frames, 480x480, H.264):  {t:10.2f} s")
         t = _best(lambda: render_video(Path(d) / "ten.gif", ten_s, title="10 s of walking"), 1)

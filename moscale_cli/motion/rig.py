@@ -165,11 +165,10 @@ def smpl22_rest_offsets(joints_TJ3: np.ndarray) -> np.ndarray:
     return off
 
 
-def _unwrap_euler(rig: Rig, k: int, local_rot: np.ndarray) -> np.ndarray:
-    """Euler values (T, 3) of a joint, each frame's triple nearest the previous one (no 360 jumps)."""
-    e = rig.rotation_values(k, local_rot)
+def _unwrap_euler(e: np.ndarray) -> np.ndarray:
+    """Euler triples (T, J, 3), each frame's triple nearest the previous one (no 360-degree jumps)."""
     for f in range(1, e.shape[0]):
-        e[f] = closest_euler(e[f], e[f - 1], rig.rot_order[k])
+        e[f] = closest_euler(e[f], e[f - 1], "XYZ")  # the two-triple rule is the same for every order
     return e
 
 
@@ -199,10 +198,11 @@ def smpl22_rig(joints_TJ3: np.ndarray) -> tuple[Rig, np.ndarray, np.ndarray]:
         end_sites=ends,
     )
     values = np.zeros((j.shape[0], rig.num_channels))
-    for i, s in enumerate(order):
-        if s == 0:
-            values[:, :3] = j[:, 0]
-        values[:, rig.rot_cols[i]] = _unwrap_euler(rig, i, local[:, s])
+    values[:, :3] = j[:, 0]
+    euler = _unwrap_euler(
+        np.stack([rig.rotation_values(i, local[:, s]) for i, s in enumerate(order)], axis=1)
+    )
+    values[:, np.array(rig.rot_cols)] = euler
     return rig, values, local
 
 
