@@ -147,9 +147,9 @@ def random_batches(n: int, batch_size: int = 32, seed: int = 0) -> list[list[int
 
 
 def hard_negative_stats(labels: Sequence[dict], batches: list[list[int]]) -> dict:
-    """How hard the batches are: the mean number of hard negatives of an item inside its own batch, the
-    fraction of items with at least one, how many the whole set would allow (the mean over items of
-    min(hard negatives in the set, batch size - 1)), and the expected R@1 / R@3 of a *verb-only* matcher
+    """How hard the batches are, over the items in them: the mean number of hard negatives of an item
+    inside its own batch, the fraction of items with at least one, how many the whole set would allow (the
+    mean of min(hard negatives in the set, batch size - 1)), and the expected R@1 / R@3 of a *verb-only* matcher
     (one that tells programs apart by their verbs alone and ranks same-verb motions in random order:
     for an item with m - 1 same-signature motions in its batch, R@k = min(1, k / m))."""
     sig = [signature(lb) for lb in labels]
@@ -166,7 +166,7 @@ def hard_negative_stats(labels: Sequence[dict], batches: list[list[int]]) -> dic
     for i, s in enumerate(sig):
         by_sig[s].append(i)
     possible = []
-    for i in range(len(labels)):
+    for i in (i for b in batches for i in b):
         k = sum(1 for j in by_sig[sig[i]] if det[j] != det[i])
         possible.append(min(k, size - 1))
     c = np.asarray(counts, dtype=np.float64)

@@ -110,7 +110,8 @@ def score_clip(joints: np.ndarray, label: dict, caption: str | None = None) -> C
     if caption is not None:
         split = caption_phrases(caption, n)
         phrases = list(split) if split is not None else [caption.lower()] * n
-    segs, (order_ok, own, other) = cut_program(sig, actions, cues)
+    cut = cut_program(sig, actions, cues)
+    segs = cut.segments
     checks: list[Check] = []
     for i, (spec, (a, b)) in enumerate(zip(actions, segs, strict=True)):
         m = DETECTORS[spec["action"]](sig, a, b, spec)
@@ -128,12 +129,15 @@ def score_clip(joints: np.ndarray, label: dict, caption: str | None = None) -> C
         got, want = posture_at(sig, a, b), expected_posture(actions, end)
         checks.append(Check(attr, "pass" if got == want else "fail", got, want, note=f"{got} over frames {a}..{b - 1}"))
     if n > 1:
-        if order_ok is None:
-            checks.append(Check("order", "n/a", None, None, note="the actions cannot be told apart by the cut"))
+        if cut.in_order is None:
+            checks.append(Check("order", "n/a", None, None, note="no other order of the actions reads differently"))
         else:
             present = all(c.status == "pass" for c in checks if c.attribute == "present")
-            good = order_ok and present
-            note = f"program order scores {own:.1f}, best other order {other:.1f}" + ("" if present else ", an action is missing")
+            good = cut.in_order and present
+            found = " then ".join(a["action"] for _, a in sorted(zip(segs, actions, strict=True), key=lambda x: x[0]))
+            note = f"found {found} (program order {cut.program_score:.1f}, best other {cut.best_other_score:.1f})"
+            if not present:
+                note += ", an action is missing"
             checks.append(Check("order", "pass" if good else "fail", good, True, note=note))
     return ClipScore(str(label.get("id", "")), [a["action"] for a in actions], checks, segs)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -316,26 +317,6 @@ def best_cut(E: np.ndarray, min_seg: int = MIN_SEG) -> tuple[float, list[tuple[i
     return float(dp[n, T]), segs[::-1]
 
 
-def order_check(E: np.ndarray, keys: list[tuple]) -> tuple[bool | None, float, float]:
-    """Whether the program's order explains the motion strictly better than every order of the actions
-    that reads differently. Returns (pass or None when no other order differs, program-order score, best
-    other score)."""
-    n = len(keys)
-    own, _ = best_cut(E)
-    best_other = -np.inf
-    seen = {tuple(keys)}
-    for perm in itertools.permutations(range(n)):
-        ks = tuple(keys[i] for i in perm)
-        if ks in seen:
-            continue
-        seen.add(ks)
-        score, _ = best_cut(E[list(perm)])
-        best_other = max(best_other, score)
-    if best_other == -np.inf:
-        return None, own, own
-    return bool(own > best_other + 1e-6), own, float(best_other)
-
-
 def groups(keys: list[tuple]) -> list[list[int]]:
     """Runs of consecutive actions with the same evidence key (e.g. walk then jog forward): the cut cannot
     place a boundary between them, so they share one segment."""
@@ -348,22 +329,41 @@ def groups(keys: list[tuple]) -> list[list[int]]:
     return out
 
 
-def cut_program(
-    sig: Signals, actions: list[dict], cues: Cues | None = None
-) -> tuple[list[tuple[int, int]], tuple[bool | None, float, float]]:
-    """Segment of every action (actions of one group share theirs) and the order check of the groups
-    (None when there is a single group or no other order reads differently)."""
+@dataclass
+class Cut:
+    """Where each action of a program was found, and in which order."""
+
+    segments: list[tuple[int, int]]  # per program action, [start, end); actions of one group share theirs
+    program_score: float  # summed evidence of the best cut in the program's order
+    best_other_score: float | None  # the same for the best other order that reads differently (None: none)
+    in_order: bool | None  # the program's order explains the motion best (None: no other order to compare)
+
+
+def cut_program(sig: Signals, actions: list[dict], cues: Cues | None = None) -> Cut:
+    """Cut the motion in every order of the program's action groups that reads differently, keep the order
+    that explains it best (the program's order wins ties) and give each action that order's segment."""
     if len(actions) == 1:
-        return [(0, sig.T)], (None, 0.0, 0.0)
+        return Cut([(0, sig.T)], 0.0, None, None)
     E, keys = evidence(sig, actions, cues)
     grp = groups(keys)
-    if len(grp) == 1:
-        return [(0, sig.T)] * len(actions), (None, 0.0, 0.0)
     Eg = E[[g[0] for g in grp]]
     kg = [keys[g[0]] for g in grp]
-    _, gsegs = best_cut(Eg)
-    segs: list[tuple[int, int]] = [(0, 0)] * len(actions)
-    for g, seg in zip(grp, gsegs, strict=True):
-        for i in g:
-            segs[i] = seg
-    return segs, order_check(Eg, kg)
+    own, best_segs = best_cut(Eg)
+    best, best_perm = own, list(range(len(grp)))
+    other: float | None = None
+    seen = {tuple(kg)}
+    for perm in itertools.permutations(range(len(grp))):
+        ks = tuple(kg[i] for i in perm)
+        if ks in seen:
+            continue
+        seen.add(ks)
+        score, segs = best_cut(Eg[list(perm)])
+        other = score if other is None else max(other, score)
+        if score > best + 1e-6:
+            best, best_perm, best_segs = score, list(perm), segs
+    out: list[tuple[int, int]] = [(0, 0)] * len(actions)
+    for pos, g in enumerate(best_perm):
+        for i in grp[g]:
+            out[i] = best_segs[pos]
+    in_order = None if other is None else best_perm == list(range(len(grp)))
+    return Cut(out, own, other, in_order)
