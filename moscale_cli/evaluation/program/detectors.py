@@ -72,8 +72,11 @@ def peaks_in_span(x: np.ndarray, a: int, b: int, mask: np.ndarray | None = None,
 
 
 def flights(sig: Signals) -> list[tuple[int, int]]:
-    """Airborne intervals (>= 2 frames): both feet rise above ``AIR_H`` and stay above half of it."""
-    return intervals(hysteresis(sig.foot_h.min(1), AIR_H, AIR_H / 2), min_len=2, max_gap=1)
+    """Airborne intervals: both feet rise above ``AIR_H`` and stay above half of it (a dip that keeps
+    them off the floor does not split a flight), with >= 2 frames above ``AIR_H``."""
+    low = sig.foot_h.min(1)
+    ivs = intervals(hysteresis(low, AIR_H, AIR_H / 2), min_len=2, max_gap=1)
+    return [(a, b) for a, b in ivs if int((low[a:b] > AIR_H).sum()) >= 2]
 
 
 def travel(sig: Signals, a: int, b: int) -> np.ndarray:

@@ -54,8 +54,16 @@ class ClipScore:
         """One line per failed check, e.g. ``jump_in_place#0 count: counted 3 jumps, expected 2``."""
         out = []
         for c in self.checks:
-            if c.status == "fail":
-                who = f"{c.action}#{c.index}" if c.action is not None else "clip"
+            if c.status != "fail":
+                continue
+            who = f"{c.action}#{c.index}" if c.action is not None else "clip"
+            if c.attribute == "present":
+                out.append(f"{who} not found: {c.note}")
+            elif c.attribute == "order":
+                out.append(f"{who} order: {c.note}")
+            elif c.attribute == "arms_in_phase":
+                out.append(f"{who} {c.attribute}: {c.note}, expected >= {c.expected}")
+            else:
                 out.append(f"{who} {c.attribute}: {c.note}, expected {c.expected}")
         return out
 
@@ -124,7 +132,7 @@ def score_clip(joints: np.ndarray, label: dict, caption: str | None = None) -> C
             got = m.values[attr]
             status = "pass" if matches(attr, got, want) else "fail"
             checks.append(Check(attr, status, got, want, spec["action"], i, m.notes.get(attr, "")))
-    k = min(3, sig.T) if sig.T else 1
+    k = min(POSTURE_FRAMES, sig.T)
     for attr, (a, b), end in (("start_posture", (0, k), False), ("end_posture", (sig.T - k, sig.T), True)):
         got, want = posture_at(sig, a, b), expected_posture(actions, end)
         checks.append(Check(attr, "pass" if got == want else "fail", got, want, note=f"{got} over frames {a}..{b - 1}"))
