@@ -243,11 +243,11 @@ def jumping_jacks(sig: Signals, a: int, b: int, spec: dict) -> Measured:
     legs = len(in_span(intervals(hysteresis(spread, 0.4, 0.3), min_len=2, max_gap=1), a, b))
     yl, yr = _wrist_y(sig)
     arms = [len(in_span(intervals(hysteresis(y, 0.2, 0.05), min_len=2, max_gap=1), a, b)) for y in (yl, yr)]
-    n = legs if arms[0] == legs and arms[1] == legs else -1
     m.set("present", legs >= 1 and min(arms) >= 1, f"legs apart {legs}x, arms up L{arms[0]} R{arms[1]}")
-    m.set("count", n if n >= 0 else legs, f"legs apart {legs}x, left arm up {arms[0]}x, right arm up {arms[1]}x")
-    if n < 0:
-        m.values["count"] = f"legs {legs}, arms {arms[0]}/{arms[1]}"
+    # the count is the number of jacks when legs and both arms agree, else the three numbers (never equal
+    # to an expected count)
+    count: int | str = legs if arms[0] == legs and arms[1] == legs else f"legs {legs}, arms {arms[0]}/{arms[1]}"
+    m.set("count", count, f"legs apart {legs}x, left arm up {arms[0]}x, right arm up {arms[1]}x")
     in_phase(m, sig, a, b)
     return m
 
@@ -403,6 +403,7 @@ def _transition(sig: Signals, a: int, b: int, first: int, then: int) -> bool:
 
 
 def sit_down(sig: Signals, a: int, b: int, spec: dict) -> Measured:
+    """Sit down: a standing frame followed (later in the span) by a seated one."""
     m = Measured()
     ok = _transition(sig, a, b, 0, 1)
     m.set("present", ok, f"{posture_at(sig, a, min(a + 3, b))} -> {posture_at(sig, max(b - 3, a), b)}")
@@ -410,6 +411,7 @@ def sit_down(sig: Signals, a: int, b: int, spec: dict) -> Measured:
 
 
 def stand_up(sig: Signals, a: int, b: int, spec: dict) -> Measured:
+    """Stand up: a seated frame followed (later in the span) by a standing one."""
     m = Measured()
     ok = _transition(sig, a, b, 1, 0)
     m.set("present", ok, f"{posture_at(sig, a, min(a + 3, b))} -> {posture_at(sig, max(b - 3, a), b)}")
@@ -417,6 +419,7 @@ def stand_up(sig: Signals, a: int, b: int, spec: dict) -> Measured:
 
 
 def crouch(sig: Signals, a: int, b: int, spec: dict) -> Measured:
+    """Crouch: >= 3 crouched frames (pelvis under STAND_MIN, feet under it, not ahead as when seated)."""
     m = Measured()
     p = posture_frames(sig)[a:b]
     low = float(sig.pelvis_h[a:b].min()) if b > a else 0.0
@@ -461,8 +464,8 @@ def throw(sig: Signals, a: int, b: int, spec: dict) -> Measured:
 
 
 def idle(sig: Signals, a: int, b: int, spec: dict) -> Measured:
-    """Standing still: travel < 30 cm, turn < 30 deg, no flight, pelvis > 80 cm, wrists below the
-    shoulders and feet under 5 cm."""
+    """Standing still, over the middle 60 % of the span: travel < 30 cm, turn < 30 deg, pelvis > 80 cm,
+    wrists below the shoulders and both feet under 5 cm."""
     m = Measured()
     q = (b - a) // 5  # the middle 60 % of the span: its ends blend into the neighbouring actions
     a, b = a + q, b - q

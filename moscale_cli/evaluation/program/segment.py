@@ -1,15 +1,15 @@
-"""Find where each action of a sequence happens in a motion, and whether they happen in the program's order.
+"""Find where each action of a sequence happens in a motion, and in which order.
 
 A generated motion has the clip's length but no spans, so the spans are found from the motion itself:
 
-1. every action gets a per-frame *evidence* in [0, 1] from a few kinematic signals (moving forward,
-   turning left, airborne, pelvis low, left wrist up, ...; see :data:`EVIDENCE`);
-2. a dynamic programme cuts the clip into one contiguous segment per action, in the program's order,
-   each at least ``MIN_SEG`` frames long, maximising the summed evidence of each segment's action;
-3. the order check runs the same cut for every other order of the actions: the program's order passes
-   when it explains the motion strictly better than every order that reads differently (orders that
-   only swap actions with the same evidence, e.g. walk and jog forward, cannot be told apart and are
-   not compared; when no order differs, the order check does not apply).
+1. every action gets a per-frame *evidence* in [0, 1] from a few kinematic cues (moving forward,
+   turning left, airborne, pelvis low, left wrist up beside the head, ...; see :data:`EVIDENCE`);
+2. consecutive actions with the same evidence (walk then jog forward) form one group and share a segment;
+3. a dynamic programme cuts the clip into one contiguous segment per group, in a given order, each at
+   least ``MIN_SEG`` frames long, maximising the summed evidence of each segment's group;
+4. the cut is made for every order of the groups that reads differently; the order with the highest
+   score (the program's order on ties) gives every action its segment, and the order check passes when
+   that order is the program's.
 """
 
 from __future__ import annotations
