@@ -271,7 +271,8 @@ def detect_mapping(
         shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
         raise MotionFileError(
             f"{where}: cannot map the skeleton to SMPL-22: no {', '.join(det.missing)} joint found "
-            f'(joints: {shown}); pass a JSON mapping {{"pelvis": "<joint>", ...}} for all 22 SMPL joints'
+            f'(joints: {shown}); give a JSON mapping with --mapping \'{{"pelvis": "<joint>", ...}}\' '
+            "naming all 22 SMPL joints"
         )
     return "detected", det.mapping
 
