@@ -35,7 +35,8 @@ def _sync(device: torch.device) -> None:
 
 def bench_preset(name: str, device: torch.device, batches: list[int], repeat: int, train_batch: int,
                  train_steps: int, text_tokens: int) -> dict:
-    from moscale_cli.models.generator import GeneratorConfig, MoScaleTransformer, count_parameters
+    from moscale_cli.models.generator import GeneratorConfig, MoScaleTransformer
+    from moscale_cli.models.layers import count_parameters
     from moscale_cli.models.tokenizer import MSTokenizer, TokenizerConfig
     from moscale_cli.sampling.sampler import SamplingConfig, generation_passes, sample
     from moscale_cli.training.generator_stage import generator_param_groups, masked_token_loss

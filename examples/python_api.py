@@ -14,6 +14,7 @@ from pathlib import Path
 from moscale_cli.errors import MoScaleError
 from moscale_cli.io.files import save_motion
 from moscale_cli.pipeline import MoScalePipeline
+from moscale_cli.sampling.config import SamplingConfig
 
 
 def main() -> None:
@@ -30,8 +31,9 @@ def main() -> None:
     # 1. one prompt, a fixed length in seconds, two samples (same seed -> same motions on every run)
     motions = pipe.generate("a person walks forward and waves with the right hand", seconds=4.0, num_samples=2, seed=0)
     # 2. several prompts: one with a length in frames, one whose length the estimator picks (None)
+    # sampling options in one SamplingConfig (the defaults are the reference's: cfg 5, 1/2/5/10 passes, top-p 0.9)
     motions += pipe.generate(["someone jumps twice", "a person sits down on a chair"], frames=[80, None], seed=1,
-                             cfg=5.0, refine_steps=(1, 2, 5, 10), top_p=0.9)
+                             sampling=SamplingConfig(cfg=5.0, refine_steps=(1, 2, 5, 10), top_p=0.9))
 
     for i, m in enumerate(motions):
         stem = out / f"motion_{i}"

@@ -29,6 +29,7 @@ import torch
 
 from moscale_cli.config import ConfigBase
 from moscale_cli.errors import ConfigError
+from moscale_cli.sampling.config import SamplingConfig
 
 PRESETS = ("tiny", "small", "base", "large")
 TOKENIZER_PRESET = {"tiny": "tiny", "small": "small", "base": "base", "large": "base"}
@@ -52,8 +53,7 @@ class BenchConfig(ConfigBase):
     no_cache_latency: bool = True  # also time the plain sampler without the KV cache at batch 1
     next_token: bool = True  # also time the next-token baseline (same preset, token by token, KV cache)
     frames: int = 196
-    refine_steps: tuple[int, ...] = (1, 2, 5, 10)
-    cfg: float = 5.0
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)  # the reference schedule and CFG by default
     tokenizer_batch: int | None = None  # 256 on CUDA, 8 elsewhere
     generator_batch: int | None = None  # 64 on CUDA, 8 elsewhere
     sections: tuple[str, ...] = SECTIONS
@@ -161,16 +161,16 @@ def _adamw(params: Any, device: torch.device) -> torch.optim.Optimizer:
 def _sampling_rows(cfg: BenchConfig, device: torch.device, tok: Any, gen: Any, batch: int, section: str,
                    log: Callable[[str], None]) -> list[dict[str, Any]]:
     from moscale_cli.sampling.fast import FastSampler
-    from moscale_cli.sampling.sampler import SamplingConfig, sample
+    from moscale_cli.sampling.sampler import sample
 
     text = random_text(batch, device, cfg.seed)
     lengths = [cfg.frames] * batch
     rows = []
     variants: list[tuple[str, Callable[[], Any]]] = []
     if section == "latency" and cfg.no_cache_latency:
-        sc = SamplingConfig(refine_steps=cfg.refine_steps, cfg=cfg.cfg, use_kv_cache=False)
-        variants.append(("plain, no cache", lambda: sample(gen, tok, text, lengths, sc, cfg.seed)))
-    sc = SamplingConfig(refine_steps=cfg.refine_steps, cfg=cfg.cfg)
+        nc = cfg.sampling.replace(use_kv_cache=False)
+        variants.append(("plain, no cache", lambda: sample(gen, tok, text, lengths, nc, cfg.seed)))
+    sc = cfg.sampling
     variants.append(("plain, KV cache", lambda: sample(gen, tok, text, lengths, sc, cfg.seed)))
     if cfg.fast:
         precision = "bf16" if device.type == "cuda" else "fp32"
@@ -269,7 +269,7 @@ def environment(device: torch.device) -> dict[str, Any]:
 
 def run_bench(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the selected sections; returns ``{"config", "env", "params", "rows"}`` (JSON-serialisable)."""
-    from moscale_cli.models.generator import count_parameters
+    from moscale_cli.models.layers import count_parameters
     from moscale_cli.utils.device import resolve_device
 
     log = log or (lambda s: None)
@@ -289,7 +289,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dic
     if "train_generator" in cfg.sections:
         rows += train_generator_rows(cfg, device, tok, log)
     return {"config": cfg.to_dict(), "env": environment(device),
-            "params": {"generator": count_parameters(gen), "tokenizer": sum(p.numel() for p in tok.parameters())},
+            "params": {"generator": count_parameters(gen), "tokenizer": count_parameters(tok)},
             "rows": rows}
 
 

@@ -29,11 +29,14 @@ from typing import Any
 import torch
 
 from moscale_cli.errors import CheckpointError
+from moscale_cli.models.layers import count_parameters
 
 FORMAT = "moscale-model"
 FORMAT_VERSION = 1
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "default"
 REQUIRED_FILES = ("config.json", "tokenizer.safetensors", "generator.safetensors", "stats.safetensors")
+TOKENIZER_WEIGHTS = "tokenizer.safetensors"  # an exported tokenizer run (train-tokenizer) ...
+TOKENIZER_CONFIG = "tokenizer_config.json"  # ... beside Mean.npy / Std.npy
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
 
 
@@ -42,10 +45,6 @@ def _module_cfg(m: torch.nn.Module) -> Any:
     if cfg is None or not hasattr(cfg, "to_dict"):
         raise CheckpointError(f"{type(m).__name__} has no .cfg config to save")
     return cfg
-
-
-def count_params(m: torch.nn.Module | None) -> int:
-    return 0 if m is None else sum(p.numel() for p in m.parameters())
 
 
 @dataclass
@@ -186,9 +185,9 @@ def build_config(
         "max_frames": int(getattr(tcfg, "max_frames", 196)),
         "stats": {"file": "stats.safetensors", "source": stats_source},
         "parameters": {
-            "tokenizer": count_params(tokenizer),
-            "generator": count_params(generator),
-            "length": count_params(length),
+            "tokenizer": count_parameters(tokenizer),
+            "generator": count_parameters(generator),
+            "length": count_parameters(length),
         },
         "training": training or {},
         "metrics": metrics or {},
@@ -329,6 +328,22 @@ def load_model_dir(path: str | os.PathLike, device: str | torch.device = "cpu", 
 
 
 # ----------------------------------------------------------------------------- resolving
+def load_tokenizer_run(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Any, Any]:
+    """Load an exported tokenizer run (``tokenizer.safetensors`` + ``tokenizer_config.json`` + Mean/Std.npy)
+    -> (MSTokenizer in eval mode, Normalizer)."""
+    from moscale_cli.checkpoint import load_json, load_module
+    from moscale_cli.models.tokenizer import MSTokenizer, TokenizerConfig
+    from moscale_cli.motion.normalize import Normalizer
+
+    run_dir = Path(run_dir)
+    if not (run_dir / TOKENIZER_CONFIG).is_file():
+        raise CheckpointError(f"{run_dir} holds no exported tokenizer ({TOKENIZER_CONFIG} missing)")
+    cfg = TokenizerConfig.from_dict(load_json(run_dir / TOKENIZER_CONFIG))
+    model = MSTokenizer(cfg)
+    load_module(run_dir / TOKENIZER_WEIGHTS, model)
+    return model.to(device).eval(), Normalizer.from_dir(run_dir)
+
+
 def default_model_dir() -> Path:
     return Path(os.environ.get("MOSCALE_DEFAULT_MODEL", DEFAULT_MODEL_DIR))
 

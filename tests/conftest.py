@@ -15,12 +15,49 @@ FIXTURES = SHARED / "fixtures"
 # keep tests offline and single-threaded-friendly
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# the prompt-embedding cache of the test session goes to a temporary folder, never the user's ~/.cache
+if "MOSCALE_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["MOSCALE_CACHE"] = tempfile.mkdtemp(prefix="moscale-test-cache-")
+
+
+def pytest_configure(config) -> None:
+    """Under pytest-xdist each worker gets its share of the cores (no oversubscription on small machines)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if workers > 0:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
 def _need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"shared fixtures not found at {path} (set MOSCALE_SHARED or place ../shared next to the repo)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _restore_global_state():
+    """Every test leaves the process as it found it: console flags, torch threads, default dtype."""
+    import torch
+
+    from moscale_cli.utils.console import STATE
+
+    saved = (STATE.quiet, STATE.debug, torch.get_num_threads(), torch.get_default_dtype())
+    yield
+    STATE.quiet, STATE.debug = saved[0], saved[1]
+    if torch.get_num_threads() != saved[2]:
+        torch.set_num_threads(saved[2])
+    torch.set_default_dtype(saved[3])
+
+
+@pytest.fixture
+def quiet():
+    """Console output off for the test (restored afterwards by ``_restore_global_state``)."""
+    from moscale_cli.utils.console import STATE
+
+    STATE.quiet = True
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +83,12 @@ def tiny_models():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tiny_models) -> Path:
+    """A tiny random-weight model directory (shared by the pipeline, model-directory and CLI tests)."""
+    return tiny_models.build_tiny_model_dir(tmp_path_factory.mktemp("models") / "tiny")
 
 
 @pytest.fixture

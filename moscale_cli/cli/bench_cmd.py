@@ -6,6 +6,16 @@ from pathlib import Path
 
 import typer
 
+from moscale_cli.cli.sampling_opts import (
+    CFG_OPT,
+    MIN_P_OPT,
+    REFINE_OPT,
+    TEMPERATURE_OPT,
+    TOP_K_OPT,
+    TOP_P_OPT,
+    sampling_from_flags,
+)
+
 SECTION_LABELS = {"latency": "latency", "throughput": "throughput", "train_tokenizer": "train tok.",
                   "train_generator": "train gen."}
 
@@ -27,11 +37,17 @@ def bench_command(
                                  help="Comma-separated subset of: latency, throughput, train_tokenizer, train_generator."),
     json_out: Path = typer.Option(None, "--json", help="Also write all results (with every timing) to this JSON file."),
     threads: int = typer.Option(0, "--threads", help="CPU threads for torch (0 = torch's default)."),
+    cfg: float = CFG_OPT,
+    refine_steps: str = REFINE_OPT,
+    top_p: float = TOP_P_OPT,
+    top_k: int = TOP_K_OPT,
+    min_p: float = MIN_P_OPT,
+    temperature: float = TEMPERATURE_OPT,
 ) -> None:
     """Time generation (batch-1 latency, batched throughput) and training steps, for 196-frame motions.
 
     Random weights and random MiniLM-width text features: no model or text encoder is needed. Sampling uses
-    the reference schedule (1, 2, 5, 10 refinement passes) with CFG 5."""
+    the sampling flags (by default the reference schedule, 1, 2, 5, 10 refinement passes, with CFG 5)."""
     from rich import box
     from rich.table import Table
 
@@ -43,10 +59,12 @@ def bench_command(
         import torch
 
         torch.set_num_threads(threads)
-    cfg = BenchConfig(preset=preset, device=device, batch=batch, repeats=repeats, warmup=warmup, fast=fast, next_token=next_token,
-                      compile=compile_, sections=tuple(s.strip() for s in sections.split(",") if s.strip()))
+    sampling = sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
+    bcfg = BenchConfig(preset=preset, device=device, batch=batch, repeats=repeats, warmup=warmup, fast=fast,
+                       next_token=next_token, compile=compile_, sampling=sampling,
+                       sections=tuple(s.strip() for s in sections.split(",") if s.strip()))
     log = (lambda s: None) if STATE.quiet else (lambda s: console.print(s, highlight=False, soft_wrap=True))
-    res = run_bench(cfg, log)
+    res = run_bench(bcfg, log)
     env = res["env"]
     title = (f"moscale bench: preset {preset} ({res['params']['generator'] / 1e6:.1f} M generator, "
              f"{res['params']['tokenizer'] / 1e6:.1f} M tokenizer) on {env.get('gpu', env['device'])}")

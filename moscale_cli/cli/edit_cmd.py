@@ -10,8 +10,17 @@ from typing import Any
 
 import typer
 
+from moscale_cli.cli.sampling_opts import (
+    CFG_OPT,
+    MIN_P_OPT,
+    REFINE_OPT,
+    TEMPERATURE_OPT,
+    TOP_K_OPT,
+    TOP_P_OPT,
+    sampling_from_flags,
+)
 from moscale_cli.errors import UsageError
-from moscale_cli.sampling import DEFAULT_BLEND
+from moscale_cli.pipeline.defaults import DEFAULT_BLEND
 
 FPS = 20.0
 _TIME = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(s?)\s*$")
@@ -59,8 +68,8 @@ def load_mask(path: Path) -> Any:
         raise UsageError(f"cannot read mask {path}: {e}") from None
 
 
-def _prepare(outputs: list[Path], refine_steps: str, report: Path | None) -> tuple[list[Path], tuple[int, ...]]:
-    from moscale_cli.cli.generate_cmd import check_outputs, parse_refine_steps
+def _prepare(outputs: list[Path], report: Path | None) -> list[Path]:
+    from moscale_cli.cli.generate_cmd import check_outputs
 
     outs = [Path(o) for o in outputs]
     check_outputs(outs)
@@ -68,7 +77,7 @@ def _prepare(outputs: list[Path], refine_steps: str, report: Path | None) -> tup
         parent = report.parent if str(report.parent) else Path(".")
         if report.suffix.lower() != ".json" or not parent.is_dir():
             raise UsageError(f"--report {report}: give a .json file in an existing folder")
-    return outs, parse_refine_steps(refine_steps)
+    return outs
 
 
 def _write(m: Any, outputs: list[Path], features: bool, verbose: bool, report: Path | None, took: float) -> None:
@@ -122,11 +131,6 @@ def _pipeline(model: str | None, device: str, text: bool = True) -> Any:
 
 
 _OPT_SEED = typer.Option(0, "--seed", help="Random seed; the same seed gives the same result.")
-_OPT_CFG = typer.Option(5.0, "--cfg", help="Classifier-free guidance scale.")
-_OPT_STEPS = typer.Option("1,2,5,10", "--refine-steps", help="Refinement passes per scale, comma-separated.")
-_OPT_TOPP = typer.Option(0.9, "--top-p", help="Nucleus sampling threshold (1 = off).")
-_OPT_TOPK = typer.Option(0, "--top-k", help="Keep only the k most likely codes (0 = off).")
-_OPT_TEMP = typer.Option(1.0, "--temperature", help="Sampling temperature.")
 _OPT_MODEL = typer.Option(None, "--model", "-m", help="Model directory or hub id (default: the installed model).")
 _OPT_DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N.")
 _OPT_OUT = typer.Option([], "--output", "-o", help="Output file: .bvh, .npy or .mp4/.gif; repeat for several.")
@@ -145,15 +149,17 @@ def edit(
     mask: Path = typer.Option(None, "--mask", help="A .npy boolean/0-1 array, one value per source frame (True = regenerate)."),
     frames: int = typer.Option(None, "--frames", "-f", help="Total output frames; more than the source extends it (see --extend)."),
     extend: str = typer.Option("end", "--extend", help="Where new frames go when --frames exceeds the source: end, start or both."),
-    seed: int = _OPT_SEED, cfg: float = _OPT_CFG, refine_steps: str = _OPT_STEPS, top_p: float = _OPT_TOPP,
-    top_k: int = _OPT_TOPK, temperature: float = _OPT_TEMP, model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
+    seed: int = _OPT_SEED, cfg: float = CFG_OPT, refine_steps: str = REFINE_OPT, top_p: float = TOP_P_OPT,
+    top_k: int = TOP_K_OPT, min_p: float = MIN_P_OPT, temperature: float = TEMPERATURE_OPT,
+    model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
     features: bool = _OPT_FEATS, unconditional: bool = _OPT_UNCOND, blend: int = _OPT_BLEND,
     verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT,
 ) -> None:
     """Regenerate time regions of a motion under a (new) text; every other frame stays exactly as it was."""
-    from moscale_cli.sampling.editing import source_features
+    from moscale_cli.pipeline.editing import source_features
 
-    outs, steps = _prepare(output, refine_steps, report)
+    outs = _prepare(output, report)
+    sampling = sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
     if text is None and not unconditional:
         raise UsageError("give a TEXT prompt for the regenerated regions (or --unconditional)")
     if region and mask is not None:
@@ -167,9 +173,8 @@ def edit(
     _run(
         model, device, not unconditional, outs, features, verbose, report,
         lambda pipe: pipe.edit(
-            feats, text, regions=regions, mask=mask_arr, frames=frames, extend=extend, seed=seed, cfg=cfg,
-            refine_steps=steps, top_p=top_p, top_k=top_k, temperature=temperature, unconditional=unconditional,
-            blend=blend,
+            feats, text, regions=regions, mask=mask_arr, frames=frames, extend=extend, seed=seed, sampling=sampling,
+            unconditional=unconditional, blend=blend,
         ),
     )
 
@@ -183,15 +188,17 @@ def inbetween(
     source: Path = typer.Option(None, "--source", help="One motion whose middle is regenerated (with --keep-start/--keep-end)."),
     keep_start: str = typer.Option("0", "--keep-start", help="Frames (or seconds, 1s) kept at the start of --source."),
     keep_end: str = typer.Option("0", "--keep-end", help="Frames (or seconds) kept at the end of --source."),
-    seed: int = _OPT_SEED, cfg: float = _OPT_CFG, refine_steps: str = _OPT_STEPS, top_p: float = _OPT_TOPP,
-    top_k: int = _OPT_TOPK, temperature: float = _OPT_TEMP, model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
+    seed: int = _OPT_SEED, cfg: float = CFG_OPT, refine_steps: str = REFINE_OPT, top_p: float = TOP_P_OPT,
+    top_k: int = TOP_K_OPT, min_p: float = MIN_P_OPT, temperature: float = TEMPERATURE_OPT,
+    model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
     features: bool = _OPT_FEATS, unconditional: bool = _OPT_UNCOND, blend: int = _OPT_BLEND,
     verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT,
 ) -> None:
     """Generate the frames between two motions (or the middle of one) under a text."""
-    from moscale_cli.sampling.editing import source_features
+    from moscale_cli.pipeline.editing import source_features
 
-    outs, steps = _prepare(output, refine_steps, report)
+    outs = _prepare(output, report)
+    sampling = sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
     if text is None and not unconditional:
         raise UsageError("give a TEXT prompt for the generated frames (or --unconditional)")
     n = parse_time(frames, what="--frames") if frames is not None else None
@@ -204,9 +211,8 @@ def inbetween(
     _run(
         model, device, not unconditional, outs, features, verbose, report,
         lambda pipe: pipe.inbetween(
-            text, start=a, end=b, frames=n, source=src, keep_start=k0, keep_end=k1, seed=seed, cfg=cfg,
-            refine_steps=steps, top_p=top_p, top_k=top_k, temperature=temperature, unconditional=unconditional,
-            blend=blend,
+            text, start=a, end=b, frames=n, source=src, keep_start=k0, keep_end=k1, seed=seed, sampling=sampling,
+            unconditional=unconditional, blend=blend,
         ),
     )
 
@@ -215,14 +221,16 @@ def compose(
     segments: list[str] = typer.Argument(..., help="Segments \"TEXT:DURATION\" (3s, 2.5s or 60 frames), in order."),
     output: list[Path] = _OPT_OUT,
     overlap: str = typer.Option("1s", "--overlap", help="Frames (or seconds) of the previous window each window continues from."),
-    seed: int = _OPT_SEED, cfg: float = _OPT_CFG, refine_steps: str = _OPT_STEPS, top_p: float = _OPT_TOPP,
-    top_k: int = _OPT_TOPK, temperature: float = _OPT_TEMP, model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
+    seed: int = _OPT_SEED, cfg: float = CFG_OPT, refine_steps: str = REFINE_OPT, top_p: float = TOP_P_OPT,
+    top_k: int = TOP_K_OPT, min_p: float = MIN_P_OPT, temperature: float = TEMPERATURE_OPT,
+    model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
     features: bool = _OPT_FEATS, blend: int = _OPT_BLEND, verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT,
 ) -> None:
     """One continuous motion of any length from several prompts, window by window."""
     from moscale_cli.cli.common import progress
 
-    outs, steps = _prepare(output, refine_steps, report)
+    outs = _prepare(output, report)
+    sampling = sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
     segs = [parse_segment(s) for s in segments]
     ov = parse_time(overlap, what="--overlap")
 
@@ -231,8 +239,7 @@ def compose(
         with progress(transient=True) as bar:
             task = bar.add_task("composing", total=max(1, math.ceil(total / max(1, pipe.max_frames - ov))))
             return pipe.compose(
-                segs, overlap=ov, seed=seed, cfg=cfg, refine_steps=steps, top_p=top_p, top_k=top_k,
-                temperature=temperature, blend=blend,
+                segs, overlap=ov, seed=seed, sampling=sampling, blend=blend,
                 on_window=lambda i, n: bar.update(task, completed=i + 1, total=n),
             )
 

@@ -7,16 +7,16 @@ from pathlib import Path
 import typer
 
 from moscale_cli.cli.common import info, out, progress
+from moscale_cli.cli.sampling_opts import (
+    CFG_OPT,
+    MIN_P_OPT,
+    REFINE_OPT,
+    TEMPERATURE_OPT,
+    TOP_K_OPT,
+    TOP_P_OPT,
+    sampling_from_flags,
+)
 from moscale_cli.errors import UsageError
-
-
-def _parse_steps(s: str | None) -> tuple[int, ...] | None:
-    if s is None:
-        return None
-    try:
-        return tuple(int(x) for x in s.split(",") if x.strip())
-    except ValueError:
-        raise UsageError(f"--refine-steps must be comma-separated integers, got {s!r}") from None
 
 
 def _cmd_eval(
@@ -30,10 +30,12 @@ def _cmd_eval(
     mm_texts: int = typer.Option(96, "--mm-texts", help="Texts for MultiModality (0 = skip)."),
     mm_samples: int = typer.Option(30, "--mm-samples", help="Samples per MultiModality text."),
     batch_size: int = typer.Option(32, "--batch-size", help="R-precision batch size (the protocol uses 32)."),
-    cfg: float | None = typer.Option(None, "--cfg", help="Classifier-free guidance scale (default: the sampler's)."),
-    refine_steps: str | None = typer.Option(None, "--refine-steps", help="Refinement passes per scale, e.g. 1,2,5,10."),
-    top_p: float | None = typer.Option(None, "--top-p"),
-    temperature: float | None = typer.Option(None, "--temperature"),
+    cfg: float = CFG_OPT,
+    refine_steps: str = REFINE_OPT,
+    top_p: float = TOP_P_OPT,
+    top_k: int = TOP_K_OPT,
+    min_p: float = MIN_P_OPT,
+    temperature: float = TEMPERATURE_OPT,
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     glove: Path | None = typer.Option(None, "--glove", help="GloVe folder for the official evaluator (default: found near DIR)."),
@@ -48,13 +50,7 @@ def _cmd_eval(
         raise UsageError(f"cannot write {out_path}: folder {out_path.parent} does not exist")
     ecfg = EvalConfig(task=task, split=split, replications=replications, batch_size=batch_size, mm_texts=mm_texts,
                       mm_samples=mm_samples, seed=seed)
-    scfg = None
-    if task != "reconstruction":
-        from moscale_cli.sampling.sampler import SamplingConfig
-
-        over = {k: v for k, v in (("cfg", cfg), ("refine_steps", _parse_steps(refine_steps)), ("top_p", top_p),
-                                  ("temperature", temperature)) if v is not None}
-        scfg = SamplingConfig(**over)
+    scfg = sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature) if task != "reconstruction" else None
     with progress() as bar:
         report = evaluate(str(model), str(data), evaluator, ecfg, scfg, device=device,
                           glove=str(glove) if glove else None, progress=bar)

@@ -7,9 +7,16 @@ from pathlib import Path
 
 import typer
 
-from moscale_cli.errors import UsageError
-
-MOTION_SUFFIXES = (".bvh", ".npy", ".mp4", ".gif")
+from moscale_cli.cli.sampling_opts import (
+    CFG_OPT,
+    MIN_P_OPT,
+    REFINE_OPT,
+    TEMPERATURE_OPT,
+    TOP_K_OPT,
+    TOP_P_OPT,
+    sampling_from_flags,
+)
+from moscale_cli.errors import MoScaleError, UsageError
 
 
 def parse_prompt_file(path: str | Path) -> list[tuple[str, int | None]]:
@@ -45,16 +52,6 @@ def parse_prompt_file(path: str | Path) -> list[tuple[str, int | None]]:
     return out
 
 
-def parse_refine_steps(s: str) -> tuple[int, ...]:
-    try:
-        steps = tuple(int(x) for x in s.replace(" ", "").split(",") if x)
-    except ValueError:
-        raise UsageError(f"--refine-steps must be comma-separated integers like 1,2,5,10, got {s!r}") from None
-    if not steps or any(x < 1 for x in steps):
-        raise UsageError(f"--refine-steps must be positive integers like 1,2,5,10, got {s!r}")
-    return steps
-
-
 def output_paths(outputs: list[Path], n_prompts: int, n_samples: int, prompt: int, sample: int) -> list[Path]:
     """File names of one motion: the given names for a single motion, else numbered (out_0.bvh, out_2_1.bvh)."""
     if n_prompts == 1 and n_samples == 1:
@@ -69,14 +66,16 @@ def output_paths(outputs: list[Path], n_prompts: int, n_samples: int, prompt: in
 
 
 def check_outputs(outputs: list[Path]) -> None:
+    """At least one output, each with a known extension in an existing writable folder (before any work)."""
+    from moscale_cli.io.files import check_output_path
+
     if not outputs:
         raise UsageError("give at least one output file with -o (e.g. -o out.bvh)")
     for o in outputs:
-        if o.suffix.lower() not in MOTION_SUFFIXES:
-            raise UsageError(f"output {o}: unknown extension '{o.suffix}' (use {', '.join(MOTION_SUFFIXES)})")
-        parent = o.parent if str(o.parent) else Path(".")
-        if not parent.is_dir():
-            raise UsageError(f"output {o}: folder {parent} does not exist")
+        try:
+            check_output_path(o)
+        except MoScaleError as e:
+            raise UsageError(f"output {o}: {e}") from None
 
 
 def generate(
@@ -86,11 +85,12 @@ def generate(
     frames: int = typer.Option(None, "--frames", "-f", help="Length in frames at 20 fps (40..196, rounded down to a multiple of 4)."),
     num_samples: int = typer.Option(1, "--num-samples", "-n", help="Motions per prompt (numbered files)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same motion."),
-    cfg: float = typer.Option(5.0, "--cfg", help="Classifier-free guidance scale."),
-    refine_steps: str = typer.Option("1,2,5,10", "--refine-steps", help="Refinement passes per scale, comma-separated."),
-    top_p: float = typer.Option(0.9, "--top-p", help="Nucleus sampling threshold (1 = off)."),
-    top_k: int = typer.Option(0, "--top-k", help="Keep only the k most likely codes (0 = off)."),
-    temperature: float = typer.Option(1.0, "--temperature", help="Sampling temperature."),
+    cfg: float = CFG_OPT,
+    refine_steps: str = REFINE_OPT,
+    top_p: float = TOP_P_OPT,
+    top_k: int = TOP_K_OPT,
+    min_p: float = MIN_P_OPT,
+    temperature: float = TEMPERATURE_OPT,
     model: str = typer.Option(None, "--model", "-m", help="Model directory or hub id (default: the installed default model)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     prompts: Path = typer.Option(None, "--prompts", help="File of 'text#frames' or 'text#NA' lines."),
@@ -103,7 +103,7 @@ def generate(
 
     outputs = [Path(o) for o in output]
     check_outputs(outputs)
-    steps = parse_refine_steps(refine_steps)
+    sampling = sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
     if seconds is not None and frames is not None:
         raise UsageError("give either --seconds or --frames, not both")
     if num_samples < 1:
@@ -132,8 +132,7 @@ def generate(
         with progress(transient=True) as bar:
             task = bar.add_task("generating", total=total)
             motions = pipe.generate(
-                texts, frames=lens, seconds=seconds, num_samples=num_samples, seed=seed, cfg=cfg,
-                refine_steps=steps, top_p=top_p, top_k=top_k, temperature=temperature,
+                texts, frames=lens, seconds=seconds, num_samples=num_samples, seed=seed, sampling=sampling,
                 unconditional=unconditional, batch_size=batch_size,
                 on_batch=lambda k: bar.advance(task, k),
             )

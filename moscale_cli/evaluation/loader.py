@@ -91,9 +91,9 @@ class EmbeddingRunner:
         self.model = bundle.model.to(self.device).eval()
         self.text_fn = text_fn
         if bundle.kind == "moscale" and text_fn is None:
-            from moscale_cli.pipeline import get_text_encoder
             from moscale_cli.text.cache import cached_text_fn
             from moscale_cli.text.encoder import DEFAULT_TEXT_ENCODER
+            from moscale_cli.text.factory import get_text_encoder
 
             cfg = bundle.model.cfg
             enc = get_text_encoder(cfg.text_encoder or DEFAULT_TEXT_ENCODER, cfg.text_max_tokens, self.device)

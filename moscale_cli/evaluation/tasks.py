@@ -95,17 +95,17 @@ def load_model_handle(path: str | os.PathLike, device: torch.device, need_genera
         lm = load_model_dir(p, device=device, with_length=False)
         text_fn = None
         if need_generator:
-            from moscale_cli.pipeline import get_text_encoder
             from moscale_cli.text.cache import cached_text_fn
+            from moscale_cli.text.factory import get_text_encoder
 
             text_fn = cached_text_fn(get_text_encoder(lm.text_encoder, lm.text_max_tokens, device))
         return ModelHandle(lm.tokenizer, lm.normalizer, lm.generator, text_fn, lm.feature_dim, str(p), "model")
-    from moscale_cli.training.tokenizer_stage import TOKENIZER_CONFIG
+    from moscale_cli.model_dir import TOKENIZER_CONFIG
 
     if (p / TOKENIZER_CONFIG).is_file():
         if need_generator:
             raise UsageError(f"{p} holds only a tokenizer; this task needs a model directory with a generator")
-        from moscale_cli.training.tokenizer_stage import load_tokenizer_run
+        from moscale_cli.model_dir import load_tokenizer_run
 
         tok, norm = load_tokenizer_run(p, device=device)
         return ModelHandle(tok, norm, None, None, int(tok.cfg.feature_dim), str(p), "tokenizer")

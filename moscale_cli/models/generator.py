@@ -484,7 +484,3 @@ class ScaleDecoder:
         else:
             self.done_x.append(x)
         self.n_done += 1
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

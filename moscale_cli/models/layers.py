@@ -32,6 +32,13 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return x * cos.to(x.dtype) + rot * sin.to(x.dtype)
 
 
+def count_parameters(model: nn.Module | None, trainable_only: bool = False) -> int:
+    """Parameters of a module (0 for None); buffers such as the EMA codebook are not parameters."""
+    if model is None:
+        return 0
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
 def length_mask(lengths: torch.Tensor, size: int) -> torch.Tensor:
     """Bool mask ``(B, size)``, True at positions ``< lengths``."""
     return torch.arange(size, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)

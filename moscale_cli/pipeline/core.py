@@ -2,8 +2,9 @@
 
 The way of one prompt: text -> :class:`~moscale_cli.text.encoder.TextEncoder` -> next-scale sampler
 (generator + tokenizer decoder, normalised feature space) -> de-normalise with the model's statistics ->
-``recover_from_ric`` -> joints (T, 22, 3). ``edit``, ``inbetween`` and ``compose`` are added by the
-editing work (``sampling/editing.py``) on the same object.
+``recover_from_ric`` -> joints (T, 22, 3). ``edit``, ``inbetween``, ``extend`` and ``compose`` run the
+tasks of ``pipeline/editing.py`` and ``pipeline/compose.py`` on the same object. Every task takes one
+:class:`~moscale_cli.sampling.config.SamplingConfig` (None = the defaults).
 """
 
 from __future__ import annotations
@@ -12,49 +13,19 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from moscale_cli.errors import CheckpointError, ConfigError, UsageError
-from moscale_cli.sampling import DEFAULT_BLEND
-
-_ENCODERS: dict[tuple[str, int, str], Any] = {}
+from moscale_cli.errors import CheckpointError, UsageError
+from moscale_cli.pipeline.defaults import DEFAULT_BLEND
+from moscale_cli.pipeline.results import EditedMotion, GeneratedMotion
+from moscale_cli.sampling.config import SamplingConfig
 
 
 class LengthAdjustedWarning(UserWarning):
     """A requested length was not a multiple of the model's unit and was rounded down."""
-
-
-@dataclass
-class GeneratedMotion:
-    """One generated motion: joints (T,22,3) in metres, de-normalised features (T,D), its caption and length."""
-
-    caption: str
-    joints: np.ndarray
-    features: np.ndarray
-    frames: int
-    fps: float = 20.0
-    sample_index: int = 0
-    prompt_index: int = 0
-
-    @property
-    def seconds(self) -> float:
-        return self.frames / self.fps
-
-
-def get_text_encoder(name: str, max_tokens: int, device: torch.device | str) -> Any:
-    """A shared :class:`TextEncoder` per (name, window, device): loading one takes seconds."""
-    from moscale_cli.text.encoder import TextEncoder
-
-    key = (name, int(max_tokens), str(device))
-    enc = _ENCODERS.get(key)
-    if enc is None:
-        enc = TextEncoder(name, device=device, max_tokens=max_tokens)
-        _ENCODERS[key] = enc
-    return enc
 
 
 def _as_list(x: Any, n: int, what: str) -> list[Any]:
@@ -117,6 +88,8 @@ class MoScalePipeline:
     @property
     def text_encoder(self) -> Any:
         if self._text_encoder is None:
+            from moscale_cli.text.factory import get_text_encoder
+
             te = self.config["text_encoder"]
             enc = get_text_encoder(te["name"], int(te.get("max_tokens", 32)), self.device)
             self._check_encoder(enc)
@@ -157,7 +130,7 @@ class MoScalePipeline:
             frames = new
         return frames
 
-    def _check_prompts(self, prompts: Sequence[str] | str | None, unconditional: bool) -> list[str]:
+    def check_prompts(self, prompts: Sequence[str] | str | None, unconditional: bool) -> list[str]:
         if prompts is None:
             if not unconditional:
                 raise UsageError("no prompt given (pass a text, or use unconditional generation)")
@@ -174,19 +147,11 @@ class MoScalePipeline:
                     raise UsageError(f"{which} is empty; give a text, or use --unconditional")
         return [p.strip() for p in prompts]
 
-    def sampling_config(
-        self, cfg: float, refine_steps: Sequence[int], top_p: float, top_k: int, temperature: float
-    ) -> Any:
-        """A checked :class:`SamplingConfig` for this model's generator (user errors as :class:`UsageError`)."""
-        from moscale_cli.sampling.sampler import SamplingConfig
-
-        try:
-            scfg = SamplingConfig(
-                refine_steps=tuple(int(r) for r in refine_steps), cfg=float(cfg), top_p=float(top_p),
-                top_k=int(top_k), temperature=float(temperature),
-            )
-        except (TypeError, ValueError, ConfigError) as e:
-            raise UsageError(f"bad sampling options: {e}") from None
+    def check_sampling(self, sampling: SamplingConfig | None = None) -> SamplingConfig:
+        """``sampling`` (None = the defaults) checked against this model: one refine count per scale."""
+        scfg = SamplingConfig() if sampling is None else sampling
+        if not isinstance(scfg, SamplingConfig):
+            raise UsageError(f"sampling must be a SamplingConfig, got {type(scfg).__name__}")
         n = len(self.generator.scale_lengths)
         if len(scfg.refine_steps) != n:
             raise UsageError(
@@ -209,11 +174,7 @@ class MoScalePipeline:
         seconds: float | Sequence[float | None] | None = None,
         num_samples: int = 1,
         seed: int = 0,
-        cfg: float = 5.0,
-        refine_steps: Sequence[int] = (1, 2, 5, 10),
-        top_p: float = 0.9,
-        top_k: int = 0,
-        temperature: float = 1.0,
+        sampling: SamplingConfig | None = None,
         unconditional: bool = False,
         batch_size: int = 32,
         on_batch: Callable[[int], None] | None = None,
@@ -223,7 +184,7 @@ class MoScalePipeline:
         ``frames``/``seconds``: one value or one per prompt (None = drawn from the length estimator).
         The same arguments and ``seed`` give the same motions.
         """
-        prompts = self._check_prompts(prompts, unconditional)
+        prompts = self.check_prompts(prompts, unconditional)
         if num_samples < 1:
             raise UsageError(f"num_samples must be at least 1, got {num_samples}")
         if batch_size < 1:
@@ -234,7 +195,7 @@ class MoScalePipeline:
         fr = _as_list(frames, n, "frames")
         sec = _as_list(seconds, n, "seconds")
         lengths: list[int | None] = [self.check_length(f, s) for f, s in zip(fr, sec, strict=True)]
-        scfg = self.sampling_config(cfg, refine_steps, top_p, top_k, temperature)
+        scfg = self.check_sampling(sampling)
 
         rows = [(i, k) for i in range(n) for k in range(num_samples)]
         text = None if unconditional else self.encode_prompts([prompts[i] for i, _ in rows])
@@ -287,7 +248,7 @@ class MoScalePipeline:
             res.append(GeneratedMotion(prompts[i], joints, f, T, self.fps, sample_index=k, prompt_index=i))
         return res
 
-    # ------------------------------------------------------------------ editing (sampling/editing.py, compose.py)
+    # ------------------------------------------------------------------ editing tasks (editing.py, compose.py)
     def edit(
         self,
         source: Any,
@@ -297,25 +258,34 @@ class MoScalePipeline:
         frames: int | None = None,
         extend: str = "end",
         seed: int = 0,
-        cfg: float = 5.0,
-        refine_steps: Sequence[int] = (1, 2, 5, 10),
-        top_p: float = 0.9,
-        top_k: int = 0,
-        temperature: float = 1.0,
+        sampling: SamplingConfig | None = None,
         unconditional: bool = False,
         blend: int = DEFAULT_BLEND,
-    ) -> Any:
+    ) -> EditedMotion:
         """Regenerate frame ``regions`` ``[(start, end), ...]`` (or a per-frame ``mask``, True = regenerate) of
         ``source`` (path, ``LoadedMotion``, joints or features) under ``prompt``; ``frames`` > the source length
         extends it at the ``extend`` end ("end", "start", "both"). Every other frame keeps the source's
         features exactly. Returns an ``EditedMotion`` (a ``GeneratedMotion`` with regions, boundaries, seams)."""
-        from moscale_cli.sampling.editing import edit_motion
+        from moscale_cli.pipeline.editing import edit_motion
 
-        return edit_motion(
-            self, source, prompt, regions=regions, mask=mask, frames=frames, extend=extend, seed=seed, cfg=cfg,
-            refine_steps=refine_steps, top_p=top_p, top_k=top_k, temperature=temperature,
-            unconditional=unconditional, blend=blend,
-        )
+        return edit_motion(self, source, prompt, regions=regions, mask=mask, frames=frames, extend=extend, seed=seed,
+                           sampling=sampling, unconditional=unconditional, blend=blend)
+
+    def extend(
+        self,
+        source: Any,
+        prompt: str | None,
+        frames: int,
+        at: str = "end",
+        seed: int = 0,
+        sampling: SamplingConfig | None = None,
+        unconditional: bool = False,
+        blend: int = DEFAULT_BLEND,
+    ) -> EditedMotion:
+        """Outpainting: ``source`` grown to ``frames`` frames, the new ones generated at the ``at`` end
+        ("end", "start" or "both") under ``prompt``; the source's frames are kept."""
+        return self.edit(source, prompt, frames=frames, extend=at, seed=seed, sampling=sampling,
+                         unconditional=unconditional, blend=blend)
 
     def inbetween(
         self,
@@ -327,43 +297,31 @@ class MoScalePipeline:
         keep_start: int = 0,
         keep_end: int = 0,
         seed: int = 0,
-        cfg: float = 5.0,
-        refine_steps: Sequence[int] = (1, 2, 5, 10),
-        top_p: float = 0.9,
-        top_k: int = 0,
-        temperature: float = 1.0,
+        sampling: SamplingConfig | None = None,
         unconditional: bool = False,
         blend: int = DEFAULT_BLEND,
-    ) -> Any:
+    ) -> EditedMotion:
         """``start`` + ``frames`` generated frames + ``end``; or ``source`` keeping its first ``keep_start`` and
         last ``keep_end`` frames with the middle regenerated (``frames`` = total length). Returns ``EditedMotion``."""
-        from moscale_cli.sampling.editing import inbetween_motion
+        from moscale_cli.pipeline.editing import inbetween_motion
 
-        return inbetween_motion(
-            self, prompt, start=start, end=end, frames=frames, source=source, keep_start=keep_start,
-            keep_end=keep_end, seed=seed, cfg=cfg, refine_steps=refine_steps, top_p=top_p, top_k=top_k,
-            temperature=temperature, unconditional=unconditional, blend=blend,
-        )
+        return inbetween_motion(self, prompt, start=start, end=end, frames=frames, source=source,
+                                keep_start=keep_start, keep_end=keep_end, seed=seed, sampling=sampling,
+                                unconditional=unconditional, blend=blend)
 
     def compose(
         self,
         segments: Sequence[tuple[str, int]],
         overlap: int = 20,
         seed: int = 0,
-        cfg: float = 5.0,
-        refine_steps: Sequence[int] = (1, 2, 5, 10),
-        top_p: float = 0.9,
-        top_k: int = 0,
-        temperature: float = 1.0,
+        sampling: SamplingConfig | None = None,
         unconditional: bool = False,
         blend: int = DEFAULT_BLEND,
         on_window: Callable[[int, int], None] | None = None,
-    ) -> Any:
+    ) -> EditedMotion:
         """One continuous motion of any length from ``[(prompt, frames), ...]``; each window is conditioned on
         the last ``overlap`` frames of the previous one. Returns ``EditedMotion``."""
-        from moscale_cli.sampling.compose import compose_motion
+        from moscale_cli.pipeline.compose import compose_motion
 
-        return compose_motion(
-            self, segments, overlap=overlap, seed=seed, cfg=cfg, refine_steps=refine_steps, top_p=top_p,
-            top_k=top_k, temperature=temperature, unconditional=unconditional, blend=blend, on_window=on_window,
-        )
+        return compose_motion(self, segments, overlap=overlap, seed=seed, sampling=sampling,
+                              unconditional=unconditional, blend=blend, on_window=on_window)

@@ -1,5 +1,4 @@
-"""Sampling: next-scale generation (sampler), editing masks and edit mode."""
-
-# frames of smooth transition inside each regenerated region (editing, in-betweening, composition);
-# kept here, free of torch imports, so the CLI can use it as an option default
-DEFAULT_BLEND = 6
+"""Sampling: what runs the model. The next-scale sampler (``sampler``: CFG schedule, top-k/top-p/min-p,
+in-scale refinement, KV cache), its options (``config.SamplingConfig``), edit masks (``masks``), timeline
+infilling on the locked-token edit mode (``infill``), the fast path (``fast``) and the next-token baseline's
+sampler (``next_token``). Never imports ``pipeline``."""

@@ -40,7 +40,8 @@ from moscale_cli.sampling.sampler import (
     SampleResult,
     SamplingConfig,
     check_lengths,
-    filter_logits,
+    distributions,
+    draw,
     guide,
     mask_counts,
     text_rows,
@@ -66,23 +67,11 @@ class _Static:
 
 def sampling_dists(logits: torch.Tensor, batch: int, t: float, cfg: SamplingConfig) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(confidence probabilities, draw probabilities or ``None`` for greedy) of a pass, as ``sample_ids``."""
-    g = guide(logits.float(), batch, t)
-    probs = g.softmax(-1)
-    if cfg.temperature <= 0 or cfg.top_k == 1:
-        return probs, None
-    return probs, filter_logits(g / cfg.temperature, cfg.top_k, cfg.top_p).softmax(-1)
+    return distributions(guide(logits.float(), batch, t), cfg)
 
 
 def _inputs_to_fp32(module: torch.nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(a.float() if torch.is_tensor(a) and a.is_floating_point() else a for a in args)
-
-
-def _draw(probs: torch.Tensor, draw: torch.Tensor | None, gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-    if draw is None:
-        ids = probs.argmax(-1)
-    else:
-        ids = torch.multinomial(draw.reshape(-1, draw.shape[-1]), 1, generator=gen).view(draw.shape[:-1])
-    return ids, probs.gather(-1, ids.unsqueeze(-1)).squeeze(-1)
 
 
 class FastSampler:
@@ -287,8 +276,8 @@ class FastSampler:
                 remask = (ranks < n) & (scores < LOCKED_SCORE)
                 in_ids = ids.masked_fill(remask, MASK_ID)
                 st.ids[k].copy_(in_ids.repeat(rep, 1))
-                probs, draw = run()
-                new, prob = _draw(probs, draw, gen)
+                probs, draw_probs = run()
+                new, prob = draw(probs, draw_probs, gen)
                 ids = torch.where(remask, new, ids)
                 scores = torch.where(remask, prob, torch.full_like(prob, LOCKED_SCORE))
             out_ids.append(ids)

@@ -6,6 +6,9 @@ each scale the valid part of the grid mask is area-downsampled to that scale's v
 at > 0.5 (the reference rule). The finest scale (factor 1) reproduces the grid mask exactly; at coarse scales
 a region covering less than half of a coarse token's span is dropped there (as in the reference) - the finer
 scales still re-predict it.
+
+:func:`cover_masks` is the editing rule (every scale re-predicts every token whose span touches a region), used
+by the editing tasks so that no scale keeps a source token inside a regenerated region.
 """
 
 from __future__ import annotations
@@ -64,3 +67,30 @@ def region_masks(lengths_frames: Any, regions_frames: Sequence[Any], tokenizer: 
             m[b, :v] = F.interpolate(src, size=v, mode="area").view(-1) > 0.5
         masks.append(m)
     return masks
+
+
+def cover_masks(length_frames: int, regions: Sequence[Region], tokenizer: Any) -> list[torch.Tensor]:
+    """Per-scale edit masks (1, L_k) bool that *cover* frame regions of a motion of ``length_frames``.
+
+    Scale k's token j contributes (linear upsampling of L_k tokens to the N-step grid) to grid steps
+    ``[j N / L_k, (j + 1) N / L_k)``; it is re-predicted when that span overlaps a region's grid steps
+    (frames ``[s, e)`` -> steps ``[s // unit, ceil(e / unit))``). So every scale re-predicts the whole region
+    and at most one token span beyond each of its ends. Only valid tokens are marked; a region reaching past
+    the last valid token's span marks that token. (``masks.region_masks`` is the reference's area/threshold
+    rule used by the evaluation protocol.)"""
+    unit, N = tokenizer.unit, tokenizer.n_grid
+    valid = tokenizer.valid_lengths(torch.tensor([int(length_frames)]))
+    out = []
+    for k, L in enumerate(tokenizer.scale_lengths):
+        v = int(valid[k][0])
+        m = torch.zeros(1, L, dtype=torch.bool)
+        for s, e in regions:
+            lo, hi = s // unit, math.ceil(e / unit)
+            for j in range(v):
+                a, b = j * N / L, (j + 1) * N / L
+                if a < hi and b > lo:
+                    m[0, j] = True
+            if hi > v * N / L:  # the valid tokens end before the region does
+                m[0, v - 1] = True
+        out.append(m)
+    return out

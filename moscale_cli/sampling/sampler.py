@@ -19,41 +19,13 @@ from typing import Any
 
 import torch
 
-from moscale_cli.config import ConfigBase
 from moscale_cli.errors import ConfigError, UsageError
 from moscale_cli.models.generator import MASK_ID, PAD_ID, MoScaleTransformer, ScaleDecoder
 from moscale_cli.models.layers import length_mask
+from moscale_cli.sampling.config import SamplingConfig
 from moscale_cli.utils.device import autocast_context
 
 LOCKED_SCORE = 1e5
-
-
-@dataclass
-class SamplingConfig(ConfigBase):
-    """Sampling settings; the defaults are the reference's evaluation settings."""
-
-    refine_steps: tuple[int, ...] = (1, 2, 5, 10)  # refinement passes per scale (coarse to fine)
-    cfg: float = 5.0  # guidance g; scale k uses t = max(g - cfg_decay * k, 0); 0 = no guidance
-    cfg_decay: float = 0.25
-    top_p: float = 0.9  # nucleus filter (1 = off)
-    top_k: int = 0  # 0 = off; 1 = greedy
-    temperature: float = 1.0  # <= 0 = greedy
-    use_kv_cache: bool = True
-    autocast: bool = True  # bf16 autocast on CUDA (no effect on CPU)
-
-    def __post_init__(self) -> None:
-        self.refine_steps = tuple(int(s) for s in self.refine_steps)
-        if not self.refine_steps or min(self.refine_steps) < 1:
-            raise ConfigError(f"refine steps must be positive integers, got {self.refine_steps}")
-        if self.cfg < 0:
-            raise ConfigError(f"cfg must be >= 0, got {self.cfg}")
-        if not 0.0 < self.top_p <= 1.0:
-            raise ConfigError(f"top_p must lie in (0, 1], got {self.top_p}")
-        if self.top_k < 0:
-            raise ConfigError(f"top_k must be >= 0, got {self.top_k}")
-
-    def guidance(self, k: int) -> float:
-        return max(self.cfg - self.cfg_decay * k, 0.0)
 
 
 @dataclass
@@ -89,32 +61,54 @@ def guide(logits: torch.Tensor, batch: int, t: float) -> torch.Tensor:
     return (1 + t) * cond - t * logits[batch:]
 
 
-def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
-    """Set logits outside the top-k / nucleus (smallest set with mass >= top_p) to -inf."""
+def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0, min_p: float = 0.0) -> torch.Tensor:
+    """Set logits outside the top-k / the nucleus / the min-p set to -inf (the most likely code always stays).
+
+    Nucleus, as the reference cuts it: a code is dropped when the cumulative probability up to and including
+    it (codes sorted by probability) exceeds ``top_p``; so the code that crosses the threshold is dropped too,
+    except the most likely code, which is always kept."""
     if top_k > 0 and top_k < logits.shape[-1]:
         kth = logits.topk(top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if top_p < 1.0:
         sorted_l, order = logits.sort(dim=-1, descending=True)
         p = sorted_l.softmax(-1)
-        drop_sorted = (p.cumsum(-1) - p) >= top_p  # mass before this token already reaches top_p
+        drop_sorted = p.cumsum(-1) > top_p
+        drop_sorted[..., 0] = False
         drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
         logits = logits.masked_fill(drop, float("-inf"))
+    if min_p > 0.0:
+        lp = logits.log_softmax(-1)
+        logits = logits.masked_fill(lp < lp.max(-1, keepdim=True).values + math.log(min_p), float("-inf"))
     return logits
+
+
+def distributions(logits_BLK: torch.Tensor, cfg: SamplingConfig) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(confidence probabilities, draw probabilities or None for greedy) of guided logits.
+
+    The confidence is the temperature-free probability (the reference's score); the draw distribution is
+    tempered and filtered (top-k, top-p, min-p)."""
+    probs = logits_BLK.softmax(-1)
+    if cfg.temperature <= 0 or cfg.top_k == 1:
+        return probs, None
+    return probs, filter_logits(logits_BLK / cfg.temperature, cfg.top_k, cfg.top_p, cfg.min_p).softmax(-1)
+
+
+def draw(probs: torch.Tensor, draw_probs: torch.Tensor | None, gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ids (argmax without a draw distribution, else one multinomial draw per row) and their confidence."""
+    if draw_probs is None:
+        ids = probs.argmax(-1)
+    else:
+        flat = draw_probs.reshape(-1, draw_probs.shape[-1])
+        ids = torch.multinomial(flat, 1, generator=gen).view(draw_probs.shape[:-1])
+    return ids, probs.gather(-1, ids.unsqueeze(-1)).squeeze(-1)
 
 
 def sample_ids(
     logits_BLK: torch.Tensor, cfg: SamplingConfig, gen: torch.Generator | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw ids (B, L) and return them with their temperature-free probability (the confidence score)."""
-    probs = logits_BLK.softmax(-1)
-    if cfg.temperature <= 0 or cfg.top_k == 1:
-        ids = logits_BLK.argmax(-1)
-    else:
-        lg = filter_logits(logits_BLK / cfg.temperature, cfg.top_k, cfg.top_p)
-        flat = lg.softmax(-1).reshape(-1, lg.shape[-1])
-        ids = torch.multinomial(flat, 1, generator=gen).view(logits_BLK.shape[:-1])
-    return ids, probs.gather(-1, ids.unsqueeze(-1)).squeeze(-1)
+    return draw(*distributions(logits_BLK, cfg), gen)
 
 
 def check_lengths(lengths_frames: Any, tokenizer: Any, batch: int, device: torch.device) -> torch.Tensor:
@@ -236,11 +230,13 @@ def sample(
 
 def generation_passes(cfg: SamplingConfig) -> int:
     """Transformer passes per sample (the paper's S; 18 for the defaults)."""
-    return sum(cfg.refine_steps)
+    return cfg.passes
 
 
 __all__ = [
     "EditSpec",
+    "distributions",
+    "draw",
     "SampleResult",
     "SamplingConfig",
     "filter_logits",

@@ -306,7 +306,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ main loop
     def fit(self) -> dict[str, Any]:
-        from moscale_cli.cli.common import STATE, progress
+        from moscale_cli.utils.console import STATE, progress
 
         if self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)

@@ -15,15 +15,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from moscale_cli.checkpoint import load_json, load_module, save_json, save_module
+from moscale_cli.checkpoint import save_json, save_module
 from moscale_cli.config import ConfigBase
-from moscale_cli.errors import CheckpointError
+from moscale_cli.model_dir import TOKENIZER_CONFIG, TOKENIZER_WEIGHTS
 from moscale_cli.models.quantizer import code_stats
 from moscale_cli.models.tokenizer import MSTokenizer, TokenizerConfig
 from moscale_cli.motion.skeleton import skeleton_for_dim
-
-TOKENIZER_WEIGHTS = "tokenizer.safetensors"
-TOKENIZER_CONFIG = "tokenizer_config.json"
 
 
 @dataclass
@@ -135,7 +132,7 @@ class TokenizerStage:
 
         missing = [r for r in self.data if not split_path(r, self.cfg.val_split).is_file()] if self.cfg.val_split else []
         if missing:
-            from moscale_cli.cli.common import warn
+            from moscale_cli.utils.console import warn
 
             warn(f"no {self.cfg.val_split} split in {', '.join(missing)}: training without validation (final weights exported)")
         elif self.cfg.val_split:
@@ -196,19 +193,6 @@ def resolve_stats(stats: str, data: list[str], evaluator_meta: str | None = None
     if stats not in ("dataset", "evaluator", "none"):
         raise UsageError(f"--stats must be auto, dataset, evaluator or official:DIR, got {stats!r}")
     return stats
-
-
-def load_tokenizer_run(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[MSTokenizer, Any]:
-    """Load an exported tokenizer (``tokenizer.safetensors`` + ``tokenizer_config.json`` + Mean/Std.npy), eval mode."""
-    from moscale_cli.motion.normalize import Normalizer
-
-    run_dir = Path(run_dir)
-    if not (run_dir / TOKENIZER_CONFIG).is_file():
-        raise CheckpointError(f"{run_dir} holds no exported tokenizer ({TOKENIZER_CONFIG} missing)")
-    cfg = TokenizerConfig.from_dict(load_json(run_dir / TOKENIZER_CONFIG))
-    model = MSTokenizer(cfg)
-    load_module(run_dir / TOKENIZER_WEIGHTS, model)
-    return model.to(device).eval(), Normalizer.from_dir(run_dir)
 
 
 def train_tokenizer(data: list[str], out: str, preset: str, train_cfg: Any, stage_cfg: TokenizerStageConfig | None = None,

@@ -38,7 +38,7 @@ def make_text_fn(name: str | None, max_tokens: int, device: str | torch.device, 
 
 def precompute_captions(text_fn: Any, datasets: list[Any], label: str = "encoding captions") -> int:
     """Encode every caption of the datasets once (progress bar); later epochs read the cache."""
-    from moscale_cli.cli.common import progress
+    from moscale_cli.utils.console import progress
 
     caps: list[str] = []
     for ds in datasets:
@@ -62,7 +62,7 @@ def build_datasets(data: list[str], normalizer: Any, max_frames: int, unit: int,
             val = MotionDataset(data, split=val_split, normalizer=train.normalizer, mode="eval", max_len=max_frames,
                                 unit=unit, seed=seed, warn=False)
         except Exception as e:  # a missing/empty validation split is not fatal
-            from moscale_cli.cli.common import warn
+            from moscale_cli.utils.console import warn
 
             warn(f"no validation ({e})")
     return train, val
@@ -175,12 +175,12 @@ def train_model(
 ) -> dict[str, Any]:
     """Train the generator (and the length estimator) on ``data`` with the tokenizer of ``tokenizer_run``;
     exports ``out/model`` (a model directory usable by ``moscale generate --model out/model``)."""
-    from moscale_cli.cli.common import info
+    from moscale_cli.utils.console import info
+    from moscale_cli.model_dir import load_tokenizer_run
     from moscale_cli.models.generator import GeneratorConfig
     from moscale_cli.training.generator_stage import GeneratorStage, GeneratorStageConfig
     from moscale_cli.training.length_stage import load_length_run
     from moscale_cli.training.loop import Trainer
-    from moscale_cli.training.tokenizer_stage import load_tokenizer_run
     from moscale_cli.utils.device import resolve_device
     from moscale_cli.utils.seed import seed_everything
 

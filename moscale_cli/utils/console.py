@@ -1,4 +1,7 @@
-"""Shared CLI pieces: the console, global flags (--quiet, --debug), progress bars."""
+"""The console: stderr/stdout consoles, the global flags (--quiet, --debug) and progress bars.
+
+The ground floor, so that the library (training, data import) and the CLI print through the same console
+and ``--quiet`` silences both; library code that wants finer control takes an ``on_progress`` callback."""
 
 from __future__ import annotations
 

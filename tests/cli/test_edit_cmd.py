@@ -10,6 +10,7 @@ import pytest
 
 from moscale_cli.cli.edit_cmd import parse_region, parse_segment, parse_time
 from moscale_cli.errors import UsageError
+from moscale_cli.sampling.config import SamplingConfig
 
 FAST = ["--refine-steps", "1,1,1,1", "--device", "cpu"]
 
@@ -20,7 +21,7 @@ def src(cli_model_dir, tmp_path_factory) -> Path:
     from moscale_cli.pipeline import MoScalePipeline
 
     m = MoScalePipeline.from_pretrained(cli_model_dir, device="cpu").generate(
-        "a person walks", frames=100, seed=3, refine_steps=(1, 1, 1, 1)
+        "a person walks", frames=100, seed=3, sampling=SamplingConfig(refine_steps=(1, 1, 1, 1))
     )[0]
     path = tmp_path_factory.mktemp("edit-cli") / "src.npy"
     save_motion(path, m.joints, features=m.features, write_features=True)

@@ -75,7 +75,7 @@ def test_info(cli_model_dir, run_cli):
         (["walk", "-o", "{d}/x.bvh", "--frames", "36"], "shorter than the minimum of 40 frames"),
         (["walk", "-o", "{d}/x.bvh", "--frames", "400"], "longer than the maximum of 196 frames"),
         (["walk", "-o", "{d}/x.bvh", "--seconds", "12"], "longer than the maximum"),
-        (["walk", "-o", "{d}/x.txt"], "unknown extension"),
+        (["walk", "-o", "{d}/x.txt"], "supported extensions"),
         (["walk", "-o", "{d}/nofolder/x.bvh"], "does not exist"),
         (["walk"], "at least one output"),
         (["walk", "-o", "{d}/x.bvh", "--device", "tpu"], "unknown device 'tpu'"),

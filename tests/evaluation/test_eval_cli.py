@@ -109,8 +109,7 @@ def test_unknown_task_and_tokenizer_only_model(setup, run_cli, tmp_path):
 
 def test_reconstruction_accepts_an_exported_tokenizer_run(setup, run_cli, tmp_path):
     from moscale_cli.checkpoint import save_json, save_module
-    from moscale_cli.model_dir import load_model_dir
-    from moscale_cli.training.tokenizer_stage import TOKENIZER_CONFIG, TOKENIZER_WEIGHTS
+    from moscale_cli.model_dir import TOKENIZER_CONFIG, TOKENIZER_WEIGHTS, load_model_dir
 
     root, data, model, ev = setup
     lm = load_model_dir(model)

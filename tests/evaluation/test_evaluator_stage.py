@@ -57,13 +57,13 @@ def test_embeddings_have_fixed_norm_and_co_embeddings_sort_by_length():
 def test_evaluator_overfits_a_tiny_corpus(tmp_path, text_fn):
     from moscale_cli.training.loop import TrainConfig, Trainer
 
-    torch.set_num_threads(2)
     root = write_corpus(tmp_path / "data", per_class=5)
     cfg = EvaluatorConfig.preset("tiny", text_dim=text_fn.dim, text_encoder=text_fn.encoder.name, text_max_tokens=16)
     torch.manual_seed(0)
     stage = EvaluatorStage([root], cfg, text_fn, EvaluatorStageConfig(val_split="val", val_batch_size=32), seed=0)
     before = stage.validate(stage.model.eval())
-    tcfg = TrainConfig(steps=150, batch_size=32, lr=2e-3, device="cpu", val_every=150, save_every=150, warmup=10,
+    steps = 80
+    tcfg = TrainConfig(steps=steps, batch_size=32, lr=2e-3, device="cpu", val_every=steps, save_every=steps, warmup=10,
                        schedule="constant", log_every=50)
     res = Trainer(stage, tcfg, tmp_path / "run").fit()
     after = stage.validate(stage.model.eval())

@@ -13,12 +13,10 @@ from moscale_cli.models.generator import (
     MoScaleTransformer,
     ScaleDecoder,
     block_causal_mask,
-    count_parameters,
     scale_positions,
 )
+from moscale_cli.models.layers import count_parameters
 from moscale_cli.models.tokenizer import MSTokenizer, TokenizerConfig
-
-torch.set_num_threads(2)
 
 K, C = 32, 16
 SCALES = (6, 12, 24, 49)

@@ -19,8 +19,6 @@ from moscale_cli.training.generator_stage import (
     masked_token_loss,
 )
 
-torch.set_num_threads(2)
-
 
 @dataclass
 class Text:
@@ -128,10 +126,10 @@ def test_stage_with_trainer_exports_a_loadable_generator(tmp_path):
 
 
 @pytest.mark.slow
-def test_overfit_eight_clips_regenerates_their_tokens():
-    """A tiny generator trained on 8 captioned clips regenerates each clip's tokens from its caption
-    (greedy, light guidance). Each step sees every clip 4 times with different masks (~2-3 min CPU)."""
-    B, R = 8, 4
+def test_overfit_four_clips_regenerates_their_tokens():
+    """A tiny generator trained on 4 captioned clips regenerates each clip's tokens from its caption
+    (greedy, light guidance). Each step sees every clip 4 times with different masks (~30 s on one core)."""
+    B, R = 4, 4
     feats, lengths = clips(B)
     tok = ready_tokenizer(feats, lengths)
     text = text_for(B, seed=3)
@@ -142,16 +140,20 @@ def test_overfit_eight_clips_regenerates_their_tokens():
         latent = tok.encode_latent(feats, lengths)
     rep = Text(text.tokens_BSE.repeat(R, 1, 1), text.mask_BS.repeat(R, 1))
     g = torch.Generator().manual_seed(0)
-    for _ in range(200):
+    steps = 200
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)  # settle at the end: a stable result
+    for _ in range(steps):
         loss, _ = masked_token_loss(gen, tok, feats.repeat(R, 1, 1), lengths.repeat(R), rep, 0.6, 0.1, generator=g,
                                     latent=latent.repeat(R, 1, 1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(gen.parameters(), 2.0)
         opt.step()
+        sched.step()
     gen.eval()
     labels = tok.encode(feats, lengths)
     out = sample(gen, tok, text, lengths, SamplingConfig(top_k=1, cfg=0.5), 0)
     hit = sum(int(((a == b) & (b >= 0)).sum()) for a, b in zip(out.ids, labels, strict=True))
     total = sum(int((b >= 0).sum()) for b in labels)
+    print("regenerated token accuracy", hit / total)
     assert hit / total >= 0.9, hit / total

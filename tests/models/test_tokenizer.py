@@ -11,8 +11,6 @@ from moscale_cli.config import ConfigBase
 from moscale_cli.errors import ConfigError
 from moscale_cli.models.tokenizer import MSTokenizer, TokenizerConfig
 
-torch.set_num_threads(2)
-
 
 def _model(seed: int = 0, **kw) -> MSTokenizer:
     torch.manual_seed(seed)

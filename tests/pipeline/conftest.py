@@ -1,16 +1,8 @@
-"""Tiny random-weight model directories and pipelines for the pipeline tests (``run_cli`` is in
-tests/conftest.py)."""
+"""The tiny pipeline of the pipeline tests (``tiny_model_dir`` and ``run_cli`` are in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory, tiny_models) -> Path:
-    return tiny_models.build_tiny_model_dir(tmp_path_factory.mktemp("models") / "tiny")
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,9 @@ import torch
 
 from moscale_cli.errors import UsageError
 from moscale_cli.motion.features import recover_from_ric
+from moscale_cli.sampling.config import SamplingConfig
 
-FAST = (1, 1, 1, 1)
+FAST = SamplingConfig(refine_steps=(1, 1, 1, 1))
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def source_npy(pipe, tmp_path_factory) -> Path:
     """A 120-frame features NPY written and read back through the io layer."""
     from moscale_cli.io.files import save_motion
 
-    m = pipe.generate("a person walks in a circle", frames=120, seed=7, refine_steps=FAST)[0]
+    m = pipe.generate("a person walks in a circle", frames=120, seed=7, sampling=FAST)[0]
     path = tmp_path_factory.mktemp("edit-src") / "src.npy"
     save_motion(path, m.joints, features=m.features, write_features=True)
     return path
@@ -49,7 +50,7 @@ def outside(total: int, regions, offset: int = 0) -> np.ndarray:
 @pytest.mark.parametrize("regions", [[(40, 80)], [(0, 12), (50, 58), (100, 120)], [(3, 5)]])
 def test_frames_outside_the_regions_are_the_source_bitwise(pipe, source_npy, regions):
     src = np.load(source_npy)
-    m = pipe.edit(source_npy, "a person jumps", regions=regions, refine_steps=FAST, seed=1)
+    m = pipe.edit(source_npy, "a person jumps", regions=regions, sampling=FAST, seed=1)
     assert m.features.shape == src.shape and m.frames == 120 and m.joints.shape == (120, 22, 3)
     keep = outside(120, regions)
     assert np.array_equal(bits(m.features[keep]), bits(src[keep]))
@@ -64,23 +65,23 @@ def test_mask_equals_regions_and_empty_edit_is_the_source(pipe, source_npy):
     src = np.load(source_npy)
     mask = np.zeros(120, bool)
     mask[30:50] = True
-    a = pipe.edit(source_npy, "wave", mask=mask, refine_steps=FAST, seed=4)
-    b = pipe.edit(source_npy, "wave", regions=[(30, 50)], refine_steps=FAST, seed=4)
+    a = pipe.edit(source_npy, "wave", mask=mask, sampling=FAST, seed=4)
+    b = pipe.edit(source_npy, "wave", regions=[(30, 50)], sampling=FAST, seed=4)
     assert np.array_equal(a.features, b.features)
-    empty = pipe.edit(source_npy, "wave", regions=[], refine_steps=FAST, seed=4)
+    empty = pipe.edit(source_npy, "wave", regions=[], sampling=FAST, seed=4)
     assert np.array_equal(bits(empty.features), bits(src)) and empty.regions == [] and empty.seams.jump == 0
 
 
 def test_whole_motion_as_region_is_generation_from_the_same_seed(pipe, source_npy):
-    m = pipe.edit(source_npy, "a person dances", regions=[(0, 120)], refine_steps=FAST, seed=12)
-    g = pipe.generate("a person dances", frames=120, seed=12, refine_steps=FAST)[0]
+    m = pipe.edit(source_npy, "a person dances", regions=[(0, 120)], sampling=FAST, seed=12)
+    g = pipe.generate("a person dances", frames=120, seed=12, sampling=FAST)[0]
     assert np.array_equal(m.features, g.features)
 
 
 @pytest.mark.parametrize("extend,offset", [("end", 0), ("start", 40), ("both", 20)])
 def test_extension_keeps_the_source_where_it_is_placed(pipe, source_npy, extend, offset):
     src = np.load(source_npy)
-    m = pipe.edit(source_npy, "a person runs", regions=[(60, 70)], frames=160, extend=extend, refine_steps=FAST)
+    m = pipe.edit(source_npy, "a person runs", regions=[(60, 70)], frames=160, extend=extend, sampling=FAST)
     assert m.frames == 160 and m.source_offset == offset
     keep = outside(160, [(60, 70)], offset)
     keep[:offset] = False
@@ -93,8 +94,8 @@ def test_extension_keeps_the_source_where_it_is_placed(pipe, source_npy, extend,
 
 
 def test_unconditional_and_text_conditioned_edits_differ(pipe, source_npy):
-    a = pipe.edit(source_npy, None, regions=[(40, 80)], unconditional=True, refine_steps=FAST, seed=3)
-    b = pipe.edit(source_npy, "a person kicks", regions=[(40, 80)], refine_steps=FAST, seed=3, cfg=5.0)
+    a = pipe.edit(source_npy, None, regions=[(40, 80)], unconditional=True, sampling=FAST, seed=3)
+    b = pipe.edit(source_npy, "a person kicks", regions=[(40, 80)], sampling=FAST, seed=3)
     keep = outside(120, [(40, 80)])
     assert np.array_equal(a.features[keep], b.features[keep]) and a.caption == ""
     assert not np.allclose(a.features[40:80], b.features[40:80])
@@ -104,18 +105,18 @@ def test_joints_and_bvh_sources(pipe, source_npy, tmp_path):
     from moscale_cli.io.files import load_motion, save_motion
 
     joints = load_motion(source_npy).joints
-    m = pipe.edit(joints, "a person sits", regions=[(20, 40)], refine_steps=FAST)
+    m = pipe.edit(joints, "a person sits", regions=[(20, 40)], sampling=FAST)
     assert m.frames == 119  # T joint frames give T-1 feature frames
     bvh = tmp_path / "src.bvh"
     save_motion(bvh, joints)
-    m2 = pipe.edit(bvh, "a person sits", regions=[(20, 40)], refine_steps=FAST)
+    m2 = pipe.edit(bvh, "a person sits", regions=[(20, 40)], sampling=FAST)
     assert m2.frames == load_motion(bvh).num_frames - 1
 
 
 def test_inbetween_two_clips_keeps_both_and_continues_the_root(pipe, source_npy):
     src = np.load(source_npy)
     a, b = src[:50], src[70:]
-    m = pipe.inbetween("a person turns", start=a, end=b, frames=36, refine_steps=FAST, seed=2)
+    m = pipe.inbetween("a person turns", start=a, end=b, frames=36, sampling=FAST, seed=2)
     assert m.frames == 50 + 36 + 50 and m.regions == [(50, 86)] and m.boundaries == [50, 86]
     assert np.array_equal(bits(m.features[:50]), bits(a)) and np.array_equal(bits(m.features[86:]), bits(b))
     # B's root continues from the gap: its root-relative pose is B's, its placement follows the gap
@@ -137,22 +138,22 @@ def _yaw_like(jm: np.ndarray, jb: np.ndarray) -> np.ndarray:
 
 def test_inbetween_one_source_keeps_its_ends(pipe, source_npy):
     src = np.load(source_npy)
-    m = pipe.inbetween("a person crawls", source=source_npy, keep_start=30, keep_end=20, frames=140, refine_steps=FAST)
+    m = pipe.inbetween("a person crawls", source=source_npy, keep_start=30, keep_end=20, frames=140, sampling=FAST)
     assert m.frames == 140 and m.regions == [(30, 120)]
     assert np.array_equal(bits(m.features[:30]), bits(src[:30]))
     assert np.array_equal(bits(m.features[120:]), bits(src[100:]))
-    same_len = pipe.inbetween("a person crawls", source=source_npy, keep_start=30, keep_end=20, refine_steps=FAST)
+    same_len = pipe.inbetween("a person crawls", source=source_npy, keep_start=30, keep_end=20, sampling=FAST)
     assert same_len.frames == 120 and same_len.regions == [(30, 100)]
 
 
 def test_compose_is_deterministic_and_continuous(pipe):
     segs = [("walk forward", 100), ("turn around", 230), ("sit down", 40)]
-    a = pipe.compose(segs, overlap=20, refine_steps=FAST, seed=5)
+    a = pipe.compose(segs, overlap=20, sampling=FAST, seed=5)
     assert a.frames == 370 and a.features.shape == (370, 263) and a.joints.shape == (370, 22, 3)
     assert a.regions == [(0, 100), (100, 330), (330, 370)]
     assert a.boundaries == [100, 215, 330]  # "turn around" is split into two windows of 115 frames
     assert a.seams.ok(), a.seams.to_dict()
-    b = pipe.compose(segs, overlap=20, refine_steps=FAST, seed=5)
+    b = pipe.compose(segs, overlap=20, sampling=FAST, seed=5)
     assert np.array_equal(a.features, b.features)
     assert a.caption == "walk forward -> turn around -> sit down"
 
@@ -161,7 +162,7 @@ def test_compose_is_deterministic_and_continuous(pipe):
 def test_compose_sixty_seconds_from_six_prompts(pipe):
     prompts = ["walk forward", "turn around", "sit down", "stand up", "run left", "stop and wave"]
     segs = [(p, 200) for p in prompts]  # 6 x 10 s = 60 s; each longer than a window minus the overlap
-    m = pipe.compose(segs, overlap=20, refine_steps=FAST, seed=0)
+    m = pipe.compose(segs, overlap=20, sampling=FAST, seed=0)
     assert m.frames == 1200 and m.seconds == pytest.approx(60.0)
     assert np.isfinite(m.joints).all()
     assert m.regions == [(200 * i, 200 * (i + 1)) for i in range(6)]
@@ -172,7 +173,7 @@ def test_compose_sixty_seconds_from_six_prompts(pipe):
 def test_user_errors(pipe, source_npy):
     def fails(match, fn, *a, **k):
         with pytest.raises(UsageError, match=match) as e:
-            fn(*a, refine_steps=FAST, **k)
+            fn(*a, sampling=FAST, **k)
         assert "\n" not in str(e.value)
 
     fails("outside", pipe.edit, source_npy, "x", regions=[(100, 140)])

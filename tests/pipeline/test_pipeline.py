@@ -9,11 +9,14 @@ import torch
 from moscale_cli.errors import UsageError
 from moscale_cli.motion.features import recover_from_ric
 from moscale_cli.pipeline import LengthAdjustedWarning
+from moscale_cli.sampling.config import SamplingConfig
 from moscale_cli.text.encoder import PromptTruncatedWarning
+
+FAST = SamplingConfig(refine_steps=(1, 1, 1, 1))
 
 
 def test_generate_shapes_and_denormalisation(tiny_pipeline):
-    ms = tiny_pipeline.generate(["a person walks forward"], frames=48, num_samples=2, refine_steps=(1, 1, 1, 2))
+    ms = tiny_pipeline.generate(["a person walks forward"], frames=48, num_samples=2, sampling=SamplingConfig(refine_steps=(1, 1, 1, 2)))
     assert len(ms) == 2
     for k, m in enumerate(ms):
         assert m.joints.shape == (48, 22, 3) and m.features.shape == (48, 263) and m.frames == 48
@@ -25,12 +28,12 @@ def test_generate_shapes_and_denormalisation(tiny_pipeline):
 
 def test_denormalise_uses_model_stats(tiny_pipeline):
     """The features returned equal the sampler's normalised output mapped through the model's mean/std."""
-    from moscale_cli.sampling.sampler import SamplingConfig, sample
+    from moscale_cli.sampling.sampler import sample
 
     p = tiny_pipeline
-    m = p.generate(["wave"], frames=40, seed=3, refine_steps=(1, 1, 1, 1))[0]
+    m = p.generate(["wave"], frames=40, seed=3, sampling=FAST)[0]
     text = p.text_encoder.encode(["wave"])
-    scfg = SamplingConfig(refine_steps=(1, 1, 1, 1))
+    scfg = FAST
     gen = torch.Generator().manual_seed(3)
     raw = sample(p.generator, p.tokenizer, text, torch.tensor([40]), scfg, gen, batch_size=1).feats[0, :40].numpy()
     expect = raw * p.normalizer.std + p.normalizer.mean
@@ -38,7 +41,7 @@ def test_denormalise_uses_model_stats(tiny_pipeline):
 
 
 def test_same_seed_same_motion_other_seed_differs(tiny_pipeline):
-    kw = dict(frames=40, refine_steps=(1, 1, 1, 1))
+    kw = dict(frames=40, sampling=FAST)
     a = tiny_pipeline.generate("a person jumps", seed=5, **kw)[0]
     b = tiny_pipeline.generate("a person jumps", seed=5, **kw)[0]
     c = tiny_pipeline.generate("a person jumps", seed=6, **kw)[0]
@@ -47,20 +50,20 @@ def test_same_seed_same_motion_other_seed_differs(tiny_pipeline):
 
 
 def test_length_estimator_and_seconds(tiny_pipeline):
-    ms = tiny_pipeline.generate(["kick", "spin around"], num_samples=3, seed=1, refine_steps=(1, 1, 1, 1))
+    ms = tiny_pipeline.generate(["kick", "spin around"], num_samples=3, seed=1, sampling=FAST)
     assert len(ms) == 6
     assert all(40 <= m.frames <= 196 and m.frames % 4 == 0 and m.joints.shape[0] == m.frames for m in ms)
-    again = tiny_pipeline.generate(["kick", "spin around"], num_samples=3, seed=1, refine_steps=(1, 1, 1, 1))
+    again = tiny_pipeline.generate(["kick", "spin around"], num_samples=3, seed=1, sampling=FAST)
     assert [m.frames for m in ms] == [m.frames for m in again]
-    m = tiny_pipeline.generate("kick", seconds=2.4, refine_steps=(1, 1, 1, 1))[0]
+    m = tiny_pipeline.generate("kick", seconds=2.4, sampling=FAST)[0]
     assert m.frames == 48 and m.seconds == pytest.approx(2.4)
-    mixed = tiny_pipeline.generate(["kick", "bow"], frames=[44, None], refine_steps=(1, 1, 1, 1))
+    mixed = tiny_pipeline.generate(["kick", "bow"], frames=[44, None], sampling=FAST)
     assert mixed[0].frames == 44 and 40 <= mixed[1].frames <= 196
 
 
 def test_length_rounding_warns(tiny_pipeline):
     with pytest.warns(LengthAdjustedWarning, match="using 48 frames"):
-        m = tiny_pipeline.generate("kick", frames=50, refine_steps=(1, 1, 1, 1))[0]
+        m = tiny_pipeline.generate("kick", frames=50, sampling=FAST)[0]
     assert m.frames == 48
 
 
@@ -75,8 +78,8 @@ def test_length_rounding_warns(tiny_pipeline):
         (dict(prompts="walk", seconds=-1.0), "positive number of seconds"),
         (dict(prompts="walk", frames=40, seconds=2.0), "either frames or seconds"),
         (dict(prompts="walk", frames=40, num_samples=0), "num_samples"),
-        (dict(prompts="walk", frames=40, refine_steps=(1, 2)), "one count for each"),
-        (dict(prompts="walk", frames=40, top_p=0.0), "top_p"),
+        (dict(prompts="walk", frames=40, sampling=SamplingConfig(refine_steps=(1, 2))), "one count for each"),
+        (dict(prompts="walk", frames=40, sampling="fast"), "SamplingConfig"),
         (dict(prompts=None, unconditional=True), "needs a length"),
     ],
 )
@@ -86,26 +89,26 @@ def test_bad_input(tiny_pipeline, kwargs, match):
 
 
 def test_unconditional(tiny_pipeline):
-    ms = tiny_pipeline.generate(None, frames=40, unconditional=True, num_samples=2, refine_steps=(1, 1, 1, 1))
+    ms = tiny_pipeline.generate(None, frames=40, unconditional=True, num_samples=2, sampling=FAST)
     assert len(ms) == 2 and ms[0].caption == "" and ms[0].joints.shape == (40, 22, 3)
 
 
 def test_long_prompt_warns_and_truncates(tiny_pipeline):
     long = "a person walks forward slowly then turns left and waves with both hands before sitting down"
     with pytest.warns(PromptTruncatedWarning):
-        m = tiny_pipeline.generate(long, frames=40, refine_steps=(1, 1, 1, 1))[0]
+        m = tiny_pipeline.generate(long, frames=40, sampling=FAST)[0]
     assert m.joints.shape == (40, 22, 3)
 
 
 def test_batching_covers_all_rows(tiny_pipeline):
     seen = []
-    ms = tiny_pipeline.generate(["a", "b", "c"], frames=40, num_samples=2, batch_size=4, refine_steps=(1, 1, 1, 1),
+    ms = tiny_pipeline.generate(["a", "b", "c"], frames=40, num_samples=2, batch_size=4, sampling=FAST,
                                 on_batch=seen.append)
     assert seen == [4, 2]
     assert [(m.prompt_index, m.sample_index) for m in ms] == [(i, k) for i in range(3) for k in range(2)]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        tiny_pipeline.generate(["a"], frames=40, refine_steps=(1, 1, 1, 1))
+        tiny_pipeline.generate(["a"], frames=40, sampling=FAST)
 
 
 def test_python_api_example_runs(tiny_model_dir, tmp_path, monkeypatch, capsys):

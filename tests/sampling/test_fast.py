@@ -11,8 +11,6 @@ from moscale_cli.sampling.sampler import SamplingConfig, sample
 
 from .helpers import text, tiny_pair
 
-torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
 def pair():

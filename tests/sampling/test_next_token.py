@@ -14,8 +14,6 @@ from moscale_cli.sampling.sampler import SamplingConfig
 
 from .helpers import text
 
-torch.set_num_threads(1)
-
 
 def _tok(scales=(8, 4, 2, 1)) -> MSTokenizer:
     torch.manual_seed(0)

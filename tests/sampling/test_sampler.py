@@ -20,8 +20,6 @@ from moscale_cli.sampling.sampler import (
     sample,
 )
 
-torch.set_num_threads(2)
-
 
 @dataclass
 class Text:
@@ -73,18 +71,47 @@ def test_mask_counts_follow_the_cosine_schedule():
     assert generation_passes(SamplingConfig()) == 18
 
 
+def test_guidance_schedule_is_the_references():
+    """t = g + (k - 1) * -0.25 with k counted from 0 (method §5): 5.25, 5.0, 4.75, 4.5 for g = 5."""
+    assert [SamplingConfig().guidance(k) for k in range(4)] == [5.25, 5.0, 4.75, 4.5]
+    assert [SamplingConfig(cfg=3.0).guidance(k) for k in range(4)] == [3.25, 3.0, 2.75, 2.5]
+    assert [SamplingConfig(cfg=0.0).guidance(k) for k in range(4)] == [0.0] * 4  # 0 = no guidance anywhere
+    assert SamplingConfig(cfg=0.5).guidance(5) == 0.0  # floored at 0
+
+
+def test_top_p_cuts_where_the_reference_does():
+    """A code is dropped once the cumulative mass including it exceeds top_p (the crossing code goes too);
+    the most likely code always stays."""
+    probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
+    assert torch.isfinite(filter_logits(probs.log(), top_p=0.75)).tolist() == [[True, False, False, False]]
+    assert torch.isfinite(filter_logits(probs.log(), top_p=0.81)).tolist() == [[True, True, False, False]]
+    assert torch.isfinite(filter_logits(torch.tensor([[0.95, 0.05]]).log(), top_p=0.9)).tolist() == [[True, False]]
+    # a fixed row: N(0, 3^2) logits over 128 codes, kept counts against the reference formula
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4000, 128, generator=g) * 3
+    kept = torch.isfinite(filter_logits(x, top_p=0.9)).sum(-1)
+    sp = x.softmax(-1).sort(-1, descending=True).values
+    ref = (sp.cumsum(-1) <= 0.9).sum(-1).clamp(min=1)
+    assert torch.equal(kept, ref)
+    assert abs(kept.float().mean().item() - 11.5) < 0.15  # the old cut kept about one more (12.4)
+    row = x[0]
+    assert int(torch.isfinite(filter_logits(row[None], top_p=0.9)).sum()) == int(ref[0])
+
+
+def test_min_p_drops_codes_below_a_fraction_of_the_likeliest():
+    probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
+    assert torch.isfinite(filter_logits(probs.log(), min_p=0.2)).tolist() == [[True, True, True, False]]
+    assert torch.isfinite(filter_logits(probs.log(), min_p=0.7)).tolist() == [[True, False, False, False]]
+    with pytest.raises(ConfigError):
+        SamplingConfig(min_p=1.5)
+
+
 def test_guide_and_filters():
     lg = torch.randn(4, 5, 7)
     assert torch.equal(guide(lg, 2, 0.0), lg[:2])
     assert torch.allclose(guide(lg, 2, 1.5), 2.5 * lg[:2] - 1.5 * lg[2:])
     assert torch.equal(guide(lg[:2], 2, 3.0), lg[:2])
-    cfg = SamplingConfig()
-    assert [cfg.guidance(k) for k in range(4)] == [5.0, 4.75, 4.5, 4.25]
     probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
-    kept = torch.isfinite(filter_logits(probs.log(), top_p=0.75))
-    assert kept.tolist() == [[True, True, False, False]]
-    kept = torch.isfinite(filter_logits(probs.log(), top_p=0.5))
-    assert kept.tolist() == [[True, False, False, False]]
     kept = torch.isfinite(filter_logits(probs.log(), top_k=3))
     assert kept.tolist() == [[True, True, True, False]]
     with pytest.raises(ConfigError):

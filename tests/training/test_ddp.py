@@ -4,7 +4,6 @@ the EMA codebook stays identical across replicas, and the Trainer runs under DDP
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -36,10 +35,11 @@ def _loss(model: torch.nn.Module, batch: dict) -> torch.Tensor:
     return tokenizer_loss(model, batch, slice(4, 67), 0.5, 0.02)[0]
 
 
-def _worker(rank: int, world: int, port: int, out: str, data: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
+def _worker(rank: int, world: int, rendezvous: str, out: str, data: str) -> None:
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world))
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    # a file rendezvous: no port to find free and then lose to another process
+    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world)
     try:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -57,9 +57,9 @@ def _worker(rank: int, world: int, port: int, out: str, data: str) -> None:
         save_file({k: v.contiguous() for k, v in res.items()}, os.path.join(out, f"rank{rank}.safetensors"))
 
         # the Trainer under DDP (sharded order, all-reduced EMA, rank-0 checkpoints)
-        from moscale_cli.cli.common import STATE
         from moscale_cli.training.loop import TrainConfig
         from moscale_cli.training.tokenizer_stage import TokenizerStageConfig, train_tokenizer
+        from moscale_cli.utils.console import STATE
 
         STATE.quiet = True
         cfg = TrainConfig(steps=2, batch_size=4, lr=1e-3, warmup=1, save_every=2, val_every=2, seed=0, device="cpu")
@@ -83,15 +83,9 @@ def _worker(rank: int, world: int, port: int, out: str, data: str) -> None:
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed not available")
 def test_two_process_gloo_matches_one_process(window_dataset: Path, tmp_path: Path) -> None:
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path), str(window_dataset)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, str(tmp_path / "rendezvous"), str(tmp_path), str(window_dataset)), nprocs=2, join=True)
     r0 = load_file(str(tmp_path / "rank0.safetensors"))
     r1 = load_file(str(tmp_path / "rank1.safetensors"))
     m, batch = _model_and_batch()

@@ -37,17 +37,18 @@ def _losses(run: Path) -> list[tuple]:
 def test_sigkill_then_resume_matches_uninterrupted_run_bitwise(window_dataset: Path, tmp_path: Path) -> None:
     steps = 24
     ref = _run(window_dataset, tmp_path / "ref", steps)
-    killed = _run(window_dataset, tmp_path / "run", steps)
-    ckpt = tmp_path / "run" / "checkpoint-00000008"
+    marker = tmp_path / "blocked"
+    # the run blocks right after logging step 10 (checkpoints at 4 and 8 written); a condition that stays true
+    killed = _run(window_dataset, tmp_path / "run", steps, "--block-at", "10", str(marker))
     t0 = time.time()
-    while not ckpt.exists() and killed.poll() is None and time.time() - t0 < 120:
-        time.sleep(0.01)
-    assert killed.poll() is None, killed.stdout.read().decode()
+    while not marker.exists() and killed.poll() is None and time.time() - t0 < 300:
+        time.sleep(0.05)
+    assert killed.poll() is None and marker.exists(), killed.stdout.read().decode()
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     assert killed.returncode == -signal.SIGKILL
     done_before = _losses(tmp_path / "run")
-    assert 8 <= len(done_before) < steps
+    assert len(done_before) == 10
     resumed = _run(window_dataset, tmp_path / "run", steps, "--resume")
     assert resumed.wait(timeout=300) == 0, resumed.stdout.read().decode()
     assert ref.wait(timeout=300) == 0, ref.stdout.read().decode()
@@ -70,9 +71,9 @@ def _cfg(**kw) -> TrainConfig:
 
 
 def _train(data: Path, out: Path, resume: bool = False, cfg: TrainConfig | None = None, **over) -> dict:
-    from moscale_cli.cli.common import STATE
+    from moscale_cli.utils.console import STATE
 
-    STATE.quiet = True
+    STATE.quiet = True  # restored after the test by conftest's _restore_global_state
     return train_tokenizer([str(data)], str(out), "tiny", cfg or _cfg(), TokenizerStageConfig(val_max_items=4),
                            resume=resume, **{**MICRO, **over})
 

@@ -37,14 +37,17 @@ def varied_dataset(hml_fixture_dir: Path, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tokenizer_run(varied_dataset: Path, tmp_path_factory) -> Path:
-    from moscale_cli.cli.common import STATE
     from moscale_cli.training.loop import TrainConfig
     from moscale_cli.training.tokenizer_stage import TokenizerStageConfig, train_tokenizer
+    from moscale_cli.utils.console import STATE
 
     out = tmp_path_factory.mktemp("tok") / "run"
-    STATE.quiet = True
-    cfg = TrainConfig(steps=2, batch_size=4, lr=1e-3, warmup=0, device="cpu", seed=0, val_every=2, save_every=2)
-    train_tokenizer([str(varied_dataset)], str(out), "tiny", cfg, TokenizerStageConfig(val_max_items=4))
+    was, STATE.quiet = STATE.quiet, True
+    try:
+        cfg = TrainConfig(steps=2, batch_size=4, lr=1e-3, warmup=0, device="cpu", seed=0, val_every=2, save_every=2)
+        train_tokenizer([str(varied_dataset)], str(out), "tiny", cfg, TokenizerStageConfig(val_max_items=4))
+    finally:
+        STATE.quiet = was
     return out
 
 

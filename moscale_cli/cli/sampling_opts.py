@@ -1,0 +1,60 @@
+"""The sampling flags of every command that samples (generate, edit, inbetween, compose, eval, bench).
+
+The same option objects everywhere (so the same flags, defaults and help), built into one
+:class:`~moscale_cli.sampling.config.SamplingConfig` by :func:`sampling_from_flags`. The defaults are the
+config's own (``sampling/config.py``): nothing here restates a number.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from moscale_cli.errors import ConfigError, UsageError
+from moscale_cli.sampling.config import DEFAULT_SAMPLING as D
+from moscale_cli.sampling.config import SamplingConfig
+
+CFG_OPT = typer.Option(D.cfg, "--cfg", help="Classifier-free guidance g (scale k uses g - 0.25 (k - 1); 0 = off).")
+REFINE_OPT = typer.Option(",".join(map(str, D.refine_steps)), "--refine-steps",
+                          help="Refinement passes per scale, coarse to fine, comma-separated.")
+TOP_P_OPT = typer.Option(D.top_p, "--top-p", help="Nucleus sampling: keep the likeliest codes within this mass (1 = off).")
+TOP_K_OPT = typer.Option(D.top_k, "--top-k", help="Keep only the k most likely codes (0 = off).")
+MIN_P_OPT = typer.Option(D.min_p, "--min-p", help="Drop codes less likely than this fraction of the likeliest (0 = off).")
+TEMPERATURE_OPT = typer.Option(D.temperature, "--temperature", help="Sampling temperature (0 = greedy).")
+
+
+def parse_refine_steps(s: str) -> tuple[int, ...]:
+    try:
+        steps = tuple(int(x) for x in s.replace(" ", "").split(",") if x)
+    except ValueError:
+        raise UsageError(f"--refine-steps must be comma-separated integers like 1,2,5,10, got {s!r}") from None
+    if not steps or any(x < 1 for x in steps):
+        raise UsageError(f"--refine-steps must be positive integers like 1,2,5,10, got {s!r}")
+    return steps
+
+
+def sampling_from_flags(
+    cfg: float = D.cfg,
+    refine_steps: str = REFINE_OPT.default,
+    top_p: float = D.top_p,
+    top_k: int = D.top_k,
+    min_p: float = D.min_p,
+    temperature: float = D.temperature,
+) -> SamplingConfig:
+    """One checked :class:`SamplingConfig` from the flat flags (bad values: a one-line usage error)."""
+    try:
+        return SamplingConfig(refine_steps=parse_refine_steps(refine_steps), cfg=float(cfg), top_p=float(top_p),
+                              top_k=int(top_k), min_p=float(min_p), temperature=float(temperature))
+    except ConfigError as e:
+        raise UsageError(f"bad sampling options: {e}") from None
+
+
+__all__ = [
+    "CFG_OPT",
+    "MIN_P_OPT",
+    "REFINE_OPT",
+    "TEMPERATURE_OPT",
+    "TOP_K_OPT",
+    "TOP_P_OPT",
+    "parse_refine_steps",
+    "sampling_from_flags",
+]

@@ -1,0 +1,352 @@
+"""Editing tasks on one timeline: edit regions, extend (outpaint), in-between (method §6).
+
+Every task is one operation on a *target timeline* of T frames: some frames are known (source features,
+de-normalised, 263-dim) and the others are regenerated under a text (or unconditionally):
+
+- edit: the source with chosen regions unknown;
+- extend (outpainting): the source placed at an offset in a longer timeline, the new frames unknown;
+- in-betweening: clip A, an unknown gap, clip B; or one source with its middle unknown;
+- continuation (``pipeline/compose.py``): the tail of the previous window known, the rest unknown.
+
+The sampler regenerates the unknown frames (:func:`moscale_cli.sampling.infill.infill`); the result is then
+*blended* with the source: known frames are copied from the source (bitwise), unknown frames take the
+generated features, and the first/last ``blend`` frames of each unknown region that touches known frames fade
+from the nearest known frame to the generated motion (smoothstep). Root motion is stored as velocities in the
+feature vector, so the global trajectory continues across every seam.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from moscale_cli.errors import UsageError
+from moscale_cli.pipeline.defaults import DEFAULT_BLEND
+from moscale_cli.pipeline.results import EditedMotion, Region, seam_report
+from moscale_cli.sampling.config import SamplingConfig
+from moscale_cli.sampling.infill import fill_unknown, infill, runs
+
+# ---------------------------------------------------------------- regions
+
+
+def check_regions(regions: Sequence[Sequence[float]], total: int, what: str = "the motion") -> list[Region]:
+    """Validate frame regions ``[start, end)`` against a motion of ``total`` frames; returns them sorted.
+
+    Raises :class:`UsageError` for a reversed or empty region, one outside the motion, or overlapping ones."""
+    out: list[Region] = []
+    for r in regions:
+        if len(r) != 2:
+            raise UsageError(f"a region needs a start and an end, got {tuple(r)}")
+        s, e = int(r[0]), int(r[1])
+        if e < s:
+            raise UsageError(f"region {s}:{e} is reversed (start after end)")
+        if e == s:
+            raise UsageError(f"region {s}:{e} is empty")
+        if s < 0 or e > total:
+            raise UsageError(f"region {s}:{e} lies outside {what} (frames 0:{total})")
+        out.append((s, e))
+    out.sort()
+    for (s0, e0), (s1, e1) in zip(out, out[1:], strict=False):
+        if s1 < e0:
+            raise UsageError(f"regions {s0}:{e0} and {s1}:{e1} overlap")
+    return out
+
+
+def mask_to_regions(mask: Any, total: int) -> list[Region]:
+    """Runs of True in a boolean / 0-1 array of length ``total`` (True = regenerate) as frame regions."""
+    m = np.asarray(mask)
+    if m.ndim != 1 or m.shape[0] != total:
+        raise UsageError(f"the edit mask must be a 1-D array of length {total} (one value per frame), got shape {m.shape}")
+    if m.dtype != bool:
+        if not np.isfinite(m.astype(np.float64)).all() or not np.isin(m, (0, 1)).all():
+            raise UsageError("the edit mask must hold booleans or 0/1 values")
+        m = m.astype(bool)
+    return runs(m)
+
+
+def boundaries(known: np.ndarray) -> list[int]:
+    """Frames t (1 <= t < T) where known and unknown meet (between frames t-1 and t)."""
+    k = np.asarray(known, dtype=bool)
+    return [int(t) for t in np.flatnonzero(k[1:] != k[:-1]) + 1]
+
+
+# ---------------------------------------------------------------- blending
+
+
+def smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def blend_weights(known: np.ndarray, blend: int = DEFAULT_BLEND) -> np.ndarray:
+    """Weight of the generated motion per frame: 0 on known frames, 1 inside unknown regions, and a
+    smoothstep ramp over the first/last ``blend`` frames of a region where it meets known frames (a region
+    shorter than two ramps shares its frames between them)."""
+    known = np.asarray(known, dtype=bool)
+    T = known.shape[0]
+    w = np.zeros(T, dtype=np.float64)
+    for s, e in runs(~known):
+        n = e - s
+        idx = np.arange(n, dtype=np.float64)
+        r = np.ones(n)
+        if s > 0:  # known frames before: ramp up
+            b = min(blend, (n + 1) // 2 if e < T else n)
+            if b > 0:
+                r = np.minimum(r, smoothstep((idx + 1) / (b + 1)))
+        if e < T:  # known frames after: ramp down
+            b = min(blend, (n + 1) // 2 if s > 0 else n)
+            if b > 0:
+                r = np.minimum(r, smoothstep((n - idx) / (b + 1)))
+        w[s:e] = r
+    return w
+
+
+def blend_with_source(source: np.ndarray, generated: np.ndarray, known: np.ndarray, blend: int = DEFAULT_BLEND) -> np.ndarray:
+    """Known frames from ``source`` (bitwise), generated frames elsewhere, ramps inside the unknown regions."""
+    known = np.asarray(known, dtype=bool)
+    base = fill_unknown(source, known)
+    w = blend_weights(known, blend)[:, None]
+    mixed = ((1.0 - w) * base + w * generated).astype(source.dtype)
+    return np.where(known[:, None], source, mixed).astype(source.dtype)
+
+
+# ---------------------------------------------------------------- sources
+
+
+def source_features(source: Any, skeleton_dim: int = 263) -> np.ndarray:
+    """De-normalised features (T, D) of a source: a path (.bvh/.npy), a ``LoadedMotion``, or an array of
+    joints (T+1, 22, 3) or features (T, D). Features are returned as given (bitwise)."""
+    import os
+
+    from moscale_cli.io.files import LoadedMotion, load_motion
+
+    if isinstance(source, (str, os.PathLike)):
+        source = load_motion(source)
+    if isinstance(source, LoadedMotion):
+        if source.features is not None:
+            feats = np.asarray(source.features)
+        else:
+            feats = _joints_features(source.joints)
+    else:
+        arr = np.asarray(source)
+        if arr.ndim == 2 and arr.shape[1] == skeleton_dim:
+            feats = arr
+        elif arr.ndim == 3 and arr.shape[1:] == (22, 3):
+            feats = _joints_features(arr)
+        else:
+            raise UsageError(
+                f"a source motion must be joints (T, 22, 3) or features (T, {skeleton_dim}), got shape {arr.shape}"
+            )
+    if feats.ndim != 2 or feats.shape[1] != skeleton_dim:
+        raise UsageError(f"the source has {feats.shape[-1]}-dim features; this model uses {skeleton_dim}")
+    if not np.isfinite(feats).all():
+        raise UsageError("the source motion holds NaN or infinite values")
+    if feats.dtype != np.float32:
+        feats = feats.astype(np.float32)
+    return feats
+
+
+def _joints_features(joints: np.ndarray) -> np.ndarray:
+    from moscale_cli.motion.features import joints_to_features
+
+    j = np.asarray(joints, dtype=np.float32)
+    if j.ndim != 3 or j.shape[1:] != (22, 3):
+        raise UsageError(f"editing needs SMPL-22 joints (T, 22, 3), got shape {j.shape}")
+    if j.shape[0] < 2:
+        raise UsageError("a source motion needs at least 2 frames of joints")
+    return joints_to_features(j)
+
+
+def place(source: np.ndarray, total: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """Put ``source`` at ``offset`` in a timeline of ``total`` frames -> (feats, known)."""
+    T, D = source.shape
+    feats = np.zeros((total, D), dtype=source.dtype)
+    known = np.zeros(total, dtype=bool)
+    feats[offset : offset + T] = source
+    known[offset : offset + T] = True
+    return feats, known
+
+
+# ---------------------------------------------------------------- tasks
+
+
+def text_for(pipe: Any, prompts: Sequence[str], unconditional: bool) -> list[Any]:
+    """One TextFeatures (or None when unconditional) per prompt; each distinct prompt is encoded once."""
+    if unconditional:
+        return [None] * len(prompts)
+    feats = pipe.encode_prompts(prompts)
+    return [feats.index([j]) for j in range(len(prompts))]
+
+
+def task_prompt(pipe: Any, prompt: str | None, unconditional: bool) -> str:
+    return pipe.check_prompts(prompt if prompt is not None or not unconditional else None, unconditional)[0]
+
+
+def feature_dim(pipe: Any) -> int:
+    dim = int(pipe.tokenizer.cfg.feature_dim)
+    if dim != 263:
+        raise UsageError(f"editing supports SMPL-22 (263-dim) models; this model uses {dim}-dim features")
+    return dim
+
+
+def _check_source_fits(pipe: Any, n: int, what: str) -> None:
+    if n > pipe.max_frames:
+        raise UsageError(
+            f"{what} has {n} frames, more than the model window of {pipe.max_frames} frames "
+            f"({pipe.max_frames / pipe.fps:g} s); edit a shorter part, or use `moscale compose` for long motions"
+        )
+
+
+def _result(pipe: Any, caption: str, feats: np.ndarray, known: np.ndarray, reference: Any, offset: int = 0) -> EditedMotion:
+    from moscale_cli.motion.features import recover_from_ric
+
+    joints = np.asarray(recover_from_ric(feats, joints_num=22), dtype=np.float32)
+    b = boundaries(known)
+    return EditedMotion(
+        caption, joints, feats, int(feats.shape[0]), float(pipe.fps),
+        regions=runs(~known), boundaries=b, seams=seam_report(joints, b, reference), source_offset=offset,
+    )
+
+
+def fill(pipe: Any, tl: np.ndarray, known: np.ndarray, text: Any, sampling: SamplingConfig, seed: int | torch.Generator,
+         blend: int) -> np.ndarray:
+    """Regenerate the unknown frames of a timeline and blend them with the known ones -> features (T, D)."""
+    res = infill(pipe.generator, pipe.tokenizer, pipe.normalizer, tl, known, text, sampling, seed)
+    return blend_with_source(tl, res.generated, known, blend)
+
+
+def _fill(
+    pipe: Any, caption: str, tl: np.ndarray, known: np.ndarray, reference: Any, offset: int, seed: int, blend: int,
+    sampling: SamplingConfig | None, unconditional: bool,
+) -> EditedMotion:
+    """Fill the unknown frames of one timeline under ``caption`` and build the :class:`EditedMotion`."""
+    scfg = pipe.check_sampling(sampling)
+    text = text_for(pipe, [caption], unconditional)[0]
+    return _result(pipe, caption, fill(pipe, tl, known, text, scfg, seed, blend), known, reference, offset)
+
+
+def _reference_joints(*feats: np.ndarray) -> list[np.ndarray]:
+    from moscale_cli.motion.features import recover_from_ric
+
+    return [np.asarray(recover_from_ric(f, joints_num=22)) for f in feats if f.shape[0] >= 2]
+
+
+@torch.no_grad()
+def edit_motion(
+    pipe: Any,
+    source: Any,
+    prompt: str | None,
+    regions: Sequence[Sequence[float]] | None = None,
+    mask: Any = None,
+    frames: int | None = None,
+    extend: str = "end",
+    seed: int = 0,
+    sampling: SamplingConfig | None = None,
+    unconditional: bool = False,
+    blend: int = DEFAULT_BLEND,
+) -> EditedMotion:
+    """Regenerate ``regions`` (source frames ``[start, end)``, or ``mask``: True = regenerate) of ``source``
+    under ``prompt``; with ``frames`` > the source length, also generate new frames at the ``extend`` end
+    ("end", "start" or "both"). Frames outside the regions and the extension keep the source's features."""
+    caption = task_prompt(pipe, prompt, unconditional)
+    feats = source_features(source, feature_dim(pipe))
+    Ts = feats.shape[0]
+    _check_source_fits(pipe, Ts, "the source")
+    if regions and mask is not None:
+        raise UsageError("give either regions or a mask, not both")
+    regs = mask_to_regions(mask, Ts) if mask is not None else check_regions(regions or [], Ts, "the source")
+    total = Ts if frames is None else int(frames)
+    if total < Ts:
+        raise UsageError(f"--frames {total} is shorter than the source ({Ts} frames); editing keeps every source frame")
+    if total > pipe.max_frames:
+        raise UsageError(
+            f"--frames {total} exceeds the model window of {pipe.max_frames} frames; use `moscale compose` for longer motions"
+        )
+    if extend not in ("end", "start", "both"):
+        raise UsageError(f"extend must be 'end', 'start' or 'both', got {extend!r}")
+    extra = total - Ts
+    offset = {"end": 0, "start": extra, "both": extra // 2}[extend]
+    tl, known = place(feats, total, offset)
+    for s, e in regs:
+        known[offset + s : offset + e] = False
+    return _fill(pipe, caption, tl, known, _reference_joints(feats), offset, seed, blend, sampling, unconditional)
+
+
+@torch.no_grad()
+def inbetween_motion(
+    pipe: Any,
+    prompt: str | None,
+    start: Any = None,
+    end: Any = None,
+    frames: int | None = None,
+    source: Any = None,
+    keep_start: int = 0,
+    keep_end: int = 0,
+    seed: int = 0,
+    sampling: SamplingConfig | None = None,
+    unconditional: bool = False,
+    blend: int = DEFAULT_BLEND,
+) -> EditedMotion:
+    """Fill the gap between two motions or inside one.
+
+    - ``start`` and/or ``end`` motions: the output is ``start``, then ``frames`` generated frames, then ``end``
+      (its root continues from the gap's end: features store root velocities);
+    - ``source`` with ``keep_start``/``keep_end``: keep its first and last frames, regenerate the middle;
+      ``frames`` sets the total length (default: the source's)."""
+    caption = task_prompt(pipe, prompt, unconditional)
+    dim = feature_dim(pipe)
+    if source is not None:
+        if start is not None or end is not None:
+            raise UsageError("give either --source with --keep-start/--keep-end, or --start/--end motions, not both")
+        feats = source_features(source, dim)
+        Ts = feats.shape[0]
+        k0, k1 = int(keep_start or 0), int(keep_end or 0)
+        if k0 < 0 or k1 < 0:
+            raise UsageError("--keep-start and --keep-end must be >= 0")
+        if k0 + k1 > Ts:
+            raise UsageError(f"--keep-start {k0} + --keep-end {k1} exceed the source's {Ts} frames")
+        a, b = feats[:k0], feats[Ts - k1 :]
+        total = Ts if frames is None else int(frames)
+        if total <= k0 + k1:
+            raise UsageError(f"--frames {total} is not longer than the kept parts ({k0} + {k1} frames); nothing to generate")
+        gap = total - k0 - k1
+        what = "the output"
+    else:
+        if start is None and end is None:
+            raise UsageError("give --start and/or --end motions (or --source with --keep-start/--keep-end)")
+        a = source_features(start, dim) if start is not None else np.zeros((0, dim), np.float32)
+        b = source_features(end, dim) if end is not None else np.zeros((0, dim), np.float32)
+        if frames is None:
+            raise UsageError("give the number of frames to generate between the motions (--frames)")
+        gap = int(frames)
+        if gap < 1:
+            raise UsageError(f"--frames must be at least 1, got {gap}")
+        total = a.shape[0] + gap + b.shape[0]
+        what = f"start ({a.shape[0]}) + gap ({gap}) + end ({b.shape[0]})"
+    if total > pipe.max_frames:
+        raise UsageError(
+            f"{what} = {total} frames exceed the model window of {pipe.max_frames} frames; "
+            "use `moscale compose` for longer motions"
+        )
+    tl = np.concatenate([a, np.zeros((gap, dim), np.float32), b]).astype(np.float32)
+    known = np.ones(total, dtype=bool)
+    known[a.shape[0] : a.shape[0] + gap] = False
+    return _fill(pipe, caption, tl, known, _reference_joints(a, b), 0, seed, blend, sampling, unconditional)
+
+
+__all__ = [
+    "blend_weights",
+    "blend_with_source",
+    "boundaries",
+    "check_regions",
+    "edit_motion",
+    "fill",
+    "inbetween_motion",
+    "mask_to_regions",
+    "place",
+    "source_features",
+    "text_for",
+]
