@@ -175,12 +175,12 @@ def train_model(
 ) -> dict[str, Any]:
     """Train the generator (and the length estimator) on ``data`` with the tokenizer of ``tokenizer_run``;
     exports ``out/model`` (a model directory usable by ``moscale generate --model out/model``)."""
-    from moscale_cli.utils.console import info
     from moscale_cli.model_dir import load_tokenizer_run
     from moscale_cli.models.generator import GeneratorConfig
     from moscale_cli.training.generator_stage import GeneratorStage, GeneratorStageConfig
     from moscale_cli.training.length_stage import load_length_run
     from moscale_cli.training.loop import Trainer
+    from moscale_cli.utils.console import info
     from moscale_cli.utils.device import resolve_device
     from moscale_cli.utils.seed import seed_everything
 
