@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from moscale_cli.data import layout
+from moscale_cli.data.dataset import DatasetSpec
 from moscale_cli.errors import DatasetError, UsageError
 from moscale_cli.motion.skeleton import skeleton_for_dim
 from moscale_cli.utils.atomic import write_json_atomic
@@ -85,6 +86,10 @@ def merge_datasets(
         dup = next(p for p in prefixes if prefixes.count(p) > 1)
         raise UsageError(f"two sources are both named {dup!r}; rename one so their prefixes differ")
 
+    # each source's own shortest clip (its meta.json, else the HumanML3D/KIT default): the merged dataset keeps
+    # the smallest, and clips shorter than their own source's minimum are left out
+    min_lens = [DatasetSpec.detect(r).min_len for r in roots]
+
     # plan: (source index, old id, new id, split)
     plan: list[tuple[int, str, str, str]] = []
     owner: dict[str, int] = {}
@@ -111,6 +116,9 @@ def merge_datasets(
     stage = layout.staging_dir(out, overwrite)
     try:
         feats = []
+        short = {(i, name) for i, name, _, _ in plan
+                 if layout.feature_header(layout.feature_path(roots[i], name))[0] < min_lens[i]}
+        plan = [p for p in plan if (p[0], p[1]) not in short]
         for i, name, new, _ in plan:
             r = roots[i]
             f = np.load(layout.feature_path(r, name), allow_pickle=False)
@@ -138,6 +146,7 @@ def merge_datasets(
                 "per_source": per_source,
                 "splits": {k: len(v) for k, v in splits.items()},
                 "licenses": dataset_licenses(roots),
+                "min_len": min(min_lens),
             },
         )
         layout.commit_dir(stage, out)

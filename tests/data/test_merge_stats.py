@@ -91,3 +91,20 @@ def test_stats(make_dataset):
         (a / f"{s}.txt").unlink()
     with pytest.raises(DatasetError, match="no split files"):
         dataset_stats(a)
+
+
+def test_merge_keeps_the_shortest_minimum_and_drops_clips_below_their_own(make_dataset, tmp_path):
+    """A source imported with --min-len 12 keeps its short clips in the merge (meta.json min_len 12); a source
+    without one (HumanML3D default 40) still loses its clips under 40 frames."""
+    short, _ = make_dataset(name="short", clips={"s1": (16, ["x#x/NOUN#0.0#0.0"]), "s2": (60, ["y#y/NOUN#0.0#0.0"])},
+                            splits={"train": ["s1", "s2"], "val": [], "test": []})
+    (short / "meta.json").write_text('{"min_len": 12}')
+    plain, _ = make_dataset(name="plain", clips={"p1": (20, ["z#z/NOUN#0.0#0.0"]), "p2": (48, ["w#w/NOUN#0.0#0.0"])},
+                            splits={"train": ["p1", "p2"], "val": [], "test": []}, seed=3)
+    out = tmp_path / "merged"
+    merge_datasets(out, [short, plain], prefix_names=True)
+    assert layout.meta_min_len(out) == 12
+    names = set(layout.read_split(out, "train"))
+    assert names == {"short_s1", "short_s2", "plain_p2"}
+    ds = MotionDataset(out, split="train", stats="none", unit=4)
+    assert len(ds) == 3  # the reader honours the merged minimum: the 16-frame clip is in
