@@ -58,8 +58,11 @@ class BenchConfig(ConfigBase):
     generator_batch: int | None = None  # 64 on CUDA, 8 elsewhere
     sections: tuple[str, ...] = SECTIONS
     seed: int = 0
+    model: str | None = None  # a model directory (or hub id) to time instead of a random preset (sampling only)
 
     def __post_init__(self) -> None:
+        if self.model is not None and any(s.startswith("train_") for s in self.sections):
+            raise ConfigError("the training sections time a random preset; with a model give --sections latency,throughput")
         if self.preset not in PRESETS:
             raise ConfigError(f"unknown preset '{self.preset}' (choose from {', '.join(PRESETS)})")
         self.sections = tuple(self.sections)
@@ -142,12 +145,12 @@ def build_models(preset: str, device: torch.device, seed: int = 0) -> tuple[Any,
     return tok.to(device).eval(), gen.to(device).eval()
 
 
-def random_text(batch: int, device: torch.device, seed: int = 0, tokens: int = TEXT_TOKENS) -> Any:
-    """Random MiniLM-width text features (all ``tokens`` valid)."""
+def random_text(batch: int, device: torch.device, seed: int = 0, tokens: int = TEXT_TOKENS, dim: int = TEXT_DIM) -> Any:
+    """Random text features (MiniLM width by default; all ``tokens`` valid)."""
     from moscale_cli.text.encoder import TextFeatures
 
     g = torch.Generator().manual_seed(seed)
-    t = torch.randn(batch, tokens, TEXT_DIM, generator=g).to(device)
+    t = torch.randn(batch, tokens, dim, generator=g).to(device)
     return TextFeatures(tokens_BSE=t, mask_BS=torch.ones(batch, tokens, dtype=torch.bool, device=device),
                         pooled_BE=t.mean(1))
 
@@ -163,20 +166,22 @@ def _sampling_rows(cfg: BenchConfig, device: torch.device, tok: Any, gen: Any, b
     from moscale_cli.sampling.fast import FastSampler
     from moscale_cli.sampling.sampler import sample
 
-    text = random_text(batch, device, cfg.seed)
+    text = random_text(batch, device, cfg.seed, tokens=min(TEXT_TOKENS, int(gen.cfg.text_len)), dim=int(gen.cfg.text_dim))
     lengths = [cfg.frames] * batch
     rows = []
     variants: list[tuple[str, Callable[[], Any]]] = []
+    next_scale = gen.cfg.arch == "next-scale"
+    label = "plain" if next_scale else "next-token"
     if section == "latency" and cfg.no_cache_latency:
         nc = cfg.sampling.replace(use_kv_cache=False)
-        variants.append(("plain, no cache", lambda: sample(gen, tok, text, lengths, nc, cfg.seed)))
+        variants.append((f"{label}, no cache", lambda: sample(gen, tok, text, lengths, nc, cfg.seed)))
     sc = cfg.sampling
-    variants.append(("plain, KV cache", lambda: sample(gen, tok, text, lengths, sc, cfg.seed)))
-    if cfg.fast:
+    variants.append((f"{label}, KV cache", lambda: sample(gen, tok, text, lengths, sc, cfg.seed)))
+    if cfg.fast and next_scale:
         precision = "bf16" if device.type == "cuda" else "fp32"
         fs = FastSampler(gen, tok, sc, mode=cfg.fast_mode or "eager", precision=precision)
         variants.append((f"fast {cfg.fast_mode} {precision}", lambda: fs.sample(text, lengths, cfg.seed)))
-    if cfg.next_token:
+    if cfg.next_token and cfg.model is None:
         from moscale_cli.models.generator import GeneratorConfig
         from moscale_cli.models.next_token import NextTokenTransformer
         from moscale_cli.sampling.next_token import sample_next_token
@@ -278,7 +283,13 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dic
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    tok, gen = build_models(cfg.preset, device, cfg.seed)
+    if cfg.model is not None:
+        from moscale_cli.model_dir import load_model_dir, resolve_model
+
+        lm = load_model_dir(resolve_model(cfg.model), device=device, with_length=False)
+        tok, gen = lm.tokenizer, lm.generator
+    else:
+        tok, gen = build_models(cfg.preset, device, cfg.seed)
     rows: list[dict[str, Any]] = []
     if "latency" in cfg.sections:
         rows += _sampling_rows(cfg, device, tok, gen, 1, "latency", log)

@@ -296,8 +296,9 @@ def _check_pair(tokenizer: Any, generator: Any, path: Path) -> None:
 def load_model_dir(path: str | os.PathLike, device: str | torch.device = "cpu", with_length: bool = True) -> LoadedModel:
     """Load a model directory (float32, eval mode) with clear errors for missing or incompatible ones."""
     from moscale_cli.checkpoint import load_module, load_tensors
-    from moscale_cli.models.generator import GeneratorConfig, MoScaleTransformer
+    from moscale_cli.models.generator import GeneratorConfig
     from moscale_cli.models.length import LengthConfig, LengthEstimator
+    from moscale_cli.models.next_token import build_generator
     from moscale_cli.models.tokenizer import MSTokenizer, TokenizerConfig
     from moscale_cli.motion.normalize import Normalizer
 
@@ -305,7 +306,7 @@ def load_model_dir(path: str | os.PathLike, device: str | torch.device = "cpu", 
     cfg = read_model_config(path)
     device = torch.device(device)
     tokenizer = _build("tokenizer", TokenizerConfig, MSTokenizer, cfg["tokenizer"], path)
-    generator = _build("generator", GeneratorConfig, MoScaleTransformer, cfg["generator"], path)
+    generator = _build("generator", GeneratorConfig, build_generator, cfg["generator"], path)  # the arch it names
     _check_pair(tokenizer, generator, path)
     load_module(path / "tokenizer.safetensors", tokenizer)
     load_module(path / "generator.safetensors", generator)

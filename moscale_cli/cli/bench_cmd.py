@@ -26,6 +26,7 @@ def _time(v: float) -> str:
 
 def bench_command(
     preset: str = typer.Option("small", "--preset", help="Model size: tiny, small, base or large."),
+    model: str = typer.Option(None, "--model", "-m", help="Time this model directory (either arch) instead of a random preset; sampling sections only."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     batch: int = typer.Option(None, "--batch", help="Throughput batch (default 1024 on CUDA, 8 on CPU)."),
     repeats: int = typer.Option(None, "--repeats", help="Timed runs per row, median reported (default 10 on CUDA, 2 on CPU)."),
@@ -33,8 +34,9 @@ def bench_command(
     fast: bool = typer.Option(True, "--fast/--no-fast", help="Also time the fast sampling path."),
     next_token: bool = typer.Option(True, "--next-token/--no-next-token", help="Also time the next-token baseline."),
     compile_: bool = typer.Option(False, "--compile", help="torch.compile the fast sampling pass and the training models."),
-    sections: str = typer.Option("latency,throughput,train_tokenizer,train_generator", "--sections",
-                                 help="Comma-separated subset of: latency, throughput, train_tokenizer, train_generator."),
+    sections: str = typer.Option(None, "--sections",
+                                 help="Comma-separated subset of: latency, throughput, train_tokenizer, train_generator "
+                                      "(default: all; latency,throughput with --model)."),
     json_out: Path = typer.Option(None, "--json", help="Also write all results (with every timing) to this JSON file."),
     threads: int = typer.Option(0, "--threads", help="CPU threads for torch (0 = torch's default)."),
     cfg: float = CFG_OPT,
@@ -60,13 +62,16 @@ def bench_command(
 
         torch.set_num_threads(threads)
     sampling = sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
+    if sections is None:
+        sections = "latency,throughput" if model else "latency,throughput,train_tokenizer,train_generator"
     bcfg = BenchConfig(preset=preset, device=device, batch=batch, repeats=repeats, warmup=warmup, fast=fast,
-                       next_token=next_token, compile=compile_, sampling=sampling,
+                       next_token=next_token, compile=compile_, sampling=sampling, model=model,
                        sections=tuple(s.strip() for s in sections.split(",") if s.strip()))
     log = (lambda s: None) if STATE.quiet else (lambda s: console.print(s, highlight=False, soft_wrap=True))
     res = run_bench(bcfg, log)
     env = res["env"]
-    title = (f"moscale bench: preset {preset} ({res['params']['generator'] / 1e6:.1f} M generator, "
+    what = f"model {model}" if model else f"preset {preset}"
+    title = (f"moscale bench: {what} ({res['params']['generator'] / 1e6:.1f} M generator, "
              f"{res['params']['tokenizer'] / 1e6:.1f} M tokenizer) on {env.get('gpu', env['device'])}")
     t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     for col in ("section", "variant", "batch", "median", "speed", "mem"):

@@ -75,9 +75,9 @@ class MultiScaleQuantizer(nn.Module):
 
     # ----------------------------------------------------------------- lengths and codes
     def valid_lengths(self, grid_lengths_B: torch.Tensor) -> list[torch.Tensor]:
-        """Valid tokens per scale for valid latent lengths (grid steps): ``n // s``, at least 1."""
+        """Valid tokens per scale for valid latent lengths (grid steps): ``n // s`` (0 when shorter than a token)."""
         g = torch.as_tensor(grid_lengths_B).long()
-        return [(g // s).clamp(min=1) for s in self.scales]
+        return [g // s for s in self.scales]
 
     def nearest(self, x_MC: torch.Tensor, sample: bool = False) -> torch.Tensor:
         """Nearest code by squared L2 (``sample``: Gumbel-max over -distance / temperature)."""

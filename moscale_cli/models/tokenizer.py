@@ -215,9 +215,10 @@ class MSTokenizer(nn.Module):
         return feats_BTD, lengths
 
     def valid_lengths(self, lengths_frames_B: torch.Tensor) -> list[torch.Tensor]:
-        """Valid tokens per scale: ``(frames // unit) // s``, at least 1."""
+        """Valid tokens per scale: ``(frames // unit) // s`` (as the reference: 0 for a motion shorter than the
+        scale's token span, e.g. under 32 frames at the coarsest scale of (8, 4, 2, 1))."""
         g = torch.as_tensor(lengths_frames_B).long() // self.unit
-        return [(g // s).clamp(min=1) for s in self.scales]
+        return [g // s for s in self.scales]
 
     # ----------------------------------------------------------------- encoder / decoder
     def encode_latent(self, feats_BTD: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

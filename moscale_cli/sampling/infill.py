@@ -46,8 +46,10 @@ def fill_unknown(feats: np.ndarray, known: np.ndarray) -> np.ndarray:
     return out
 
 
-def model_length(frames: int, tokenizer: Any) -> int:
-    """The sampler's length for a timeline of ``frames`` frames: rounded up to the unit (within the window)."""
+def model_length(frames: int, tokenizer: Any, min_frames: int = 0) -> int:
+    """The sampler's length for a timeline of ``frames`` frames: rounded up to the unit, and up to
+    ``min_frames`` (the shortest motion the model was trained on: a shorter window would give the coarse scales
+    token counts the model never saw), within the window."""
     unit, top = tokenizer.unit, tokenizer.max_frames
     if frames > top:
         raise UsageError(
@@ -55,7 +57,7 @@ def model_length(frames: int, tokenizer: Any) -> int:
         )
     if frames < unit:
         raise UsageError(f"a motion needs at least {unit} frames, got {frames}")
-    return min(top, -(-frames // unit) * unit)
+    return min(top, max(-(-frames // unit) * unit, -(-int(min_frames) // unit) * unit))
 
 
 @dataclass
@@ -75,9 +77,13 @@ def infill(
     text_features: Any,
     sampling: SamplingConfig,
     seed: int | torch.Generator = 0,
+    min_frames: int = 0,
 ) -> InfillResult:
     """Regenerate the unknown frames of a timeline (see the module doc). ``feats`` (T, D) de-normalised (values
-    at unknown frames are ignored), ``known`` (T,) bool, ``text_features`` for one prompt or None."""
+    at unknown frames are ignored), ``known`` (T,) bool, ``text_features`` for one prompt or None.
+
+    A timeline shorter than ``min_frames`` runs in a window of ``min_frames`` (padded with its last frame,
+    which is regenerated with a final unknown region, else held) and the first T frames are returned."""
     from moscale_cli.sampling.sampler import EditSpec, sample, torch_generator
 
     feats = np.asarray(feats)
@@ -85,7 +91,7 @@ def infill(
     T = feats.shape[0]
     if known.shape != (T,):
         raise ValueError("one known flag per frame is needed")
-    n = model_length(T, tokenizer)
+    n = model_length(T, tokenizer, min_frames)
     device = next(generator.parameters()).device
     src = fill_unknown(feats, known) if known.any() else np.zeros_like(feats)
     if n > T:  # pad the model timeline with the last frame

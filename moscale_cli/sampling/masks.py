@@ -63,6 +63,8 @@ def region_masks(lengths_frames: Any, regions_frames: Sequence[Any], tokenizer: 
         for b in range(lengths.numel()):
             n_fine = max(1, int(lengths[b]) // tokenizer.unit)
             v = int(valid[k][b])
+            if v == 0:  # a motion shorter than this scale's token span has no token here
+                continue
             src = g[b, :n_fine].float().view(1, 1, -1)
             m[b, :v] = F.interpolate(src, size=v, mode="area").view(-1) > 0.5
         masks.append(m)
@@ -90,7 +92,7 @@ def cover_masks(length_frames: int, regions: Sequence[Region], tokenizer: Any) -
                 a, b = j * N / L, (j + 1) * N / L
                 if a < hi and b > lo:
                     m[0, j] = True
-            if hi > v * N / L:  # the valid tokens end before the region does
+            if v > 0 and hi > v * N / L:  # the valid tokens end before the region does
                 m[0, v - 1] = True
         out.append(m)
     return out

@@ -166,7 +166,8 @@ def sample(
     null_tokens: int = 16,
     batch_size: int | None = None,
 ) -> SampleResult:
-    """Generate token maps and normalised features for a batch of prompts.
+    """Generate token maps and normalised features for a batch of prompts (a next-token baseline generator,
+    ``cfg.arch == "next-token"``, is sampled token by token by :func:`~moscale_cli.sampling.next_token.sample_next_token`).
 
     ``text_features``: an object with ``tokens_BSE`` and ``mask_BS`` (``TextFeatures``), or ``None`` for
     unconditional generation (the learned null text with ``null_tokens`` rows, no guidance; ``batch_size``
@@ -175,6 +176,13 @@ def sample(
     """
     cfg = cfg or SamplingConfig()
     model = generator
+    if getattr(model.cfg, "arch", "next-scale") == "next-token":  # the baseline: token by token
+        if edit is not None:
+            raise UsageError("editing (locked tokens) needs a next-scale MoScale model; this is a next-token baseline")
+        from moscale_cli.sampling.next_token import sample_next_token
+
+        return sample_next_token(model, tokenizer, text_features, lengths_frames, cfg, generator_seed, null_tokens,
+                                 batch_size)
     if model.training:
         raise ValueError("put the generator in eval mode before sampling")
     device = next(model.parameters()).device

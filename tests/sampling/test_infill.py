@@ -69,3 +69,25 @@ def test_model_length_rounds_up_within_the_window(tok):
     assert model_length(120, tok) == 120 and model_length(121, tok) == 124 and model_length(195, tok) == 196
     with pytest.raises(UsageError, match="compose"):
         model_length(197, tok)
+
+
+def test_short_windows_run_at_the_training_minimum(tok):
+    """Under 32 frames the coarsest scale has no token (as in the reference); a window shorter than the
+    shortest training motion runs at that length instead, and only its own frames come back."""
+    assert [int(v[0]) for v in tok.valid_lengths(torch.tensor([28]))] == [0, 1, 3, 7]
+    assert model_length(20, tok, min_frames=40) == 40 and model_length(41, tok, min_frames=40) == 44
+    assert model_length(20, tok) == 20
+
+    from moscale_cli.models.generator import GeneratorConfig, MoScaleTransformer
+    from moscale_cli.motion.normalize import Normalizer
+    from moscale_cli.sampling.config import SamplingConfig
+    from moscale_cli.sampling.infill import infill
+
+    torch.manual_seed(0)
+    gen = MoScaleTransformer(GeneratorConfig.preset("tiny", tokenizer=tok, text_dim=384)).eval()
+    norm = Normalizer(np.zeros(263, np.float32), np.ones(263, np.float32))
+    feats = np.random.default_rng(0).normal(size=(20, 263)).astype(np.float32)
+    known = np.zeros(20, bool)
+    known[:12] = True
+    res = infill(gen, tok, norm, feats, known, None, SamplingConfig(refine_steps=(1, 1, 1, 1)), 0, min_frames=40)
+    assert res.model_frames == 40 and res.generated.shape == (20, 263)
