@@ -214,7 +214,8 @@ def _result(pipe: Any, caption: str, feats: np.ndarray, known: np.ndarray, refer
 def fill(pipe: Any, tl: np.ndarray, known: np.ndarray, text: Any, sampling: SamplingConfig, seed: int | torch.Generator,
          blend: int) -> np.ndarray:
     """Regenerate the unknown frames of a timeline and blend them with the known ones -> features (T, D)."""
-    res = infill(pipe.generator, pipe.tokenizer, pipe.normalizer, tl, known, text, sampling, seed)
+    res = infill(pipe.generator, pipe.tokenizer, pipe.normalizer, tl, known, text, sampling, seed,
+                 min_frames=pipe.min_frames)
     return blend_with_source(tl, res.generated, known, blend)
 
 
