@@ -123,6 +123,8 @@ def _model_card(cfg: dict[str, Any]) -> str:
         f"- parameters: tokenizer {p.get('tokenizer', 0):,}, generator {p.get('generator', 0):,}, "
         f"length estimator {p.get('length', 0):,}",
         f"- length estimator: {'yes' if cfg.get('length') else 'no (give --frames or --seconds)'}",
+        *([f"- evaluator: `{cfg['evaluator']}/` (the one its metrics are measured with; `moscale eval` uses it)"]
+          if cfg.get("evaluator") else []),
         "",
         "## Training data",
         "",
@@ -237,6 +239,41 @@ def save_model_dir(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+EVALUATOR_DIR = "evaluator"
+EVALUATOR_FILES = ("evaluator.safetensors", "evaluator_config.json", "stats.safetensors")
+
+
+def update_model_dir(path: str | os.PathLike, evaluator_run: str | os.PathLike | None = None,
+                     metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Add to an existing model directory: the evaluator it is measured with (the exported files of a
+    ``train-evaluator`` run, copied to ``evaluator/`` and named in config.json, so ``moscale eval`` finds it)
+    and/or more metrics (merged into config.json's ``metrics``); the model card is rewritten. Atomic per file."""
+    from moscale_cli.utils.atomic import replace_dir, write_json_atomic, write_text_atomic
+
+    path = Path(path)
+    cfg = read_model_config(path)
+    if evaluator_run is not None:
+        src = Path(evaluator_run)
+        missing = [f for f in EVALUATOR_FILES if not (src / f).is_file()]
+        if missing:
+            raise CheckpointError(f"{src} is not an exported evaluator run (missing {', '.join(missing)})")
+        tmp = path / f".{EVALUATOR_DIR}.tmp-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            for f in EVALUATOR_FILES:
+                shutil.copyfile(src / f, tmp / f)
+            replace_dir(tmp, path / EVALUATOR_DIR, path / f".{EVALUATOR_DIR}.old-{uuid.uuid4().hex[:8]}")
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        cfg["evaluator"] = EVALUATOR_DIR
+    if metrics:
+        cfg["metrics"] = {**(cfg.get("metrics") or {}), **metrics}
+    write_json_atomic(path / "config.json", cfg)
+    write_text_atomic(path / "README.md", _model_card(cfg))
+    return cfg
 
 
 # ----------------------------------------------------------------------------- loading

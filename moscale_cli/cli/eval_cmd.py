@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -20,16 +21,23 @@ from moscale_cli.errors import UsageError
 
 
 def _cmd_eval(
-    model: Path = typer.Option(..., "--model", "-m", help="Model directory (or, for --task reconstruction, a tokenizer run)."),
-    data: Path = typer.Option(..., "--data", help="Dataset folder (HumanML3D layout)."),
-    evaluator: str = typer.Option(..., "--evaluator", help="official:DIR (checkpoints/t2m or kit folder) or an evaluator run."),
-    out_path: Path = typer.Option(..., "--out", "-o", help="JSON report to write."),
-    task: str = typer.Option("t2m", "--task", help="t2m, reconstruction, inbetween, outpaint, prefix or suffix."),
+    data: Path = typer.Option(..., "--data", help="Dataset folder (HumanML3D layout; the program task needs labels.jsonl)."),
+    model: str = typer.Option(None, "--model", "-m",
+                              help="Model directory or hub id (default: the installed default model); for --task "
+                                   "reconstruction also a tokenizer run."),
+    evaluator: str = typer.Option(None, "--evaluator",
+                                  help="official:DIR (checkpoints/t2m or kit folder) or an evaluator run (default: the "
+                                       "evaluator the model directory names). Not used by --task program."),
+    out_path: Path = typer.Option(None, "--out", "-o", help="Also write the JSON report here."),
+    task: str = typer.Option("t2m", "--task", help="t2m, program, reconstruction, inbetween, outpaint, prefix or suffix."),
     split: str = typer.Option("test", "--split"),
     replications: int = typer.Option(20, "--replications", help="Whole-protocol repetitions (95% intervals)."),
     mm_texts: int = typer.Option(96, "--mm-texts", help="Texts for MultiModality (0 = skip)."),
     mm_samples: int = typer.Option(30, "--mm-samples", help="Samples per MultiModality text."),
     batch_size: int = typer.Option(32, "--batch-size", help="R-precision batch size (the protocol uses 32)."),
+    captions: str = typer.Option("all", "--captions", help="Program task: all captions of a clip, the first, or one drawn per clip."),
+    samples: int = typer.Option(1, "--samples", help="Program task: generations per caption."),
+    max_clips: int = typer.Option(0, "--max-clips", help="Program task: at most this many test clips (0 = all)."),
     cfg: float = CFG_OPT,
     refine_steps: str = REFINE_OPT,
     top_p: float = TOP_P_OPT,
@@ -40,24 +48,71 @@ def _cmd_eval(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     glove: Path | None = typer.Option(None, "--glove", help="GloVe folder for the official evaluator (default: found near DIR)."),
 ) -> None:
-    """Evaluate a model with R-precision, FID, MM-Dist, Diversity and MultiModality (mean ± 95% interval)."""
-    from moscale_cli.evaluation.protocol import EvalConfig, evaluate
-    from moscale_cli.evaluation.report import results_table, write_report
+    """Evaluate a model: R-precision (also with hard negatives on the procedural corpus), FID, MM-Dist, Diversity
+    and MultiModality (mean ± 95% interval), or --task program (does the motion do what the text says)."""
+    from moscale_cli.model_dir import resolve_model
 
-    if out_path.suffix.lower() != ".json":
-        raise UsageError(f"--out must be a .json file, got {out_path}")
-    if not out_path.parent.exists():
-        raise UsageError(f"cannot write {out_path}: folder {out_path.parent} does not exist")
+    if out_path is not None:
+        if out_path.suffix.lower() != ".json":
+            raise UsageError(f"--out must be a .json file, got {out_path}")
+        if not out_path.parent.exists():
+            raise UsageError(f"cannot write {out_path}: folder {out_path.parent} does not exist")
+    if not data.is_dir():
+        raise UsageError(f"dataset folder {data} does not exist")
+    model_path = resolve_model(model)
+    scfg = sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature) if task != "reconstruction" else None
+    if task == "program":
+        report = _program(model_path, data, split, captions, samples, max_clips, batch_size, seed, scfg, device)
+    else:
+        report = _protocol(model_path, data, evaluator, task, split, replications, batch_size, mm_texts, mm_samples,
+                           seed, scfg, device, glove)
+    ds = report["dataset"]
+    if out_path is not None:
+        from moscale_cli.evaluation.report import write_report
+
+        write_report(out_path, report)
+        info(f"report written to {out_path} ({ds['eval_items']} items, {report['seconds']:.1f} s)")
+    else:
+        info(f"{ds['eval_items']} items, {report['seconds']:.1f} s")
+
+
+def default_evaluator(model_path: Path) -> str:
+    """The evaluator a model directory names (config.json "evaluator", a folder relative to the model)."""
+    from moscale_cli.model_dir import read_model_config
+
+    name = read_model_config(model_path).get("evaluator")
+    if not name:
+        raise UsageError(f"the model {model_path} names no evaluator: give --evaluator (an evaluator run or official:DIR)")
+    return str((model_path / name).resolve())
+
+
+def _protocol(model_path: Path, data: Path, evaluator: str | None, task: str, split: str, replications: int,
+              batch_size: int, mm_texts: int, mm_samples: int, seed: int, scfg: Any, device: str, glove: Path | None) -> dict:
+    from moscale_cli.evaluation.protocol import EvalConfig, evaluate
+    from moscale_cli.evaluation.report import results_table
+
+    ev = evaluator or default_evaluator(model_path)
     ecfg = EvalConfig(task=task, split=split, replications=replications, batch_size=batch_size, mm_texts=mm_texts,
                       mm_samples=mm_samples, seed=seed)
-    scfg = sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature) if task != "reconstruction" else None
     with progress() as bar:
-        report = evaluate(str(model), str(data), evaluator, ecfg, scfg, device=device,
+        report = evaluate(str(model_path), str(data), ev, ecfg, scfg, device=device,
                           glove=str(glove) if glove else None, progress=bar)
-    write_report(out_path, report)
-    ds = report["dataset"]
-    out.print(results_table(report["results"], title=f"{task} on {ds['root']} [{split}], {replications} replication(s)"))
-    info(f"report written to {out_path} ({ds['eval_items']} items, {report['seconds']:.1f} s)")
+    title = f"{task} on {Path(report['dataset']['root']).name} ({split} split), {replications} replication(s)"
+    out.print(results_table(report["results"], title=title))
+    return report
+
+
+def _program(model_path: Path, data: Path, split: str, captions: str, samples: int, max_clips: int, batch_size: int,
+             seed: int, scfg: Any, device: str) -> dict:
+    from moscale_cli.evaluation.program.task import ProgramEvalConfig, evaluate_program, program_table
+
+    pcfg = ProgramEvalConfig(split=split, captions=captions, samples=samples, max_clips=max_clips, batch_size=batch_size,
+                             seed=seed)
+    with progress() as bar:
+        report = evaluate_program(str(model_path), str(data), pcfg, scfg, device=device, progress=bar)
+    n = report["results"]["model"]["clips"]
+    out.print(program_table(report["results"], title=f"program on {data.resolve().name} ({split} split), {n} generations"))
+    return report
 
 
 def register(app: typer.Typer) -> None:

@@ -45,7 +45,9 @@ def info_command(
         ("parameters", f"tokenizer {params.get('tokenizer', 0):,} | generator {params.get('generator', 0):,} | "
                        f"length {params.get('length', 0):,} | total {sum(int(v) for v in params.values()):,}"),
         ("weights", cfg.get("weights_dtype", "float32")),
+        ("generator", f"{(cfg.get('generator') or {}).get('arch', 'next-scale')}"),
         ("length estimator", "yes" if cfg.get("length") else "no"),
+        ("evaluator", f"{cfg['evaluator']}/ (used by moscale eval)" if cfg.get("evaluator") else "-"),
         ("statistics", _fmt(cfg.get("stats", {}))),
         ("licence", cfg.get("license", "-")),
     ]

@@ -149,6 +149,7 @@ def merge_datasets(
                 "min_len": min(min_lens),
             },
         )
+        _merge_labels(roots, {(i, name): new for i, name, new, _ in plan}, stage)
         layout.commit_dir(stage, out)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
@@ -156,6 +157,27 @@ def merge_datasets(
     return MergeResult(
         out, [str(r) for r in roots], len(plan), {k: len(v) for k, v in splits.items()}, per_source
     )
+
+
+def _merge_labels(roots: list[Path], renamed: dict[tuple[int, str], str], stage: Path) -> None:
+    """The sources' ``labels.jsonl`` rows (procedural corpora) under their new ids, for the merged clips."""
+    rows = []
+    for i, r in enumerate(roots):
+        path = r / "labels.jsonl"
+        if not path.is_file():
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                old = str(row["id"])
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise DatasetError(f"{path}:{n} is not a label row") from None
+            if (i, old) in renamed:
+                rows.append(json.dumps({**row, "id": renamed[(i, old)]}, sort_keys=True))
+    if rows:
+        (stage / "labels.jsonl").write_text("".join(x + "\n" for x in rows), encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------------- stats

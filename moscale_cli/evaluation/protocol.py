@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,8 @@ from moscale_cli.errors import UsageError
 from moscale_cli.evaluation import metrics as M
 from moscale_cli.evaluation.loader import EmbeddingRunner, EvalLoader, length_order
 
-METRIC_ORDER = ("top1", "top2", "top3", "fid", "mm_dist", "diversity", "multimodality", "mpjpe_mm")
+METRIC_ORDER = ("top1", "top2", "top3", "top1_hard", "top2_hard", "top3_hard", "fid", "mm_dist", "diversity",
+                "multimodality", "mpjpe_mm")
 
 
 @dataclass
@@ -62,6 +64,23 @@ def _score(acc: M.MatchingAccumulator, emb: np.ndarray, ref: np.ndarray, rng: np
     }  # fmt: skip
 
 
+def _hard_r_precision(names: list[str], text: np.ndarray, motion: np.ndarray, labels: dict[str, dict],
+                      batch_size: int, seed: int) -> dict[str, float]:
+    """R-precision in hard-negative batches (same actions, other count / side / direction / angle; see
+    ``evaluation/hard_negatives.py``) over the items that have program labels; empty without enough of them."""
+    from moscale_cli.evaluation.hard_negatives import hard_negative_batches
+
+    idx = np.array([i for i, n in enumerate(names) if n in labels], dtype=np.int64)
+    if len(idx) < batch_size:
+        return {}
+    acc = M.MatchingAccumulator()
+    for b in hard_negative_batches([labels[names[i]] for i in idx], batch_size, seed):
+        rows = idx[np.asarray(b, dtype=np.int64)]
+        acc.add(text[rows], motion[rows])
+    r = acc.r_precision()
+    return {"top1_hard": float(r[0]), "top2_hard": float(r[1]), "top3_hard": float(r[2])}
+
+
 def _take_rows(batch: dict[str, Any], rows: list[int]) -> dict[str, Any]:
     n = len(batch["lengths"])
     out = {}
@@ -91,14 +110,17 @@ def _mm_embeddings(cfg: EvalConfig, batch: dict[str, Any], take: int, runner: Em
 
 
 def run_replication(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task: Any, rep: int,
-                    on_batch: Callable[[], None] | None = None) -> tuple[dict[str, float], dict[str, float]]:
-    """One replication; returns (real-motion metrics, model metrics)."""
+                    on_batch: Callable[[], None] | None = None,
+                    labels: dict[str, dict] | None = None) -> tuple[dict[str, float], dict[str, float]]:
+    """One replication; returns (real-motion metrics, model metrics). With program ``labels`` (a procedural
+    corpus), R-precision is also measured in hard-negative batches (``top*_hard``)."""
     seed = cfg.seed + rep
     loader_a = EvalLoader(dataset, cfg.batch_size, seed=seed * 2)
     loader_b = EvalLoader(dataset, cfg.batch_size, seed=seed * 2 + 1)
     rng = np.random.default_rng(seed)
     acc_model, acc_real = M.MatchingAccumulator(), M.MatchingAccumulator()
     gt_emb, model_emb, real_emb, mm_emb = [], [], [], []
+    text_a, names_a, text_b, names_b = [], [], [], []
     mpjpe_total, mpjpe_frames = 0.0, 0
     mm_left = cfg.mm_texts if task.stochastic else 0
     for bi, batch in enumerate(loader_a):
@@ -109,6 +131,8 @@ def run_replication(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task
         out = task.run(batch, seed=seed * 100003 + bi)
         m = runner.motion_embeddings(out, lengths)[order]
         acc_model.add(t, m)
+        text_a.append(t)
+        names_a += [batch["names"][i] for i in order]
         gt_emb.append(g)
         model_emb.append(m)
         if task.task == "reconstruction":
@@ -129,11 +153,18 @@ def run_replication(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task
         g = runner.motion_embeddings(batch["feats"], batch["lengths"])[order]
         acc_real.add(t, g)
         real_emb.append(g)
+        text_b.append(t)
+        names_b += [batch["names"][i] for i in order]
         if on_batch is not None:
             on_batch()
     ref = np.concatenate(gt_emb)
     real = _score(acc_real, np.concatenate(real_emb), ref, rng, cfg.diversity_pairs)
     model = _score(acc_model, np.concatenate(model_emb), ref, rng, cfg.diversity_pairs)
+    if labels:
+        real.update(_hard_r_precision(names_b, np.concatenate(text_b), np.concatenate(real_emb), labels,
+                                      cfg.batch_size, seed * 2 + 1))
+        model.update(_hard_r_precision(names_a, np.concatenate(text_a), np.concatenate(model_emb), labels,
+                                       cfg.batch_size, seed * 2))
     if mm_emb:
         model["multimodality"] = M.multimodality(np.concatenate(mm_emb), cfg.mm_pairs, rng)
     if mpjpe_frames:
@@ -153,7 +184,7 @@ def summarize(per_rep: list[dict[str, float]]) -> dict[str, dict[str, Any]]:
 
 
 def run_protocol(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task: Any,
-                 progress_cb: Callable[[int, int], Any] | None = None) -> dict[str, Any]:
+                 progress_cb: Callable[[int, int], Any] | None = None, labels: dict[str, dict] | None = None) -> dict[str, Any]:
     """All replications; returns {"real": summary, "model": summary} (plus the per-replication values)."""
     from moscale_cli.utils.seed import seed_everything
 
@@ -161,7 +192,7 @@ def run_protocol(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task: A
     for rep in range(cfg.replications):
         seed_everything(cfg.seed + rep)
         tick = None if progress_cb is None else progress_cb(rep, cfg.replications)
-        real, model = run_replication(cfg, dataset, runner, task, rep, on_batch=tick)
+        real, model = run_replication(cfg, dataset, runner, task, rep, on_batch=tick, labels=labels)
         real_all.append(real)
         model_all.append(model)
     return {"real": summarize(real_all), "model": summarize(model_all)}
@@ -205,7 +236,12 @@ def evaluate(model: str, data: str, evaluator: str, cfg: EvalConfig, sampling_cf
         tid = progress.add_task(f"replication {rep + 1}/{total}", total=2 * n_batches)
         return lambda: progress.advance(tid)
 
-    results = run_protocol(cfg, dataset, runner, task, progress_cb)
+    labels = None
+    if (Path(data) / "labels.jsonl").is_file():
+        from moscale_cli.evaluation.program.corpus import load_labels
+
+        labels = load_labels(data)
+    results = run_protocol(cfg, dataset, runner, task, progress_cb, labels=labels)
     conf = {**cfg.to_dict(), "model": str(model), "data": str(data), "evaluator": evaluator, "device": str(dev),
             "sampling": sampling_cfg.to_dict() if sampling_cfg is not None and cfg.task != "reconstruction" else None}
     ev_info = {"kind": bundle.kind, "source": bundle.source, "feature_dim": bundle.feature_dim, **bundle.info}

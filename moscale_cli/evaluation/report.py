@@ -11,8 +11,10 @@ from typing import Any
 from moscale_cli.utils.atomic import write_json_atomic
 
 LABELS = {
-    "top1": "R@1 ↑", "top2": "R@2 ↑", "top3": "R@3 ↑", "fid": "FID ↓", "mm_dist": "MM-Dist ↓",
-    "diversity": "Diversity →", "multimodality": "MModality ↑", "mpjpe_mm": "MPJPE mm ↓",
+    "top1": "R@1 ↑", "top2": "R@2 ↑", "top3": "R@3 ↑",
+    "top1_hard": "R@1 hard negatives ↑", "top2_hard": "R@2 hard negatives ↑", "top3_hard": "R@3 hard negatives ↑",
+    "fid": "FID ↓", "mm_dist": "MM-Dist ↓", "diversity": "Diversity →", "multimodality": "MModality ↑",
+    "mpjpe_mm": "MPJPE mm ↓",
 }  # fmt: skip
 
 
@@ -87,14 +89,14 @@ def format_cell(m: dict[str, Any] | None) -> str:
 
 
 def results_table(results: dict[str, Any], title: str = "") -> Any:
-    """A rich Table: the real-motion row first, then the model."""
+    """A rich Table with one row per metric and the real-motion and model columns (fits 80 columns)."""
     from rich.table import Table
 
     keys = [k for k in LABELS if k in results["real"] or k in results["model"]]
-    table = Table(title=title or None)
-    table.add_column("", style="bold", no_wrap=True)
+    table = Table(title=title or None, title_justify="left")
+    table.add_column("metric", style="bold", no_wrap=True)
+    table.add_column("real motion", justify="right", no_wrap=True)
+    table.add_column("model", justify="right", no_wrap=True)
     for k in keys:
-        table.add_column(LABELS[k], justify="right")
-    for label, row in (("real motion", results["real"]), ("model", results["model"])):
-        table.add_row(label, *[format_cell(row.get(k)) for k in keys])
+        table.add_row(LABELS[k], format_cell(results["real"].get(k)), format_cell(results["model"].get(k)))
     return table

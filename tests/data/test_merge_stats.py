@@ -108,3 +108,18 @@ def test_merge_keeps_the_shortest_minimum_and_drops_clips_below_their_own(make_d
     assert names == {"short_s1", "short_s2", "plain_p2"}
     ds = MotionDataset(out, split="train", stats="none", unit=4)
     assert len(ds) == 3  # the reader honours the merged minimum: the 16-frame clip is in
+
+
+def test_merge_carries_the_procedural_labels_under_the_new_ids(make_dataset, tmp_path):
+    import json
+
+    a, _ = make_dataset(name="synth", clips={"c1": (60, ["x#x/NOUN#0.0#0.0"]), "c2": (48, ["y#y/NOUN#0.0#0.0"])},
+                        splits={"train": ["c1"], "val": [], "test": ["c2"]})
+    (a / "labels.jsonl").write_text(json.dumps({"id": "c1", "actions": [{"action": "wave"}]}) + "\n"
+                                    + json.dumps({"id": "c2", "actions": [{"action": "clap"}]}) + "\n")
+    b, _ = make_dataset(name="mocap", clips={"m1": (60, ["z#z/NOUN#0.0#0.0"])},
+                        splits={"train": ["m1"], "val": [], "test": []}, seed=2)
+    out = tmp_path / "merged"
+    merge_datasets(out, [a, b], prefix_names=True)
+    rows = [json.loads(x) for x in (out / "labels.jsonl").read_text().splitlines()]
+    assert {r["id"]: r["actions"][0]["action"] for r in rows} == {"synth_c1": "wave", "synth_c2": "clap"}

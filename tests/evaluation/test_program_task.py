@@ -1,0 +1,103 @@
+"""`moscale eval --task program` and the eval defaults on a freshly synthesised corpus: one command, a table
+that fits 80 columns, hard-negative R-precision rows, the evaluator a model directory names."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .helpers import build_our_evaluator_run, build_tiny_model_dir
+
+FAST = ["--refine-steps", "1,1,1,1", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    from moscale_cli.data.synth.corpus import build_corpus
+
+    root = tmp_path_factory.mktemp("synth") / "corpus"
+    build_corpus(root, clips=48, seed=5, workers=1)
+    return root
+
+
+@pytest.fixture(scope="module")
+def model_with_evaluator(corpus, tmp_path_factory) -> Path:
+    from moscale_cli.model_dir import update_model_dir
+
+    base = tmp_path_factory.mktemp("models")
+    model = build_tiny_model_dir(base / "tiny", corpus)
+    ev = build_our_evaluator_run(base / "evaluator", corpus)
+    update_model_dir(model, evaluator_run=ev, metrics={"program_all_correct": 0.5})
+    return model
+
+
+def _lines_fit(text: str, width: int = 80) -> None:
+    assert all(len(line) <= width for line in text.splitlines()), max(text.splitlines(), key=len)
+
+
+def test_program_task_scores_real_and_generated_motion(corpus, model_with_evaluator, run_cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    report = tmp_path / "program.json"
+    code, out, err = run_cli("eval", "--data", corpus, "--model", model_with_evaluator, "--task", "program", "--split",
+                             "train", "--max-clips", 6, "--captions", "first", "--out", report, *FAST)
+    assert code == 0, err
+    assert "attribute" in out and "real motion" in out and "all attributes right" in out
+    _lines_fit(out)
+    res = json.loads(report.read_text())
+    real, model = res["results"]["real"], res["results"]["model"]
+    assert real["clips"] == 6 and model["clips"] == 6 and len(res["generations"]) == 6
+    # the self-check: the detectors pass the corpus's own motion
+    assert real["overall_clips_all_correct"]["acc"] >= 0.95
+    assert all(r["acc"] >= 0.95 for r in real["per_attribute"].values() if r["n"])
+    assert set(model["per_attribute"]) <= set(real["per_attribute"]) | {"arms_in_phase"}
+    # a random model does not pass everything: the task can fail
+    assert model["overall_clips_all_correct"]["acc"] < 1.0
+    assert res["config"]["task"] == "program" and res["config"]["sampling"]["refine_steps"] == [1, 1, 1, 1]
+
+
+def test_program_task_needs_labels(model_with_evaluator, run_cli, tmp_path):
+    from .helpers import write_corpus
+
+    plain = write_corpus(tmp_path / "plain", per_class=2)
+    code, _, err = run_cli("eval", "--data", plain, "--model", model_with_evaluator, "--task", "program", *FAST)
+    assert code != 0 and "labels.jsonl" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_t2m_uses_the_named_evaluator_prints_without_out_and_adds_hard_negatives(corpus, model_with_evaluator, run_cli,
+                                                                                  monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run_cli("eval", "--data", corpus, "--model", model_with_evaluator, "--split", "train",
+                             "--batch-size", 8, "--replications", 1, "--mm-texts", 0, *FAST)
+    assert code == 0, err
+    for row in ("R@1 ↑", "R@3 hard negatives ↑", "FID ↓", "MM-Dist ↓", "Diversity →"):
+        assert row in out, row
+    _lines_fit(out)
+
+
+def test_a_model_without_an_evaluator_asks_for_one(corpus, tmp_path, run_cli):
+    model = build_tiny_model_dir(tmp_path / "bare", corpus)
+    code, _, err = run_cli("eval", "--data", corpus, "--model", model, "--split", "train", *FAST)
+    assert code != 0 and "--evaluator" in err
+
+
+def test_update_model_dir_names_the_evaluator_and_merges_metrics(model_with_evaluator, tmp_path, run_cli):
+    from moscale_cli.model_dir import load_model_dir, read_model_config
+
+    cfg = read_model_config(model_with_evaluator)
+    assert cfg["evaluator"] == "evaluator" and cfg["metrics"]["program_all_correct"] == 0.5
+    assert (model_with_evaluator / "evaluator" / "evaluator.safetensors").is_file()
+    assert "evaluator" in (model_with_evaluator / "README.md").read_text()
+    load_model_dir(model_with_evaluator)  # still a valid model directory
+    code, out, _ = run_cli("info", model_with_evaluator)
+    assert code == 0 and "program_all_correct" in out and "used by moscale eval" in out
+    broken = tmp_path / "broken"
+    shutil.copytree(model_with_evaluator, broken)
+    from moscale_cli.errors import CheckpointError
+    from moscale_cli.model_dir import update_model_dir
+
+    with pytest.raises(CheckpointError, match="not an exported evaluator run"):
+        update_model_dir(broken, evaluator_run=tmp_path)
