@@ -31,8 +31,8 @@ from moscale_cli.config import ConfigBase
 from moscale_cli.errors import ConfigError
 from moscale_cli.sampling.config import SamplingConfig
 
-PRESETS = ("tiny", "small", "base", "large")
-TOKENIZER_PRESET = {"tiny": "tiny", "small": "small", "base": "base", "large": "base"}
+PRESETS = ("tiny", "mini", "small", "base", "large")
+TOKENIZER_PRESET = {"tiny": "tiny", "mini": "tiny", "small": "small", "base": "base", "large": "base"}
 SECTIONS = ("latency", "throughput", "train_tokenizer", "train_generator")
 TEXT_DIM = 384  # MiniLM width
 TEXT_TOKENS = 20

@@ -25,7 +25,7 @@ def _time(v: float) -> str:
 
 
 def bench_command(
-    preset: str = typer.Option("small", "--preset", help="Model size: tiny, small, base or large."),
+    preset: str = typer.Option("small", "--preset", help="Model size: tiny, mini, small, base or large."),
     model: str = typer.Option(None, "--model", "-m", help="Time this model directory (either arch) instead of a random preset; sampling sections only."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     batch: int = typer.Option(None, "--batch", help="Throughput batch (default 1024 on CUDA, 8 on CPU)."),

@@ -171,7 +171,7 @@ def _cmd_train(
     data: list[Path] = DATA_OPT,
     tokenizer: Path = typer.Option(..., "--tokenizer", help="Run directory of train-tokenizer (its exported tokenizer)."),
     out_dir: Path = OUT_OPT,
-    preset: str = typer.Option("base", "--preset", help="Generator size: tiny, small, base (the reference) or large."),
+    preset: str = typer.Option("base", "--preset", help="Generator size: tiny, mini, small, base (the reference) or large."),
     arch: str = typer.Option("next-scale", "--arch", help="next-scale (MoScale) or next-token (the autoregressive baseline)."),
     perturb_max: float = typer.Option(GENERATOR_STAGE_REFERENCE["perturb_max"], "--perturb-max",
                                       help="Cross-scale perturbation: gamma ~ U(0, max); 0 = off."),

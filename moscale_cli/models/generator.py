@@ -82,6 +82,7 @@ class GeneratorConfig(ConfigBase):
         """A named size; codebook size / code dim / scales come from ``tokenizer`` (an ``MSTokenizer``) if given."""
         presets: dict[str, dict[str, Any]] = {
             "tiny": dict(latent_dim=64, width=128, depth=2, heads=4, pool_heads=2, drop_path=0.0),
+            "mini": dict(latent_dim=96, width=192, depth=4, heads=4, pool_heads=2, drop_path=0.0),
             "small": dict(latent_dim=256, width=384, depth=6, heads=6, pool_heads=4, drop_path=0.05),
             "base": {},
             "large": dict(latent_dim=512, width=1024, depth=24, heads=16, pool_heads=4, drop_path=0.1),
