@@ -363,12 +363,20 @@ def write_rig(path: str | os.PathLike, rig: Rig, values: np.ndarray, frame_time:
     _write_text(path, text)
 
 
-def write_bvh_like(path: str | os.PathLike, clip: BvhClip, values: np.ndarray, keep: np.ndarray) -> None:
+def write_bvh_like(
+    path: str | os.PathLike,
+    clip: BvhClip,
+    values: np.ndarray,
+    keep: np.ndarray,
+    source_frames: np.ndarray | None = None,
+) -> None:
     """Write channel values (T, C) on the source clip's own file (atomic).
 
     The text before the first frame line (hierarchy, frame time) is the source's, unchanged (only the
     ``Frames:`` line is rewritten when T differs); frame ``f`` where ``keep[f]`` is True is the source's
     frame line verbatim (``values[f]`` is not used), every other frame is formatted from ``values``.
+    ``source_frames`` (T,) names the source frame whose line a kept frame takes (default: frame ``f``
+    itself), for outputs whose kept frames moved (frames inserted before them).
     """
     values = np.asarray(values, dtype=np.float64)
     keep = np.asarray(keep, dtype=bool)
@@ -379,8 +387,16 @@ def write_bvh_like(path: str | os.PathLike, clip: BvhClip, values: np.ndarray, k
         )
     if keep.shape != (t,):
         raise MotionFileError(f"keep mask has shape {keep.shape}, expected ({t},)")
-    if keep[clip.num_frames :].any():
-        raise MotionFileError(f"frames past the source's {clip.num_frames} cannot be kept from it")
+    if source_frames is None:
+        if keep[clip.num_frames :].any():
+            raise MotionFileError(f"frames past the source's {clip.num_frames} cannot be kept from it")
+        src = np.arange(t)
+    else:
+        src = np.asarray(source_frames, dtype=np.int64).reshape(-1)
+        if src.shape != (t,):
+            raise MotionFileError(f"source frame map has shape {src.shape}, expected ({t},)")
+        if keep.any() and (src[keep].min() < 0 or src[keep].max() >= clip.num_frames):
+            raise MotionFileError(f"kept frames must come from the source's frames 0..{clip.num_frames - 1}")
     fresh = ~keep
     if not np.isfinite(values[fresh]).all():
         raise MotionFileError("channel values hold NaN or infinite values")
@@ -388,7 +404,7 @@ def write_bvh_like(path: str | os.PathLike, clip: BvhClip, values: np.ndarray, k
     if t != clip.num_frames:
         at = header.rfind("Frames:")
         header = header[:at] + re.sub(r"^Frames:[ \t]*\d+", f"Frames: {t}", header[at:], count=1)
-    lines = list(clip.motion_lines[:t]) + [""] * max(0, t - clip.num_frames)
+    lines = [clip.motion_lines[int(src[f])] if keep[f] else "" for f in range(t)]
     idx = np.flatnonzero(fresh)
     for f, line in zip(idx, format_frames(values[idx]), strict=True):
         lines[f] = line
@@ -464,6 +480,7 @@ class BvhImport:
     floor_offset: float  # metres subtracted from y
     src_fps: float
     fps: float
+    clip: BvhClip | None = None  # the file as read (for writing back on its own rig)
 
     def to_source_units(self, joints_m: np.ndarray) -> np.ndarray:
         """Undo the spatial part of the transform (floor, scale) on joints in metres."""
@@ -489,7 +506,7 @@ def import_bvh_smpl22(
     if floor:
         joints = joints.copy()
         joints[..., 1] -= offset
-    return BvhImport(joints.astype(np.float32), src, src.scale, offset, src.fps, float(target_fps))
+    return BvhImport(joints.astype(np.float32), src, src.scale, offset, src.fps, float(target_fps), clip)
 
 
 def bvh_to_smpl22(
