@@ -13,6 +13,12 @@ The sampler regenerates the unknown frames (:func:`moscale_cli.sampling.infill.i
 generated features, and the first/last ``blend`` frames of each unknown region that touches known frames fade
 from the nearest known frame to the generated motion (smoothstep). Root motion is stored as velocities in the
 feature vector, so the global trajectory continues across every seam.
+
+Sources (``pipeline/sources.py``): a features source is used bitwise and the result stays in the model's
+space. A joints or BVH source gives one feature frame per source frame (the joints are padded by one frame
+before the conversion), and the result is returned in the *source's* space (``pipeline/placement.py``): the
+frames outside the regions are the source's joints exactly, the generated ones are brought into its
+placement, facing and bone lengths, with the root path and facing continuous at every seam.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ import torch
 
 from moscale_cli.errors import UsageError
 from moscale_cli.pipeline.defaults import DEFAULT_BLEND
+from moscale_cli.pipeline.placement import Piece
 from moscale_cli.pipeline.results import EditedMotion, Region, seam_report
+from moscale_cli.pipeline.sources import EditSource, load_source
 from moscale_cli.sampling.config import SamplingConfig
 from moscale_cli.sampling.infill import fill_unknown, infill, runs
 
@@ -117,47 +125,10 @@ def blend_with_source(source: np.ndarray, generated: np.ndarray, known: np.ndarr
 
 
 def source_features(source: Any, skeleton_dim: int = 263) -> np.ndarray:
-    """De-normalised features (T, D) of a source: a path (.bvh/.npy), a ``LoadedMotion``, or an array of
-    joints (T+1, 22, 3) or features (T, D). Features are returned as given (bitwise)."""
-    import os
-
-    from moscale_cli.io.files import LoadedMotion, load_motion
-
-    if isinstance(source, (str, os.PathLike)):
-        source = load_motion(source)
-    if isinstance(source, LoadedMotion):
-        if source.features is not None:
-            feats = np.asarray(source.features)
-        else:
-            feats = _joints_features(source.joints)
-    else:
-        arr = np.asarray(source)
-        if arr.ndim == 2 and arr.shape[1] == skeleton_dim:
-            feats = arr
-        elif arr.ndim == 3 and arr.shape[1:] == (22, 3):
-            feats = _joints_features(arr)
-        else:
-            raise UsageError(
-                f"a source motion must be joints (T, 22, 3) or features (T, {skeleton_dim}), got shape {arr.shape}"
-            )
-    if feats.ndim != 2 or feats.shape[1] != skeleton_dim:
-        raise UsageError(f"the source has {feats.shape[-1]}-dim features; this model uses {skeleton_dim}")
-    if not np.isfinite(feats).all():
-        raise UsageError("the source motion holds NaN or infinite values")
-    if feats.dtype != np.float32:
-        feats = feats.astype(np.float32)
-    return feats
-
-
-def _joints_features(joints: np.ndarray) -> np.ndarray:
-    from moscale_cli.motion.features import joints_to_features
-
-    j = np.asarray(joints, dtype=np.float32)
-    if j.ndim != 3 or j.shape[1:] != (22, 3):
-        raise UsageError(f"editing needs SMPL-22 joints (T, 22, 3), got shape {j.shape}")
-    if j.shape[0] < 2:
-        raise UsageError("a source motion needs at least 2 frames of joints")
-    return joints_to_features(j)
+    """De-normalised model-space features (T, D) of a source: a path (.bvh/.npy), a ``LoadedMotion``, an
+    ``EditSource``, or an array of joints (T, 22, 3) or features (T, D). Features are returned as given
+    (bitwise); T joint frames give T feature frames (see ``pipeline/sources.py``)."""
+    return load_source(source, skeleton_dim).features
 
 
 def place(source: np.ndarray, total: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
@@ -200,14 +171,25 @@ def _check_source_fits(pipe: Any, n: int, what: str) -> None:
         )
 
 
-def _result(pipe: Any, caption: str, feats: np.ndarray, known: np.ndarray, reference: Any, offset: int = 0) -> EditedMotion:
+def _result(
+    pipe: Any, caption: str, feats: np.ndarray, known: np.ndarray, blend: int, reference: EditSource,
+    pieces: list[Piece], source_frames: np.ndarray, offset: int = 0, others: Sequence[EditSource] = (),
+) -> EditedMotion:
+    """The :class:`EditedMotion` of a filled timeline: in the model's space for a features ``reference``,
+    else in the reference source's space (``place_in_source``); seams against the sources' own steps."""
     from moscale_cli.motion.features import recover_from_ric
+    from moscale_cli.pipeline.placement import place_in_source
 
     joints = np.asarray(recover_from_ric(feats, joints_num=22), dtype=np.float32)
+    space = "source" if reference.in_source_space else "model"
+    if space == "source":
+        joints = place_in_source(joints, known, pieces, reference, blend_weights(known, blend))
     b = boundaries(known)
+    refs = [src.joints for src in (reference, *others) if src.frames >= 2]
     return EditedMotion(
         caption, joints, feats, int(feats.shape[0]), float(pipe.fps),
-        regions=runs(~known), boundaries=b, seams=seam_report(joints, b, reference), source_offset=offset,
+        regions=runs(~known), boundaries=b, seams=seam_report(joints, b, refs), source_offset=offset,
+        space=space, source=reference, source_frames=source_frames,
     )
 
 
@@ -220,19 +202,19 @@ def fill(pipe: Any, tl: np.ndarray, known: np.ndarray, text: Any, sampling: Samp
 
 
 def _fill(
-    pipe: Any, caption: str, tl: np.ndarray, known: np.ndarray, reference: Any, offset: int, seed: int, blend: int,
-    sampling: SamplingConfig | None, unconditional: bool,
+    pipe: Any, caption: str, tl: np.ndarray, known: np.ndarray, seed: int, blend: int,
+    sampling: SamplingConfig | None, unconditional: bool, **where: Any,
 ) -> EditedMotion:
-    """Fill the unknown frames of one timeline under ``caption`` and build the :class:`EditedMotion`."""
+    """Fill the unknown frames of one timeline under ``caption`` and build the :class:`EditedMotion`
+    (``where``: the arguments of :func:`_result` that say where the known frames come from)."""
     scfg = pipe.check_sampling(sampling)
     text = text_for(pipe, [caption], unconditional)[0]
-    return _result(pipe, caption, fill(pipe, tl, known, text, scfg, seed, blend), known, reference, offset)
+    return _result(pipe, caption, fill(pipe, tl, known, text, scfg, seed, blend), known, blend, **where)
 
 
-def _reference_joints(*feats: np.ndarray) -> list[np.ndarray]:
-    from moscale_cli.motion.features import recover_from_ric
-
-    return [np.asarray(recover_from_ric(f, joints_num=22)) for f in feats if f.shape[0] >= 2]
+def _pieces(src: EditSource, known: np.ndarray, source_frames: np.ndarray) -> list[Piece]:
+    """One anchored piece per run of known frames (their source frames from ``source_frames``)."""
+    return [Piece(src, s, int(source_frames[s]), e - s) for s, e in runs(known)]
 
 
 @torch.no_grad()
@@ -251,9 +233,13 @@ def edit_motion(
 ) -> EditedMotion:
     """Regenerate ``regions`` (source frames ``[start, end)``, or ``mask``: True = regenerate) of ``source``
     under ``prompt``; with ``frames`` > the source length, also generate new frames at the ``extend`` end
-    ("end", "start" or "both"). Frames outside the regions and the extension keep the source's features."""
+    ("end", "start" or "both"). Frames outside the regions and the extension keep the source's features
+    (features source) or its joints exactly, in its own space (joints / BVH source; see the module doc).
+    Frames count at 20 fps: a BVH clip at another rate is resampled, and the result has its duration in
+    frames at 20 fps (``pipeline.source_rig`` writes it back at the clip's rate)."""
     caption = task_prompt(pipe, prompt, unconditional)
-    feats = source_features(source, feature_dim(pipe))
+    src = load_source(source, feature_dim(pipe))
+    feats = src.features
     Ts = feats.shape[0]
     _check_source_fits(pipe, Ts, "the source")
     if regions and mask is not None:
@@ -273,7 +259,10 @@ def edit_motion(
     tl, known = place(feats, total, offset)
     for s, e in regs:
         known[offset + s : offset + e] = False
-    return _fill(pipe, caption, tl, known, _reference_joints(feats), offset, seed, blend, sampling, unconditional)
+    sf = np.full(total, -1, dtype=np.int64)
+    sf[offset : offset + Ts] = np.arange(Ts)
+    return _fill(pipe, caption, tl, known, seed, blend, sampling, unconditional, reference=src,
+                 pieces=_pieces(src, known, sf), source_frames=sf, offset=offset)
 
 
 @torch.no_grad()
@@ -296,13 +285,18 @@ def inbetween_motion(
     - ``start`` and/or ``end`` motions: the output is ``start``, then ``frames`` generated frames, then ``end``
       (its root continues from the gap's end: features store root velocities);
     - ``source`` with ``keep_start``/``keep_end``: keep its first and last frames, regenerate the middle;
-      ``frames`` sets the total length (default: the source's)."""
+      ``frames`` sets the total length (default: the source's).
+
+    With joints / BVH motions the result is in the space of ``source`` (or of ``start``, else ``end``): its
+    kept frames exactly; the ``end`` clip after a ``start`` clip keeps its own joints, turned and shifted as
+    a whole so that it continues from the generated frames."""
     caption = task_prompt(pipe, prompt, unconditional)
     dim = feature_dim(pipe)
     if source is not None:
         if start is not None or end is not None:
             raise UsageError("give either --source with --keep-start/--keep-end, or --start/--end motions, not both")
-        feats = source_features(source, dim)
+        src = load_source(source, dim)
+        feats = src.features
         Ts = feats.shape[0]
         k0, k1 = int(keep_start or 0), int(keep_end or 0)
         if k0 < 0 or k1 < 0:
@@ -315,11 +309,20 @@ def inbetween_motion(
             raise UsageError(f"--frames {total} is not longer than the kept parts ({k0} + {k1} frames); nothing to generate")
         gap = total - k0 - k1
         what = "the output"
+        sf = np.full(total, -1, dtype=np.int64)
+        sf[:k0] = np.arange(k0)
+        sf[total - k1 :] = np.arange(Ts - k1, Ts)
+        if total == Ts:  # the middle is regenerated in place
+            sf[:] = np.arange(Ts)
+        pieces = [Piece(src, 0, 0, k0), Piece(src, total - k1, Ts - k1, k1)]
+        reference, others = src, ()
     else:
         if start is None and end is None:
             raise UsageError("give --start and/or --end motions (or --source with --keep-start/--keep-end)")
-        a = source_features(start, dim) if start is not None else np.zeros((0, dim), np.float32)
-        b = source_features(end, dim) if end is not None else np.zeros((0, dim), np.float32)
+        sa = load_source(start, dim) if start is not None else None
+        sb = load_source(end, dim) if end is not None else None
+        a = sa.features if sa is not None else np.zeros((0, dim), np.float32)
+        b = sb.features if sb is not None else np.zeros((0, dim), np.float32)
         if frames is None:
             raise UsageError("give the number of frames to generate between the motions (--frames)")
         gap = int(frames)
@@ -327,6 +330,16 @@ def inbetween_motion(
             raise UsageError(f"--frames must be at least 1, got {gap}")
         total = a.shape[0] + gap + b.shape[0]
         what = f"start ({a.shape[0]}) + gap ({gap}) + end ({b.shape[0]})"
+        reference = sa if sa is not None else sb
+        others = (sb,) if sa is not None and sb is not None else ()
+        sf = np.full(total, -1, dtype=np.int64)
+        if sa is not None:
+            sf[: a.shape[0]] = np.arange(a.shape[0])
+        else:
+            sf[gap:] = np.arange(b.shape[0])
+        pieces = [Piece(sa, 0, 0, a.shape[0])] if sa is not None else []
+        if sb is not None:
+            pieces.append(Piece(sb, a.shape[0] + gap, 0, b.shape[0], anchored=sa is None))
     if total > pipe.max_frames:
         raise UsageError(
             f"{what} = {total} frames exceed the model window of {pipe.max_frames} frames; "
@@ -335,7 +348,9 @@ def inbetween_motion(
     tl = np.concatenate([a, np.zeros((gap, dim), np.float32), b]).astype(np.float32)
     known = np.ones(total, dtype=bool)
     known[a.shape[0] : a.shape[0] + gap] = False
-    return _fill(pipe, caption, tl, known, _reference_joints(a, b), 0, seed, blend, sampling, unconditional)
+    pieces = [p for p in pieces if p.n > 0]
+    return _fill(pipe, caption, tl, known, seed, blend, sampling, unconditional, reference=reference,
+                 pieces=pieces, source_frames=sf, others=others)
 
 
 __all__ = [

@@ -90,12 +90,30 @@ def seam_report(
 @dataclass
 class EditedMotion(GeneratedMotion):
     """A generated motion with what was regenerated: ``regions`` (frames of the output), ``boundaries``
-    (frames where kept and generated motion meet) and the seam measure."""
+    (frames where kept and generated motion meet) and the seam measure.
+
+    ``space``: "model" when the source was features (``joints`` recovered from ``features``, as the model
+    places them) or for composed motions; "source" when it was joints or a BVH clip: ``joints`` are then in
+    the source's own space (its frames outside the regions exactly, the generated ones brought into its
+    placement, facing and bone lengths) while ``features`` stay the model-space features the model worked
+    on. ``source`` is the (reference) source (``pipeline.sources.EditSource``) and ``source_frames`` (T,)
+    the source frame each output frame stands for (kept, or regenerated in place), -1 for new frames."""
 
     regions: list[Region] = field(default_factory=list)
     boundaries: list[int] = field(default_factory=list)
     seams: SeamReport | None = None
     source_offset: int = 0
+    space: str = "model"
+    source: Any = field(default=None, repr=False)
+    source_frames: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def known(self) -> np.ndarray:
+        """(T,) True on the frames kept from the source(s)."""
+        k = np.ones(self.frames, dtype=bool)
+        for s, e in self.regions:
+            k[s:e] = False
+        return k
 
 
 __all__ = ["EditedMotion", "GeneratedMotion", "SEAM_LIMIT", "SeamReport", "frame_steps", "seam_report"]

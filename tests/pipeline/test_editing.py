@@ -106,11 +106,14 @@ def test_joints_and_bvh_sources(pipe, source_npy, tmp_path):
 
     joints = load_motion(source_npy).joints
     m = pipe.edit(joints, "a person sits", regions=[(20, 40)], sampling=FAST)
-    assert m.frames == 119  # T joint frames give T-1 feature frames
+    assert m.frames == 120 and m.space == "source"  # one feature frame per joint frame
+    keep = outside(120, [(20, 40)])
+    assert np.array_equal(m.joints[keep], joints[keep])  # in the source's space, exactly
     bvh = tmp_path / "src.bvh"
     save_motion(bvh, joints)
     m2 = pipe.edit(bvh, "a person sits", regions=[(20, 40)], sampling=FAST)
-    assert m2.frames == load_motion(bvh).num_frames - 1
+    back = load_motion(bvh).joints
+    assert m2.frames == back.shape[0] and np.array_equal(m2.joints[keep], back[keep])
 
 
 def test_inbetween_two_clips_keeps_both_and_continues_the_root(pipe, source_npy):
