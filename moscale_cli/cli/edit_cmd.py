@@ -80,17 +80,48 @@ def _prepare(outputs: list[Path], report: Path | None) -> list[Path]:
     return outs
 
 
-def _write(m: Any, outputs: list[Path], features: bool, verbose: bool, report: Path | None, took: float) -> None:
+RIGS = ("source", "template")
+
+
+def check_rig(rig: str | None, source: Any) -> str:
+    """The rig of .bvh outputs: ``--rig`` checked against the source (an ``EditSource`` or None); default
+    "source" for a BVH source, else "template"."""
+    is_bvh = source is not None and getattr(source, "kind", None) == "bvh"
+    if rig is None:
+        return "source" if is_bvh else "template"
+    if rig not in RIGS:
+        raise UsageError(f"--rig must be 'source' or 'template', got {rig!r}")
+    if rig == "source" and not is_bvh:
+        raise UsageError("--rig source needs a .bvh source motion (use --rig template)")
+    return rig
+
+
+def _write(
+    m: Any, outputs: list[Path], features: bool, verbose: bool, report: Path | None, took: float, rig: str = "template"
+) -> None:
     from moscale_cli.cli.common import console, info, out
     from moscale_cli.io.files import save_motion
     from moscale_cli.utils.atomic import write_json_atomic
 
+    on_rig = rig == "source" and any(p.suffix.lower() == ".bvh" for p in outputs)
+    rig_frames = None
+    if on_rig:  # solved before any file is written: a failure leaves no output
+        from moscale_cli.pipeline.source_rig import source_rig_frames, write_source_bvh
+
+        rig_frames = source_rig_frames(m)
     for path in outputs:
+        if on_rig and path.suffix.lower() == ".bvh":
+            write_source_bvh(m, path, rig_frames)
+            continue
         save_motion(path, m.joints, features=m.features, caption=m.caption,
                     write_features=features and path.suffix.lower() == ".npy", fps=m.fps)
     s = m.seams
     line = (f"{m.frames} frames ({m.seconds:.1f} s), generated {_fmt_regions(m.regions)}; seams: max jump "
             f"{s.jump * 100:.1f} cm vs p95 step {s.p95 * 100:.1f} cm (x{s.ratio:.2f}); {took:.1f} s")
+    if rig_frames is not None:
+        clip = m.source.bvh.clip
+        line += (f"; on the source rig: {len(rig_frames.keep)} frames at {clip.fps:g} fps, "
+                 f"{int(rig_frames.keep.sum())} kept verbatim")
     if verbose:
         console.print(line, highlight=False, soft_wrap=True)
     else:
@@ -98,7 +129,9 @@ def _write(m: Any, outputs: list[Path], features: bool, verbose: bool, report: P
     if report is not None:
         write_json_atomic(report, {
             "caption": m.caption, "frames": m.frames, "fps": m.fps, "regions": [list(r) for r in m.regions],
-            "source_offset": m.source_offset, "seams": s.to_dict(), "seconds_taken": round(took, 3),
+            "source_offset": m.source_offset, "space": getattr(m, "space", "model"), "seams": s.to_dict(),
+            "seconds_taken": round(took, 3),
+            **({"rig": {"frames": len(rig_frames.keep), "kept": int(rig_frames.keep.sum())}} if rig_frames is not None else {}),
         })
     for p in outputs:
         out.print(str(p), highlight=False, soft_wrap=True)
@@ -106,7 +139,7 @@ def _write(m: Any, outputs: list[Path], features: bool, verbose: bool, report: P
 
 def _run(
     model: str | None, device: str, text: bool, outputs: list[Path], features: bool, verbose: bool,
-    report: Path | None, task: Callable[[Any], Any],
+    report: Path | None, task: Callable[[Any], Any], rig: str = "template",
 ) -> None:
     """Load the pipeline, run ``task(pipe)`` (timed without the loading) and write its motion."""
     import time
@@ -114,7 +147,7 @@ def _run(
     pipe = _pipeline(model, device, text)
     t0 = time.perf_counter()
     m = task(pipe)
-    _write(m, outputs, features, verbose, report, time.perf_counter() - t0)
+    _write(m, outputs, features, verbose, report, time.perf_counter() - t0, rig)
 
 
 def _fmt_regions(regions: list[tuple[int, int]]) -> str:
@@ -139,24 +172,36 @@ _OPT_UNCOND = typer.Option(False, "--unconditional", help="Regenerate without te
 _OPT_BLEND = typer.Option(DEFAULT_BLEND, "--blend", help="Frames of smooth transition inside each regenerated region.")
 _OPT_VERBOSE = typer.Option(False, "--verbose", "-v", help="Print the seam measure and timing.")
 _OPT_REPORT = typer.Option(None, "--report", help="Write regions and seam numbers to this JSON file.")
+_OPT_RIG = typer.Option(
+    None, "--rig",
+    help="Skeleton of .bvh outputs: 'source' = the source BVH's own hierarchy (names, offsets, channel order, "
+    "extra joints), frame time and units, frames outside the regions verbatim; 'template' = a 22-joint BVH. "
+    "Default: source for a .bvh source, else template.",
+)
+_REGION_HELP = (
+    "Region to regenerate, START:END in frames at 20 fps or in seconds (40:120, 2.5s:4s); repeatable. "
+    "A BVH source is edited at 20 fps; written on its own rig at its own rate, a frame is regenerated when "
+    "its time falls inside a region."
+)
 
 
 def edit(
-    source: Path = typer.Argument(..., help="Source motion: .bvh, or .npy joints (T,22,3) / features (T,263)."),
+    source: Path = typer.Argument(..., help="Source motion: .bvh, or .npy joints (T,22,3) / features (T,263). "
+                                 "Joints and BVH sources are edited in their own space (placement, facing, bone lengths)."),
     text: str = typer.Argument(None, help="Prompt for the regenerated regions (omit with --unconditional)."),
     output: list[Path] = _OPT_OUT,
-    region: list[str] = typer.Option([], "--region", "-r", help="Region to regenerate, START:END in frames or seconds (40:120, 2.5s:4s); repeatable."),
-    mask: Path = typer.Option(None, "--mask", help="A .npy boolean/0-1 array, one value per source frame (True = regenerate)."),
-    frames: int = typer.Option(None, "--frames", "-f", help="Total output frames; more than the source extends it (see --extend)."),
+    region: list[str] = typer.Option([], "--region", "-r", help=_REGION_HELP),
+    mask: Path = typer.Option(None, "--mask", help="A .npy boolean/0-1 array, one value per source frame at 20 fps (True = regenerate)."),
+    frames: int = typer.Option(None, "--frames", "-f", help="Total output frames at 20 fps; more than the source extends it (see --extend)."),
     extend: str = typer.Option("end", "--extend", help="Where new frames go when --frames exceeds the source: end, start or both."),
     seed: int = _OPT_SEED, cfg: float = CFG_OPT, refine_steps: str = REFINE_OPT, top_p: float = TOP_P_OPT,
     top_k: int = TOP_K_OPT, min_p: float = MIN_P_OPT, temperature: float = TEMPERATURE_OPT,
     model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
     features: bool = _OPT_FEATS, unconditional: bool = _OPT_UNCOND, blend: int = _OPT_BLEND,
-    verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT,
+    verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT, rig: str = _OPT_RIG,
 ) -> None:
     """Regenerate time regions of a motion under a (new) text; every other frame stays exactly as it was."""
-    from moscale_cli.pipeline.editing import source_features
+    from moscale_cli.pipeline.sources import load_source
 
     outs = _prepare(output, report)
     sampling = sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
@@ -166,36 +211,38 @@ def edit(
         raise UsageError("give either --region or --mask, not both")
     if not region and mask is None and frames is None:
         raise UsageError("nothing to regenerate: give --region START:END, --mask FILE or a longer --frames")
-    feats = source_features(source)
-    total = feats.shape[0]
+    src = load_source(source)
+    rig_kind = check_rig(rig, src)
+    total = src.frames
     regions = [parse_region(r, total) for r in region]
     mask_arr = load_mask(mask) if mask is not None else None
     _run(
         model, device, not unconditional, outs, features, verbose, report,
         lambda pipe: pipe.edit(
-            feats, text, regions=regions, mask=mask_arr, frames=frames, extend=extend, seed=seed, sampling=sampling,
+            src, text, regions=regions, mask=mask_arr, frames=frames, extend=extend, seed=seed, sampling=sampling,
             unconditional=unconditional, blend=blend,
         ),
+        rig_kind,
     )
 
 
 def inbetween(
     text: str = typer.Argument(None, help="Prompt for the generated frames (omit with --unconditional)."),
     output: list[Path] = _OPT_OUT,
-    start: Path = typer.Option(None, "--start", help="Motion before the gap (.bvh/.npy)."),
+    start: Path = typer.Option(None, "--start", help="Motion before the gap (.bvh/.npy); joints/BVH: the output is in its space."),
     end: Path = typer.Option(None, "--end", help="Motion after the gap (.bvh/.npy); its root continues from the gap's end."),
     frames: str = typer.Option(None, "--frames", "-f", help="With --start/--end: frames (or 2s) to generate between them; with --source: total length."),
-    source: Path = typer.Option(None, "--source", help="One motion whose middle is regenerated (with --keep-start/--keep-end)."),
+    source: Path = typer.Option(None, "--source", help="One motion whose middle is regenerated (with --keep-start/--keep-end); joints/BVH: in its own space."),
     keep_start: str = typer.Option("0", "--keep-start", help="Frames (or seconds, 1s) kept at the start of --source."),
     keep_end: str = typer.Option("0", "--keep-end", help="Frames (or seconds) kept at the end of --source."),
     seed: int = _OPT_SEED, cfg: float = CFG_OPT, refine_steps: str = REFINE_OPT, top_p: float = TOP_P_OPT,
     top_k: int = TOP_K_OPT, min_p: float = MIN_P_OPT, temperature: float = TEMPERATURE_OPT,
     model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
     features: bool = _OPT_FEATS, unconditional: bool = _OPT_UNCOND, blend: int = _OPT_BLEND,
-    verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT,
+    verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT, rig: str = _OPT_RIG,
 ) -> None:
     """Generate the frames between two motions (or the middle of one) under a text."""
-    from moscale_cli.pipeline.editing import source_features
+    from moscale_cli.pipeline.sources import load_source
 
     outs = _prepare(output, report)
     sampling = sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
@@ -205,15 +252,19 @@ def inbetween(
     k0, k1 = parse_time(keep_start, what="--keep-start"), parse_time(keep_end, what="--keep-end")
     if source is None and (k0 or k1):
         raise UsageError("--keep-start/--keep-end need --source")
-    src = source_features(source) if source is not None else None
-    a = source_features(start) if start is not None else None
-    b = source_features(end) if end is not None else None
+    if rig == "source" and source is None:
+        raise UsageError("--rig source works with --source (one .bvh clip); --start/--end outputs use --rig template")
+    src = load_source(source) if source is not None else None
+    a = load_source(start) if start is not None else None
+    b = load_source(end) if end is not None else None
+    rig_kind = check_rig(rig, src)
     _run(
         model, device, not unconditional, outs, features, verbose, report,
         lambda pipe: pipe.inbetween(
             text, start=a, end=b, frames=n, source=src, keep_start=k0, keep_end=k1, seed=seed, sampling=sampling,
             unconditional=unconditional, blend=blend,
         ),
+        rig_kind,
     )
 
 

@@ -120,3 +120,147 @@ def test_bad_input_gives_one_line_and_no_file(run_cli, cli_model_dir, src, tmp_p
     lines = [ln for ln in e.splitlines() if ln.strip()]
     assert len(lines) == 1 and "error" in lines[0] and match in lines[0], e
     assert not out.exists()
+
+
+# ---------------------------------------------------------------------------------- BVH sources, source rig
+WALK_TURN = "dataset-2_walk-turn-left_normal_001.bvh"  # 102 frames at 30 fps = 68 at 20 fps
+
+
+def _grammar():
+    """The BVH grammar checker of tests/io/conftest.py, loaded by path."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "io" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("moscale_tests_io_conftest", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.check_bvh_grammar
+
+
+@pytest.fixture(scope="module")
+def walk_turn(bvh_fixture_dir: Path) -> Path:
+    return bvh_fixture_dir / WALK_TURN
+
+
+def _split(path: Path) -> tuple[str, list[str]]:
+    text = path.read_text()
+    lines = text.split("\n")
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("Frame Time")) + 1
+    return "\n".join(lines[:at]), [ln for ln in lines[at:] if ln.strip()]
+
+
+def test_bvh_edit_written_on_the_source_rig(run_cli, cli_model_dir, walk_turn, tmp_path):
+    from moscale_cli.io.bvh import read_bvh
+    from moscale_cli.io.files import load_motion
+
+    out, npy, rep = tmp_path / "e.bvh", tmp_path / "e.npy", tmp_path / "e.json"
+    code, o, e = run_cli("edit", walk_turn, "a person jumps", "--region", "1s:2s", "-o", out, "-o", npy,
+                         "-m", cli_model_dir, *FAST, "--report", rep)
+    assert code == 0, e
+    src = read_bvh(walk_turn)
+    summary = _grammar()(out.read_text())
+    assert summary["joints"] == src.names and summary["channels"] == src.rig.num_channels
+    assert summary["frames"] == src.num_frames and summary["frame_time"] == pytest.approx(src.frame_time)
+    head_src, lines_src = _split(walk_turn)
+    head_out, lines_out = _split(out)
+    assert head_out == head_src  # hierarchy, frame count and frame time as in the source, to the character
+    t = np.arange(src.num_frames) * src.frame_time
+    inside = (t >= 1.0 - 1e-4) & (t < 2.0 - 1e-4)
+    assert inside.sum() == 30
+    assert all(a == b for a, b, k in zip(lines_src, lines_out, inside, strict=True) if not k)  # text-identical
+    assert all(a != b for a, b, k in zip(lines_src, lines_out, inside, strict=True) if k)
+    joints = np.load(npy)
+    src_joints = load_motion(walk_turn).joints
+    keep = np.ones(68, bool)
+    keep[20:40] = False
+    assert joints.shape == (68, 22, 3) and np.array_equal(joints[keep], src_joints[keep])
+    r = json.loads(rep.read_text())
+    assert r["space"] == "source" and r["rig"] == {"frames": 102, "kept": 72} and r["regions"] == [[20, 40]]
+
+
+def test_bvh_extension_and_inbetween_on_the_source_rig(run_cli, cli_model_dir, walk_turn, tmp_path):
+    _, lines_src = _split(walk_turn)
+    check = _grammar()
+    out = tmp_path / "x.bvh"
+    code, _, e = run_cli("edit", walk_turn, "a person sits down", "--frames", "100", "-o", out, "-m", cli_model_dir, *FAST)
+    assert code == 0, e
+    s = check(out.read_text())
+    _, lines = _split(out)
+    assert s["frames"] == len(lines) == 102 + 47  # 99 / 20 s = 4.95 s at 30 fps: 149 frames
+    assert lines[:102] == lines_src
+    code, _, e = run_cli("edit", walk_turn, "a person sits down", "--frames", "100", "--extend", "start", "-o", out,
+                         "-m", cli_model_dir, *FAST)
+    assert code == 0, e
+    s = check(out.read_text())
+    _, lines = _split(out)
+    assert s["frames"] == 48 + 102 and lines[48:] == lines_src  # 32 frames at 20 fps before: 1.6 s = 48 frames
+    code, _, e = run_cli("inbetween", "a person turns", "--source", walk_turn, "--keep-start", "1s", "--keep-end", "1s",
+                         "-o", out, "-m", cli_model_dir, *FAST)
+    assert code == 0, e
+    s = check(out.read_text())
+    _, lines = _split(out)
+    assert s["frames"] == 102 and lines[:30] == lines_src[:30] and lines[72:] == lines_src[72:]
+    assert all(a != b for a, b in zip(lines[30:72], lines_src[30:72], strict=True))
+    code, _, e = run_cli("inbetween", "a person turns", "--source", walk_turn, "--keep-start", "1s", "--keep-end", "1s",
+                         "--frames", "88", "-o", out, "-m", cli_model_dir, *FAST)
+    assert code == 0, e
+    s = check(out.read_text())
+    _, lines = _split(out)
+    assert s["frames"] == 30 + 72 + 30 and lines[:30] == lines_src[:30] and lines[-30:] == lines_src[-30:]
+
+
+def test_rig_template_gives_the_22_joint_skeleton(run_cli, cli_model_dir, walk_turn, tmp_path):
+    out = tmp_path / "t.bvh"
+    code, _, e = run_cli("edit", walk_turn, "a person jumps", "--region", "20:40", "--rig", "template", "-o", out,
+                         "-m", cli_model_dir, *FAST)
+    assert code == 0, e
+    s = _grammar()(out.read_text())
+    assert len(s["joints"]) == 22 and s["frames"] == 68 and s["frame_time"] == pytest.approx(0.05)
+
+
+def _rewrite(src: Path, dst: Path, old: str, new: str) -> Path:
+    dst.write_text(src.read_text().replace(old, new))
+    return dst
+
+
+def _zero_bone(src: Path, dst: Path) -> Path:
+    from moscale_cli.io.bvh import read_bvh, write_rig
+
+    clip = read_bvh(src)
+    values = clip.values.copy()
+    values[:, clip.rig.columns[clip.index("Foot_L")][:3]] = 0.0  # the ankle sits on the knee
+    write_rig(dst, clip.rig, values, clip.frame_time)
+    return dst
+
+
+@pytest.mark.parametrize("make,args,match", [
+    (None, ["edit", "{bvh}", "x", "--region", "60:80"], "region 60:80 lies outside the source (frames 0:68)"),
+    (None, ["edit", "{bvh}", "x", "--region", "3s:5s"], "outside the source"),
+    (None, ["edit", "{bvh}", "x", "--mask", "{mask}"], "length 68"),
+    ("legless", ["edit", "{bad}", "x", "--region", "0:10"], "cannot map the skeleton to SMPL-22: no left hip, right hip"),
+    ("headless", ["edit", "{bad}", "x", "--region", "0:10"], "no pelvis (Hips) joint found"),
+    ("zero", ["edit", "{bad}", "x", "--region", "0:10"], "zero-length bones between mapped joints (left_knee-left_ankle)"),
+    ("legless", ["inbetween", "x", "--source", "{bad}", "--keep-start", "10"], "cannot map the skeleton"),
+    (None, ["edit", "{npy}", "x", "--region", "0:10", "--rig", "source"], "--rig source needs a .bvh source"),
+    (None, ["edit", "{bvh}", "x", "--region", "0:10", "--rig", "bones"], "--rig must be 'source' or 'template'"),
+    (None, ["inbetween", "x", "--start", "{bvh}", "--frames", "10", "--rig", "source"], "--rig source works with --source"),
+])
+def test_bad_bvh_input_one_line_and_no_output(run_cli, cli_model_dir, src, walk_turn, tmp_path, make, args, match):
+    work = tmp_path / "work"
+    work.mkdir()
+    np.save(work / "mask.npy", np.zeros(90, bool))
+    bad = work / "bad.bvh"
+    if make == "legless":
+        _rewrite(walk_turn, bad, "UpperLeg_", "Wing_")
+    elif make == "headless":
+        _rewrite(walk_turn, bad, "Hips", "Body")
+    elif make == "zero":
+        _zero_bone(walk_turn, bad)
+    subs = {"bvh": str(walk_turn), "mask": str(work / "mask.npy"), "bad": str(bad), "npy": str(src)}
+    before = set(work.iterdir())
+    code, o, e = run_cli(*[a.format(**subs) for a in args], "-o", work / "o.bvh", "-o", work / "o.npy",
+                         "-m", cli_model_dir, *FAST)
+    assert code != 0 and "Traceback" not in e
+    lines = [ln for ln in e.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "error" in lines[0] and match in lines[0], e
+    assert set(work.iterdir()) == before  # no output, no temporary file
