@@ -15,7 +15,6 @@ unmapped joints (fingers, props) hold the nearest kept frame's values.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,27 +35,31 @@ class RigFrames:
     times: np.ndarray  # (N,) seconds on the edited motion's timeline
 
 
-def sample_joints(joints: np.ndarray, x: np.ndarray, parents: Sequence[int]) -> np.ndarray:
-    """Joints (T, J, 3) at fractional frames ``x`` (clamped to the clip): the root interpolated linearly,
-    every bone's direction (normalised lerp) and length separately (bones keep their lengths)."""
+def sample_joints(joints: np.ndarray, x: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """SMPL-22 joints (T, 22, 3) at fractional frames ``x`` (clamped to the clip): the root interpolated
+    linearly, every joint's local rotation (IK onto ``offsets`` (22, 3)) along the shortest arc, then FK with
+    ``offsets``; so the skeleton stays rigid between frames (a position blend would shorten fast bones and
+    bend the pelvis and chest triangles)."""
+    from moscale_cli.motion.kinematics import forward_kinematics, inverse_kinematics
+    from moscale_cli.motion.quaternion import matrix_to_quat, qslerp, quat_to_matrix
+    from moscale_cli.motion.skeleton import SMPL22
+
     j = np.asarray(joints, dtype=np.float64)
     t = j.shape[0]
     x = np.clip(np.asarray(x, dtype=np.float64), 0.0, t - 1)
     i0 = np.clip(np.floor(x).astype(np.int64), 0, t - 1)
     i1 = np.minimum(i0 + 1, t - 1)
-    w = (x - i0)[:, None]
-    out = np.empty((len(x), j.shape[1], 3))
-    for k, p in enumerate(parents):
-        if p < 0:
-            out[:, k] = (1.0 - w) * j[i0, k] + w * j[i1, k]
-            continue
-        b0, b1 = j[i0, k] - j[i0, p], j[i1, k] - j[i1, p]
-        length = (1.0 - w[:, 0]) * np.linalg.norm(b0, axis=-1) + w[:, 0] * np.linalg.norm(b1, axis=-1)
-        d = (1.0 - w) * b0 + w * b1
-        n = np.linalg.norm(d, axis=-1, keepdims=True)
-        d = np.where(n > 1e-12, d / np.maximum(n, 1e-12), b0 / np.maximum(np.linalg.norm(b0, axis=-1, keepdims=True), 1e-12))
-        out[:, k] = out[:, p] + d * length[:, None]
-    return out
+    w = x - i0
+    need = np.unique(np.concatenate([i0, i1]))
+    _, local = inverse_kinematics(SMPL22.parents, offsets, j[need])
+    q = matrix_to_quat(local)
+    at = {int(f): k for k, f in enumerate(need)}
+    q0 = q[[at[int(f)] for f in i0]]
+    q1 = q[[at[int(f)] for f in i1]]
+    rot = quat_to_matrix(qslerp(q0, q1, np.broadcast_to(w[:, None], q0.shape[:2])))
+    trans = np.broadcast_to(np.asarray(offsets, dtype=np.float64), (len(x), 22, 3)).copy()
+    trans[:, 0] = (1.0 - w)[:, None] * j[i0, 0] + w[:, None] * j[i1, 0]
+    return forward_kinematics(SMPL22.parents, rot, trans)[0]
 
 
 def _runs(sf: np.ndarray) -> list[tuple[int, int]]:
@@ -129,7 +132,6 @@ def rig_timeline(
 def source_rig_frames(motion: Any) -> RigFrames:
     """The rows of ``motion`` (an ``EditedMotion`` of a BVH source) on the source's rig (module doc)."""
     from moscale_cli.motion.rig import nearest_kept, solve_channels
-    from moscale_cli.motion.skeleton import SMPL22
 
     src = getattr(motion, "source", None)
     bvh = getattr(src, "bvh", None)
@@ -147,7 +149,7 @@ def source_rig_frames(motion: Any) -> RigFrames:
     solve = ~keep
     if solve.any():
         x = times[solve] * motion.fps
-        new_m = sample_joints(motion.joints, x, SMPL22.parents)
+        new_m = sample_joints(motion.joints, x, src.rest_offsets())
         values = solve_channels(clip.rig, values, bvh.source.mapping, bvh.to_source_units(new_m), solve)
     return RigFrames(values, keep, rows_src, times)
 

@@ -245,3 +245,57 @@ def test_default_model_seams_within_twice_the_clip_p95(clips, tmp_path):
                 assert m.space == "source" and np.array_equal(m.joints[m.known], arr[m.source_frames[m.known]])
                 assert m.seams.ok(2.0), (name, m.regions, m.seams.to_dict())
                 assert frame_steps(m.joints).max() < 10 * m.seams.p95
+
+
+# ------------------------------------------------------------------------------------ another rig, another rate
+def _rigs():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "motion" / "rigs.py"
+    spec = importlib.util.spec_from_file_location("moscale_tests_rigs", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_mixamo_rig_at_120_fps_with_fingers(pipe, tmp_path):
+    """A centimetre Mixamo-style rig at 120 fps with fingers and a prop: the edit is written back at 120 fps
+    on the rig; the clip's frames outside the region are its lines verbatim, the frames whose time falls in
+    the region follow the edited joints, fingers and the prop hold the nearest kept frame."""
+    from moscale_cli.io.bvh import read_bvh, write_rig
+    from moscale_cli.motion.rig import rig_smpl22
+    from moscale_cli.pipeline.source_rig import sample_joints, source_rig_frames, write_source_bvh
+
+    rigs = _rigs()
+    rig, smpl = rigs.mixamo_rig(prefix="mixamorig:", units=100.0, order="XYZ")
+    values = rigs.random_values(rig, 240, seed=0, walk=1.0)  # 2 s at 120 fps
+    path = tmp_path / "mixamo.bvh"
+    write_rig(path, rig, values, 1.0 / 120.0)
+    clip = read_bvh(path)
+    m = pipe.edit(path, "a person waves", regions=[(10, 24)], sampling=FAST, seed=5)  # 0.5 s to 1.2 s
+    assert m.frames == 40 and m.source.bvh.clip.fps == pytest.approx(120.0)
+    rf = source_rig_frames(m)
+    t = np.arange(240) / 120.0
+    inside = (t >= 0.5 - 1e-6) & (t < 1.2 - 1e-6)
+    assert len(rf.keep) == 240 and np.array_equal(rf.keep, ~inside) and np.array_equal(rf.source_frames, np.arange(240))
+    out = tmp_path / "edited.bvh"
+    write_source_bvh(m, out, rf)
+    edited = read_bvh(out)
+    assert edited.header == clip.header
+    assert [a for a, k in zip(edited.motion_lines, rf.keep, strict=True) if k] == [
+        a for a, k in zip(clip.motion_lines, rf.keep, strict=True) if k
+    ]
+    mp = m.source.bvh.source.mapping
+    got = rig_smpl22(edited.rig, edited.positions, mp)[inside] * 0.01
+    want = m.source.bvh.to_source_units(sample_joints(m.joints, t[inside] * 20.0, m.source.rest_offsets())) * 0.01
+    assert np.linalg.norm(got - want, axis=-1).max() < 0.01  # metres: the rig's own bones vs the motion's
+    near = np.where(np.flatnonzero(inside) < (59 + 144) / 2, 59, 144)
+    for k in [k for k, s in enumerate(smpl) if s is None]:  # fingers, head top, the sword
+        cols = clip.rig.columns[k]
+        np.testing.assert_allclose(edited.values[inside][:, cols], clip.values[near][:, cols], atol=1e-6)
+    # an extension at 120 fps: new frames after the clip up to the motion's last 20 fps frame, on the rig
+    m = pipe.extend(path, "a person sits down", frames=60, sampling=FAST, seed=6)
+    rf = source_rig_frames(m)
+    assert rf.keep[:240].all() and not rf.keep[240:].any() and len(rf.keep) == 240 + 115  # to 59 / 20 = 2.95 s
+    np.testing.assert_allclose(np.diff(rf.times), 1 / 120.0, atol=1e-9)
+    assert np.isfinite(rf.values).all()
