@@ -2,10 +2,13 @@
 
     python examples/editing.py                                   # the installed default model
     python examples/editing.py --model runs/gen/model --source clip.npy --out out/editing
+    python examples/editing.py --bvh ../shared/fixtures/bvh/dataset-2_walk_normal_001.bvh
 
 Without --source, a 6 s motion is generated first and used as the source. Every result keeps the source's
 frames outside the regenerated regions exactly; the seam numbers compare the jump where kept and generated
-motion meet with the source's 95th-percentile per-frame joint displacement.
+motion meet with the source's 95th-percentile per-frame joint displacement. A joints or BVH source is edited
+in its own space (placement, facing, bone lengths); with --bvh, a BVH clip is edited and written back on its
+own rig (its hierarchy, extra joints, frame rate and units; the frames outside the region verbatim).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 from moscale_cli.errors import MoScaleError
 from moscale_cli.io.files import save_motion
 from moscale_cli.pipeline import MoScalePipeline
+from moscale_cli.pipeline.source_rig import source_rig_frames, write_source_bvh
 
 
 def report(name: str, m, out: Path) -> None:
@@ -30,6 +34,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=None, help="model directory or hub id (default: the installed default model)")
     ap.add_argument("--source", default=None, help="source motion (.bvh or .npy); default: a generated one")
+    ap.add_argument("--bvh", default=None, help="a BVH clip to edit (2 s to 4 s) and write back on its own rig")
     ap.add_argument("--out", default="out/editing", help="output folder")
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
@@ -50,6 +55,13 @@ def main() -> None:
     # 5. a 20 s motion from three prompts, each window continuing the last second of the previous one
     segments = [("a person walks forward", 160), ("a person turns around", 80), ("a person runs back", 160)]
     report("compose", pipe.compose(segments, overlap=20, seed=5), out)
+    # 6. a BVH clip edited in its own space and written back on its own rig
+    if args.bvh:
+        m = pipe.edit(args.bvh, "a person jumps", regions=[(40, 80)], seed=6)  # frames at 20 fps = 2 s to 4 s
+        report("bvh_edit", m, out)  # .bvh: the 22-joint skeleton in the clip's space; .npy: model-space features
+        rows = source_rig_frames(m)
+        write_source_bvh(m, out / "bvh_edit_on_rig.bvh", rows)
+        print(f"{'':10s} on the clip's rig: {len(rows.keep)} frames, {int(rows.keep.sum())} of them the clip's lines verbatim")
 
 
 if __name__ == "__main__":

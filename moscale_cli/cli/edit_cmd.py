@@ -167,7 +167,7 @@ _OPT_SEED = typer.Option(0, "--seed", help="Random seed; the same seed gives the
 _OPT_MODEL = typer.Option(None, "--model", "-m", help="Model directory or hub id (default: the installed model).")
 _OPT_DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N.")
 _OPT_OUT = typer.Option([], "--output", "-o", help="Output file: .bvh, .npy or .mp4/.gif; repeat for several.")
-_OPT_FEATS = typer.Option(False, "--features", help="Write the 263-dim features (not joints) to .npy outputs.")
+_OPT_FEATS = typer.Option(False, "--features", help="Write the 263-dim features (not joints; the model's space) to .npy outputs.")
 _OPT_UNCOND = typer.Option(False, "--unconditional", help="Regenerate without text.")
 _OPT_BLEND = typer.Option(DEFAULT_BLEND, "--blend", help="Frames of smooth transition inside each regenerated region.")
 _OPT_VERBOSE = typer.Option(False, "--verbose", "-v", help="Print the seam measure and timing.")
