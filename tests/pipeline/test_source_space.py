@@ -2,7 +2,7 @@
 placement inverted, generated regions brought back (seams, facing, bone lengths, ground clearance), kept
 frames exact, and the same through MoScalePipeline on a tiny random-weight model. The seam criterion with
 motion a model could make is tested by splicing real clips (no model), and with the installed default model
-in the slow test at the end."""
+(a few seconds) at the end."""
 
 from __future__ import annotations
 
