@@ -264,8 +264,11 @@ class MoScalePipeline:
     ) -> EditedMotion:
         """Regenerate frame ``regions`` ``[(start, end), ...]`` (or a per-frame ``mask``, True = regenerate) of
         ``source`` (path, ``LoadedMotion``, joints or features) under ``prompt``; ``frames`` > the source length
-        extends it at the ``extend`` end ("end", "start", "both"). Every other frame keeps the source's
-        features exactly. Returns an ``EditedMotion`` (a ``GeneratedMotion`` with regions, boundaries, seams)."""
+        extends it at the ``extend`` end ("end", "start", "both"). Every other frame keeps the source exactly: its
+        features for a features source; its joints, in its own space (placement, facing, bone lengths), for a
+        joints or BVH source (``EditedMotion.space == "source"``; ``.features`` are then the model-space
+        features). Frames count at 20 fps. Returns an ``EditedMotion`` (a ``GeneratedMotion`` with regions,
+        boundaries, seams)."""
         from moscale_cli.pipeline.editing import edit_motion
 
         return edit_motion(self, source, prompt, regions=regions, mask=mask, frames=frames, extend=extend, seed=seed,
@@ -302,7 +305,8 @@ class MoScalePipeline:
         blend: int = DEFAULT_BLEND,
     ) -> EditedMotion:
         """``start`` + ``frames`` generated frames + ``end``; or ``source`` keeping its first ``keep_start`` and
-        last ``keep_end`` frames with the middle regenerated (``frames`` = total length). Returns ``EditedMotion``."""
+        last ``keep_end`` frames with the middle regenerated (``frames`` = total length). Joints/BVH motions: the
+        result is in the space of ``source`` (or ``start``, else ``end``). Returns ``EditedMotion``."""
         from moscale_cli.pipeline.editing import inbetween_motion
 
         return inbetween_motion(self, prompt, start=start, end=end, frames=frames, source=source,
