@@ -1,7 +1,9 @@
 """The ``moscale`` Typer app: global options, error handling, and the command groups.
 
-Every command group lives in its own module with a ``register(app)`` function; heavy imports
-(torch models, sentence-transformers) happen inside the commands so that ``moscale --help`` is fast.
+Every command group lives in its own module with a ``register(app)`` function; heavy imports (torch, the
+models, the text encoder, matplotlib) happen inside the commands so that ``moscale --help`` is fast, and
+``rich`` is imported only when something is printed (``moscale -q generate`` never imports it). The
+start-up is measured by ``benchmarks/bench_startup.py`` and its imports checked by tests/cli/test_startup.py.
 """
 
 from __future__ import annotations
