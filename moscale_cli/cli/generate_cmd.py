@@ -76,8 +76,8 @@ def auto_cpu_threads(default: int, cpus: int, load: float | None, env: Mapping[s
     An environment that sets ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` keeps its setting. Otherwise: the ``cpus``
     this process may use less the 1-minute ``load`` average (other work), at least 1 and at most torch's
     default. The model's matrices are small, and an intra-op thread that has to wait for a core held by
-    another process stalls every operation: on a 2-core machine with a load of 3, one generate took 4-8 s
-    with 2 threads and 2 s with 1.
+    another process stalls every operation: on a 2-core machine with a load of 3-5, one generate took 3-12 s
+    with 2 threads and 2-2.5 s with 1.
     """
     if any(env.get(k, "").strip() for k in THREAD_ENV_VARS):
         return None
