@@ -156,7 +156,9 @@ def _fmt_regions(regions: list[tuple[int, int]]) -> str:
 
 def _pipeline(model: str | None, device: str, text: bool = True) -> Any:
     from moscale_cli.pipeline import MoScalePipeline
+    from moscale_cli.utils.device import set_cpu_threads
 
+    set_cpu_threads(None, device)  # the generate rule: no more threads than idle cores
     pipe = MoScalePipeline.from_pretrained(model, device=device)
     if text:
         _ = pipe.text_encoder  # load it now so that the reported time is the editing time

@@ -60,6 +60,9 @@ def _cmd_eval(
     if not data.is_dir():
         raise UsageError(f"dataset folder {data} does not exist")
     model_path = resolve_model(model)
+    from moscale_cli.utils.device import set_cpu_threads
+
+    set_cpu_threads(None, device)
     scfg = sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature) if task != "reconstruction" else None
     if task == "program":
         report = _program(model_path, data, split, captions, samples, max_clips, batch_size, seed, scfg, device)

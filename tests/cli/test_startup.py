@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from moscale_cli.cli.generate_cmd import auto_cpu_threads
+from moscale_cli.utils.device import auto_cpu_threads
 
 FAST = ["--refine-steps", "1,1,1,1", "--device", "cpu"]
 HEAVY = ("matplotlib", "scipy", "sentence_transformers", "transformers")
