@@ -325,3 +325,31 @@ def train_length(data: list[str], out: str, train_cfg: Any, text_encoder: str | 
                        stats_source=(cfg.get("stats") or {}).get("source"))
         res["model_dir"] = str(model_dir)
     return res
+
+
+# ----------------------------------------------------------------------------- a chosen checkpoint
+def export_checkpoint(run: str | os.PathLike, checkpoint: str | os.PathLike, out: str | os.PathLike,
+                      metrics: dict[str, Any] | None = None, fp16: bool = False) -> Path:
+    """A model directory at ``out`` from a ``train`` run's model directory with the generator weights of one of
+    its checkpoints (``checkpoint-<step>`` folder or its path): to ship the checkpoint chosen by an evaluation
+    (program accuracy, FID) rather than by validation loss. The training record gains ``checkpoint``."""
+    from moscale_cli.checkpoint import load_module
+    from moscale_cli.model_dir import load_model_dir, save_model_dir
+
+    run_p = Path(run)
+    ck = Path(checkpoint)
+    if not ck.is_absolute() and not ck.exists():
+        ck = run_p / ck
+    weights = ck / "model.safetensors"
+    if not weights.is_file():
+        raise CheckpointError(f"{ck} is not a training checkpoint (model.safetensors missing)")
+    lm = load_model_dir(run_p / MODEL_DIR)
+    load_module(weights, lm.generator)
+    cfg = lm.config
+    training = {**(cfg.get("training") or {}), "checkpoint": ck.name}
+    m = {k: v for k, v in (cfg.get("metrics") or {}).items() if not k.startswith("val_") and k != "generator_best_step"}
+    return save_model_dir(out, lm.tokenizer, lm.generator, lm.normalizer, lm.text_encoder, length=lm.length, fp16=fp16,
+                          text_max_tokens=lm.text_max_tokens, text_dim=cfg["text_encoder"].get("dim"),
+                          training=training, metrics={**m, **(metrics or {})}, license=cfg.get("license", "Apache-2.0"),
+                          name=cfg.get("name"), fps=lm.fps, min_frames=lm.min_frames,
+                          stats_source=(cfg.get("stats") or {}).get("source"))

@@ -75,6 +75,19 @@ def test_train_exports_model_dir_usable_by_generate(varied_dataset, tokenizer_ru
     ref = Normalizer.from_dir(tokenizer_run)
     assert np.array_equal(lm.normalizer.mean, ref.mean) and np.array_equal(lm.normalizer.std, ref.std)
 
+    # a chosen checkpoint exported as a model directory of its own
+    import torch
+    from safetensors.torch import load_file
+
+    from moscale_cli.training.train_model import export_checkpoint
+
+    exp = export_checkpoint(run, "checkpoint-00000003", tmp_path / "chosen", metrics={"program_all_correct": 0.1})
+    chosen = load_model_dir(exp)
+    ck = load_file(str(run / "checkpoint-00000003" / "model.safetensors"))
+    assert all(torch.equal(chosen.generator.state_dict()[k], v) for k, v in ck.items())
+    assert chosen.config["training"]["checkpoint"] == "checkpoint-00000003"
+    assert chosen.config["metrics"]["program_all_correct"] == 0.1 and "val_loss" not in chosen.config["metrics"]
+
     o = tmp_path / "m.npy"
     code, _, err = run_cli("generate", "a person walks forward", "-o", o, "--model", model, "--refine-steps", "1,1,1,1")
     assert code == 0, err
