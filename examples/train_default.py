@@ -5,21 +5,29 @@
 Steps (each one is a plain `moscale` command, printed before it runs, skipped when its output exists):
  1. the procedural corpus (`moscale data synth`, fixed seed and size);
  2. the Bandai-Namco capture (unpacked from the archive, `moscale data import-bvh`);
- 3. both merged into one dataset with recomputed statistics (`moscale data merge`);
+ 3. both merged into one dataset with recomputed statistics and the corpus's program labels (`moscale data merge`);
  4. the multi-scale tokenizer (`moscale train-tokenizer`);
  5. our evaluator (`moscale train-evaluator`);
- 6. the generator and the length estimator (`moscale train`, exports WORK/generator/model);
- 7. evaluation of the model against the real-motion row (`moscale eval --task t2m`, `--task reconstruction`);
- 8. optionally, the model directory copied to --install (e.g. moscale_cli/assets/default) with fp16 weights.
+ 6. the generator and the length estimator (`moscale train`: the reference recipe's optimiser, clipping and
+    lr curve, scaled to the step budget: warm-up over 1/12 of the run from 0.005 x lr, cosine towards 0.01 x lr
+    planned over 250/120 of the run; a checkpoint every --save-every steps);
+ 7. checkpoint selection on the validation split: every kept checkpoint is exported and scored with
+    `moscale eval --task program` (first caption per clip) and FID (`--task t2m`, one replication); the shipped
+    checkpoint has the best program accuracy (mean over attributes) among those within 10 % of the best FID;
+ 8. evaluation of the chosen model on the test split: program task (every caption), t2m with 20 replications
+    (R-precision also with hard negatives), tokenizer reconstruction;
+ 9. the evaluator and the metrics written into the model directory (`moscale eval` then works out of the box),
+    and optionally the model directory copied to --install (e.g. moscale_cli/assets/default).
 
-Everything is seeded. On a GPU pass `--device cuda` and larger `--batch-size`; the defaults are the
-settings the shipped model was trained with (see its model card, `moscale info`). A stage gets a
-wall-clock budget with `--minutes-*` (MOSCALE_TIME_LIMIT_S), so the recipe fits a CPU afternoon.
+Everything is seeded. On a GPU pass `--device cuda`, larger presets and batches; the defaults are the settings
+the shipped model was trained with (see its model card, `moscale info`). A stage gets a wall-clock budget with
+`--minutes-*` (MOSCALE_TIME_LIMIT_S).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -33,32 +41,53 @@ def run(cmd: list[str], minutes: float = 0.0) -> None:
     env = dict(os.environ)
     if minutes > 0:
         env["MOSCALE_TIME_LIMIT_S"] = str(int(minutes * 60))
-    print("+", " ".join(cmd), f"  [budget {minutes:g} min]" if minutes else "", flush=True)
+    print("+ moscale", " ".join(cmd), f"  [budget {minutes:g} min]" if minutes else "", flush=True)
     t = time.time()
-    subprocess.run([sys.executable, "-m", "moscale_cli", *cmd], check=True, env=env)
+    subprocess.run([sys.executable, "-m", "moscale_cli", "-q", *cmd], check=True, env=env)
     print(f"  done in {time.time() - t:.0f} s", flush=True)
+
+
+def report(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def program_score(rep: dict) -> float:
+    return float(rep["results"]["model"]["overall_attribute_mean"]["acc"])
+
+
+def fid_score(rep: dict) -> float:
+    return float(rep["results"]["model"]["fid"]["mean"])
+
+
+def select_checkpoint(rows: list[dict]) -> dict:
+    """The best program accuracy among checkpoints whose FID is within 10 % of the best FID."""
+    best_fid = min(r["fid"] for r in rows)
+    ok = [r for r in rows if r["fid"] <= 1.1 * best_fid]
+    return max(ok, key=lambda r: (r["program"], -r["fid"]))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bandai", type=Path, required=True, help="bandai-namco-motion-2.tar.gz, its unpacked folder, or an imported dataset")
     ap.add_argument("--work", type=Path, default=Path("runs/default"))
-    ap.add_argument("--synth-clips", type=int, default=8000)
+    ap.add_argument("--synth-clips", type=int, default=16000)
     ap.add_argument("--synth-seed", type=int, default=2026)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--tokenizer-preset", default="tiny")
-    ap.add_argument("--generator-preset", default="tiny")
+    ap.add_argument("--generator-preset", default="mini")
     ap.add_argument("--evaluator-preset", default="tiny")
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--tokenizer-steps", type=int, default=2500)
-    ap.add_argument("--generator-steps", type=int, default=2700)
-    ap.add_argument("--evaluator-steps", type=int, default=3000)
-    ap.add_argument("--minutes-tokenizer", type=float, default=0.0)
-    ap.add_argument("--minutes-generator", type=float, default=0.0)
-    ap.add_argument("--minutes-evaluator", type=float, default=0.0)
+    ap.add_argument("--tokenizer-steps", type=int, default=6000)
+    ap.add_argument("--generator-steps", type=int, default=10000)
+    ap.add_argument("--evaluator-steps", type=int, default=4000)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--generator-lr", type=float, default=3e-4, help="the reference's lr at batch 64")
+    ap.add_argument("--save-every", type=int, default=1000)
+    ap.add_argument("--minutes-tokenizer", type=float, default=60.0)
+    ap.add_argument("--minutes-generator", type=float, default=330.0)
+    ap.add_argument("--minutes-evaluator", type=float, default=40.0)
     ap.add_argument("--replications", type=int, default=20)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--install", type=Path, default=None, help="copy the model directory here (fp16 weights)")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--install", type=Path, default=None, help="copy the chosen model directory here")
     args = ap.parse_args()
 
     w = args.work
@@ -66,9 +95,9 @@ def main() -> None:
     ds = w / "datasets"
     ds.mkdir(exist_ok=True)
     synth, bandai, merged = ds / "synth", ds / "bandai", ds / "merged"
-    cache = str(w / "text_cache")
     dev = ["--device", args.device]
 
+    # 1-3. data
     if not synth.exists():
         run(["data", "synth", str(synth), "--clips", str(args.synth_clips), "--seed", str(args.synth_seed),
              "--workers", str(args.workers)])
@@ -88,29 +117,78 @@ def main() -> None:
     if not merged.exists():
         run(["data", "merge", str(merged), str(synth), str(bandai), "--prefix-names"])
 
+    # 4-6. training
     tok, evr, gen = w / "tokenizer", w / "evaluator", w / "generator"
     bs = str(args.batch_size)
     if not (tok / "tokenizer.safetensors").exists():
         run(["train-tokenizer", "--data", str(merged), "--out", str(tok), "--preset", args.tokenizer_preset,
-             "--steps", str(args.tokenizer_steps), "--batch-size", bs, "--lr", "2e-3", "--schedule", "cosine",
-             "--warmup", "100", "--val-every", "500", "--save-every", "500", "--seed", "10306", *dev],
+             "--steps", str(args.tokenizer_steps), "--batch-size", bs, "--lr", "1e-3", "--schedule", "step",
+             "--warmup", "200", "--val-every", "500", "--save-every", "500", "--seed", "10306", *dev],
             args.minutes_tokenizer)
     if not (evr / "evaluator.safetensors").exists():
         run(["train-evaluator", "--data", str(merged), "--out", str(evr), "--preset", args.evaluator_preset,
-             "--steps", str(args.evaluator_steps), "--batch-size", "64", "--lr", "5e-4", "--schedule", "cosine",
-             "--val-every", "500", "--save-every", "500", "--text-cache", cache, "--seed", "10306", *dev],
-            args.minutes_evaluator)
+             "--steps", str(args.evaluator_steps), "--batch-size", bs, "--lr", "5e-4", "--schedule", "cosine",
+             "--val-every", "500", "--save-every", "500", "--text-cache", str(w / "text_cache_eval"), "--seed",
+             "10306", *dev], args.minutes_evaluator)
     if not (gen / "model" / "config.json").exists():
+        per_epoch = max(1, sum(1 for _ in open(merged / "train.txt")) // args.batch_size)
+        steps = args.generator_steps
         run(["train", "--data", str(merged), "--tokenizer", str(tok), "--out", str(gen), "--preset",
-             args.generator_preset, "--steps", str(args.generator_steps), "--batch-size", "64", "--lr", "1e-3",
-             "--schedule", "cosine", "--warmup", "150", "--val-every", "900", "--save-every", "900", "--length-epochs", "8",
-             "--text-cache", cache, "--seed", "10306", *dev], args.minutes_generator)
-    model = gen / "model"
-    for task in ("reconstruction", "t2m"):
-        report = w / f"eval_{task}.json"
-        if not report.exists():
-            run(["eval", "--model", str(model), "--data", str(merged), "--split", "test", "--evaluator", str(evr),
-                 "--task", task, "--replications", str(args.replications), "--out", str(report), *dev])
+             args.generator_preset, "--steps", str(steps), "--batch-size", bs, "--lr", str(args.generator_lr),
+             "--warmup", str(steps // 12), "--cosine-horizon-epochs", f"{steps * 250 / 120 / per_epoch:.1f}",
+             "--val-every", str(args.save_every), "--save-every", str(args.save_every), "--keep-last", "20",
+             "--length-epochs", "8", "--text-cache", str(w / "text_cache_gen"), "--seed", "10306", *dev],
+            args.minutes_generator)
+
+    # 7. checkpoint selection on the validation split
+    from moscale_cli.model_dir import update_model_dir
+    from moscale_cli.training.train_model import export_checkpoint
+
+    sel = w / "selection"
+    sel.mkdir(exist_ok=True)
+    rows = []
+    for ck in sorted(gen.glob("checkpoint-*")):
+        d = sel / ck.name
+        if not (d / "config.json").exists():
+            export_checkpoint(gen, ck, d)
+        p_rep, t_rep = sel / f"{ck.name}_program.json", sel / f"{ck.name}_t2m.json"
+        if not p_rep.exists():
+            run(["eval", "--model", str(d), "--data", str(merged), "--split", "val", "--task", "program", "--captions",
+                 "first", "--out", str(p_rep), *dev])
+        if not t_rep.exists():
+            run(["eval", "--model", str(d), "--data", str(merged), "--split", "val", "--evaluator", str(evr),
+                 "--replications", "1", "--mm-texts", "0", "--out", str(t_rep), *dev])
+        rows.append({"checkpoint": ck.name, "step": int(ck.name.split("-")[1]), "program": program_score(report(p_rep)),
+                     "fid": fid_score(report(t_rep))})
+        print(f"  {ck.name}: program (val) {rows[-1]['program']:.3f}, FID (val) {rows[-1]['fid']:.3f}", flush=True)
+    (sel / "curve.json").write_text(json.dumps(rows, indent=2))
+    best = select_checkpoint(rows)
+    print(f"chosen: {best['checkpoint']}", flush=True)
+    model = w / "model"
+    if not (model / "config.json").exists():
+        export_checkpoint(gen, gen / best["checkpoint"], model)
+
+    # 8. test-split evaluation of the chosen model
+    reports = {}
+    for task, extra in (("program", []), ("t2m", ["--evaluator", str(evr), "--replications", str(args.replications)]),
+                        ("reconstruction", ["--evaluator", str(evr), "--replications", "3"])):
+        rp = w / f"eval_{task}.json"
+        if not rp.exists():
+            run(["eval", "--model", str(model), "--data", str(merged), "--split", "test", "--task", task, *extra,
+                 "--out", str(rp), *dev])
+        reports[task] = report(rp)
+
+    # 9. evaluator and metrics into the model directory
+    prog, t2m = reports["program"]["results"], reports["t2m"]["results"]["model"]
+    metrics = {"selected_checkpoint": best["checkpoint"],
+               "program_val_attribute_mean": round(best["program"], 4), "fid_val": round(best["fid"], 4),
+               "program_test_attribute_mean": prog["model"]["overall_attribute_mean"]["acc"],
+               "program_test_all_correct": prog["model"]["overall_clips_all_correct"]["acc"],
+               **{f"program_test_{a}": r["acc"] for a, r in prog["model"]["per_attribute"].items()},
+               **{f"test_{k}": round(v["mean"], 4) for k, v in t2m.items()},
+               "tokenizer_test_mpjpe_mm": round(reports["reconstruction"]["results"]["model"]["mpjpe_mm"]["mean"], 2)}
+    update_model_dir(model, evaluator_run=evr, metrics=metrics)
+    print(json.dumps(metrics, indent=2))
     if args.install is not None:
         if args.install.exists():
             shutil.rmtree(args.install)
