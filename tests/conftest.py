@@ -75,14 +75,25 @@ def bandai_archive() -> Path:
     return _need(SHARED / "data" / "bandai-namco-motion-2.tar.gz")
 
 
-@pytest.fixture(scope="session")
-def tiny_models():
-    """The ``tests/pipeline/tiny_models.py`` module (tiny random-weight model directories), loaded once."""
-    path = ROOT / "tests" / "pipeline" / "tiny_models.py"
-    spec = importlib.util.spec_from_file_location("moscale_tests_tiny_models", path)
+def load_test_module(relpath: str):
+    """A helper module of the test suite (not a test module), loaded by its path under tests/."""
+    path = ROOT / "tests" / relpath
+    spec = importlib.util.spec_from_file_location("moscale_tests_" + path.stem, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+@pytest.fixture(scope="session")
+def tiny_models():
+    """The ``tests/pipeline/tiny_models.py`` module (tiny random-weight model directories), loaded once."""
+    return load_test_module("pipeline/tiny_models.py")
+
+
+@pytest.fixture(scope="session")
+def rigs():
+    """The ``tests/motion/rigs.py`` module: synthetic CMU/Mixamo-style rigs and broken BVH files."""
+    return load_test_module("motion/rigs.py")
 
 
 @pytest.fixture(scope="session")

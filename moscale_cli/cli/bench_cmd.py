@@ -6,15 +6,7 @@ from pathlib import Path
 
 import typer
 
-from moscale_cli.cli.sampling_opts import (
-    CFG_OPT,
-    MIN_P_OPT,
-    REFINE_OPT,
-    TEMPERATURE_OPT,
-    TOP_K_OPT,
-    TOP_P_OPT,
-    sampling_from_flags,
-)
+from moscale_cli.cli import sampling_opts as so
 
 SECTION_LABELS = {"latency": "latency", "throughput": "throughput", "train_tokenizer": "train tok.",
                   "train_generator": "train gen."}
@@ -39,12 +31,12 @@ def bench_command(
                                       "(default: all; latency,throughput with --model)."),
     json_out: Path = typer.Option(None, "--json", help="Also write all results (with every timing) to this JSON file."),
     threads: int = typer.Option(0, "--threads", help="CPU threads for torch (0 = torch's default)."),
-    cfg: float = CFG_OPT,
-    refine_steps: str = REFINE_OPT,
-    top_p: float = TOP_P_OPT,
-    top_k: int = TOP_K_OPT,
-    min_p: float = MIN_P_OPT,
-    temperature: float = TEMPERATURE_OPT,
+    cfg: float = so.CFG_OPT,
+    refine_steps: str = so.REFINE_OPT,
+    top_p: float = so.TOP_P_OPT,
+    top_k: int = so.TOP_K_OPT,
+    min_p: float = so.MIN_P_OPT,
+    temperature: float = so.TEMPERATURE_OPT,
 ) -> None:
     """Time generation (batch-1 latency, batched throughput) and training steps, for 196-frame motions.
 
@@ -61,7 +53,7 @@ def bench_command(
         import torch
 
         torch.set_num_threads(threads)
-    sampling = sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
+    sampling = so.sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
     if sections is None:
         sections = "latency,throughput" if model else "latency,throughput,train_tokenizer,train_generator"
     bcfg = BenchConfig(preset=preset, device=device, batch=batch, repeats=repeats, warmup=warmup, fast=fast,

@@ -10,15 +10,7 @@ from typing import Any
 
 import typer
 
-from moscale_cli.cli.sampling_opts import (
-    CFG_OPT,
-    MIN_P_OPT,
-    REFINE_OPT,
-    TEMPERATURE_OPT,
-    TOP_K_OPT,
-    TOP_P_OPT,
-    sampling_from_flags,
-)
+from moscale_cli.cli import sampling_opts as so
 from moscale_cli.errors import UsageError
 from moscale_cli.pipeline.defaults import DEFAULT_BLEND
 
@@ -196,8 +188,8 @@ def edit(
     mask: Path = typer.Option(None, "--mask", help="A .npy boolean/0-1 array, one value per source frame at 20 fps (True = regenerate)."),
     frames: int = typer.Option(None, "--frames", "-f", help="Total output frames at 20 fps; more than the source extends it (see --extend)."),
     extend: str = typer.Option("end", "--extend", help="Where new frames go when --frames exceeds the source: end, start or both."),
-    seed: int = _OPT_SEED, cfg: float = CFG_OPT, refine_steps: str = REFINE_OPT, top_p: float = TOP_P_OPT,
-    top_k: int = TOP_K_OPT, min_p: float = MIN_P_OPT, temperature: float = TEMPERATURE_OPT,
+    seed: int = _OPT_SEED, cfg: float = so.CFG_OPT, refine_steps: str = so.REFINE_OPT, top_p: float = so.TOP_P_OPT,
+    top_k: int = so.TOP_K_OPT, min_p: float = so.MIN_P_OPT, temperature: float = so.TEMPERATURE_OPT,
     model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
     features: bool = _OPT_FEATS, unconditional: bool = _OPT_UNCOND, blend: int = _OPT_BLEND,
     verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT, rig: str = _OPT_RIG,
@@ -206,7 +198,7 @@ def edit(
     from moscale_cli.pipeline.sources import load_source
 
     outs = _prepare(output, report)
-    sampling = sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
+    sampling = so.sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
     if text is None and not unconditional:
         raise UsageError("give a TEXT prompt for the regenerated regions (or --unconditional)")
     if region and mask is not None:
@@ -237,8 +229,8 @@ def inbetween(
     source: Path = typer.Option(None, "--source", help="One motion whose middle is regenerated (with --keep-start/--keep-end); joints/BVH: in its own space."),
     keep_start: str = typer.Option("0", "--keep-start", help="Frames (or seconds, 1s) kept at the start of --source."),
     keep_end: str = typer.Option("0", "--keep-end", help="Frames (or seconds) kept at the end of --source."),
-    seed: int = _OPT_SEED, cfg: float = CFG_OPT, refine_steps: str = REFINE_OPT, top_p: float = TOP_P_OPT,
-    top_k: int = TOP_K_OPT, min_p: float = MIN_P_OPT, temperature: float = TEMPERATURE_OPT,
+    seed: int = _OPT_SEED, cfg: float = so.CFG_OPT, refine_steps: str = so.REFINE_OPT, top_p: float = so.TOP_P_OPT,
+    top_k: int = so.TOP_K_OPT, min_p: float = so.MIN_P_OPT, temperature: float = so.TEMPERATURE_OPT,
     model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
     features: bool = _OPT_FEATS, unconditional: bool = _OPT_UNCOND, blend: int = _OPT_BLEND,
     verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT, rig: str = _OPT_RIG,
@@ -247,7 +239,7 @@ def inbetween(
     from moscale_cli.pipeline.sources import load_source
 
     outs = _prepare(output, report)
-    sampling = sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
+    sampling = so.sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
     if text is None and not unconditional:
         raise UsageError("give a TEXT prompt for the generated frames (or --unconditional)")
     n = parse_time(frames, what="--frames") if frames is not None else None
@@ -274,8 +266,8 @@ def compose(
     segments: list[str] = typer.Argument(..., help="Segments \"TEXT:DURATION\" (3s, 2.5s or 60 frames), in order."),
     output: list[Path] = _OPT_OUT,
     overlap: str = typer.Option("1s", "--overlap", help="Frames (or seconds) of the previous window each window continues from."),
-    seed: int = _OPT_SEED, cfg: float = CFG_OPT, refine_steps: str = REFINE_OPT, top_p: float = TOP_P_OPT,
-    top_k: int = TOP_K_OPT, min_p: float = MIN_P_OPT, temperature: float = TEMPERATURE_OPT,
+    seed: int = _OPT_SEED, cfg: float = so.CFG_OPT, refine_steps: str = so.REFINE_OPT, top_p: float = so.TOP_P_OPT,
+    top_k: int = so.TOP_K_OPT, min_p: float = so.MIN_P_OPT, temperature: float = so.TEMPERATURE_OPT,
     model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
     features: bool = _OPT_FEATS, blend: int = _OPT_BLEND, verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT,
 ) -> None:
@@ -283,7 +275,7 @@ def compose(
     from moscale_cli.cli.common import progress
 
     outs = _prepare(output, report)
-    sampling = sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
+    sampling = so.sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
     segs = [parse_segment(s) for s in segments]
     ov = parse_time(overlap, what="--overlap")
 

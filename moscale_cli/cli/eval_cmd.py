@@ -7,16 +7,8 @@ from typing import Any
 
 import typer
 
+from moscale_cli.cli import sampling_opts as so
 from moscale_cli.cli.common import info, out, progress
-from moscale_cli.cli.sampling_opts import (
-    CFG_OPT,
-    MIN_P_OPT,
-    REFINE_OPT,
-    TEMPERATURE_OPT,
-    TOP_K_OPT,
-    TOP_P_OPT,
-    sampling_from_flags,
-)
 from moscale_cli.errors import UsageError
 
 
@@ -38,12 +30,12 @@ def _cmd_eval(
     captions: str = typer.Option("all", "--captions", help="Program task: all captions of a clip, the first, or one drawn per clip."),
     samples: int = typer.Option(1, "--samples", help="Program task: generations per caption."),
     max_clips: int = typer.Option(0, "--max-clips", help="Program task: at most this many test clips (0 = all)."),
-    cfg: float = CFG_OPT,
-    refine_steps: str = REFINE_OPT,
-    top_p: float = TOP_P_OPT,
-    top_k: int = TOP_K_OPT,
-    min_p: float = MIN_P_OPT,
-    temperature: float = TEMPERATURE_OPT,
+    cfg: float = so.CFG_OPT,
+    refine_steps: str = so.REFINE_OPT,
+    top_p: float = so.TOP_P_OPT,
+    top_k: int = so.TOP_K_OPT,
+    min_p: float = so.MIN_P_OPT,
+    temperature: float = so.TEMPERATURE_OPT,
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     glove: Path | None = typer.Option(None, "--glove", help="GloVe folder for the official evaluator (default: found near DIR)."),
@@ -63,7 +55,7 @@ def _cmd_eval(
     from moscale_cli.utils.device import set_cpu_threads
 
     set_cpu_threads(None, device)
-    scfg = sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature) if task != "reconstruction" else None
+    scfg = so.sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature) if task != "reconstruction" else None
     if task == "program":
         report = _program(model_path, data, split, captions, samples, max_clips, batch_size, seed, scfg, device)
     else:

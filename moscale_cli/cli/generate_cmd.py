@@ -7,15 +7,7 @@ from pathlib import Path
 
 import typer
 
-from moscale_cli.cli.sampling_opts import (
-    CFG_OPT,
-    MIN_P_OPT,
-    REFINE_OPT,
-    TEMPERATURE_OPT,
-    TOP_K_OPT,
-    TOP_P_OPT,
-    sampling_from_flags,
-)
+from moscale_cli.cli import sampling_opts as so
 from moscale_cli.errors import MoScaleError, UsageError
 
 
@@ -85,12 +77,12 @@ def generate(
     frames: int = typer.Option(None, "--frames", "-f", help="Length in frames at 20 fps (40..196, rounded down to a multiple of 4)."),
     num_samples: int = typer.Option(1, "--num-samples", "-n", help="Motions per prompt (numbered files)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same motion."),
-    cfg: float = CFG_OPT,
-    refine_steps: str = REFINE_OPT,
-    top_p: float = TOP_P_OPT,
-    top_k: int = TOP_K_OPT,
-    min_p: float = MIN_P_OPT,
-    temperature: float = TEMPERATURE_OPT,
+    cfg: float = so.CFG_OPT,
+    refine_steps: str = so.REFINE_OPT,
+    top_p: float = so.TOP_P_OPT,
+    top_k: int = so.TOP_K_OPT,
+    min_p: float = so.MIN_P_OPT,
+    temperature: float = so.TEMPERATURE_OPT,
     model: str = typer.Option(None, "--model", "-m", help="Model directory or hub id (default: the installed default model)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     prompts: Path = typer.Option(None, "--prompts", help="File of 'text#frames' or 'text#NA' lines."),
@@ -105,7 +97,7 @@ def generate(
 
     outputs = [Path(o) for o in output]
     check_outputs(outputs)
-    sampling = sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
+    sampling = so.sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
     if seconds is not None and frames is not None:
         raise UsageError("give either --seconds or --frames, not both")
     if num_samples < 1:

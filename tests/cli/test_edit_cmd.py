@@ -223,16 +223,6 @@ def _rewrite(src: Path, dst: Path, old: str, new: str) -> Path:
     return dst
 
 
-def _zero_bone(src: Path, dst: Path) -> Path:
-    from moscale_cli.io.bvh import read_bvh, write_rig
-
-    clip = read_bvh(src)
-    values = clip.values.copy()
-    values[:, clip.rig.columns[clip.index("Foot_L")][:3]] = 0.0  # the ankle sits on the knee
-    write_rig(dst, clip.rig, values, clip.frame_time)
-    return dst
-
-
 @pytest.mark.parametrize("make,args,match", [
     (None, ["edit", "{bvh}", "x", "--region", "60:80"], "region 60:80 lies outside the source (frames 0:68)"),
     (None, ["edit", "{bvh}", "x", "--region", "3s:5s"], "outside the source"),
@@ -245,17 +235,17 @@ def _zero_bone(src: Path, dst: Path) -> Path:
     (None, ["edit", "{bvh}", "x", "--region", "0:10", "--rig", "bones"], "--rig must be 'source' or 'template'"),
     (None, ["inbetween", "x", "--start", "{bvh}", "--frames", "10", "--rig", "source"], "--rig source works with --source"),
 ])
-def test_bad_bvh_input_one_line_and_no_output(run_cli, cli_model_dir, src, walk_turn, tmp_path, make, args, match):
+def test_bad_bvh_input_one_line_and_no_output(run_cli, cli_model_dir, src, walk_turn, tmp_path, rigs, make, args, match):
     work = tmp_path / "work"
     work.mkdir()
     np.save(work / "mask.npy", np.zeros(90, bool))
     bad = work / "bad.bvh"
     if make == "legless":
-        _rewrite(walk_turn, bad, "UpperLeg_", "Wing_")
+        rigs.legless_bvh(walk_turn, bad)
     elif make == "headless":
         _rewrite(walk_turn, bad, "Hips", "Body")
     elif make == "zero":
-        _zero_bone(walk_turn, bad)
+        rigs.zero_bone_bvh(walk_turn, bad)
     subs = {"bvh": str(walk_turn), "mask": str(work / "mask.npy"), "bad": str(bad), "npy": str(src)}
     before = set(work.iterdir())
     code, o, e = run_cli(*[a.format(**subs) for a in args], "-o", work / "o.bvh", "-o", work / "o.npy",

@@ -172,33 +172,13 @@ def test_auto_cpu_threads(default, cpus, load, env, want):
 def test_threads_option(cli_model_dir, run_cli, tmp_path):
     import torch
 
-    code, _, err = run_cli(
-        "generate",
-        "a jump",
-        "-o",
-        tmp_path / "t.npy",
-        "--frames",
-        40,
-        "--threads",
-        0,
-        "--model",
-        cli_model_dir,
-        *FAST,
-    )
+    def gen(threads: int):
+        return run_cli("generate", "a jump", "-o", tmp_path / "t.npy", "--frames", 40, "--threads", threads,
+                       "--model", cli_model_dir, *FAST)
+
+    code, _, err = gen(0)
     assert code != 0 and "--threads must be at least 1" in err and len(err.strip().splitlines()) == 1
-    code, _, err = run_cli(
-        "generate",
-        "a jump",
-        "-o",
-        tmp_path / "t.npy",
-        "--frames",
-        40,
-        "--threads",
-        1,
-        "--model",
-        cli_model_dir,
-        *FAST,
-    )
+    code, _, err = gen(1)
     assert code == 0, err
     assert torch.get_num_threads() == 1  # (restored after the test by the conftest fixture)
 

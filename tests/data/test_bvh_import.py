@@ -248,17 +248,6 @@ def test_mapping_option(bvh_fixture_dir, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def _rigs():
-    """tests/motion/rigs.py (synthetic CMU/Mixamo-style rigs), loaded by path."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "motion" / "rigs.py"
-    spec = importlib.util.spec_from_file_location("moscale_tests_rigs", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 DS1_CONTENTS = ["bow", "bye", "dash", "walk", "kick", "punch", "respond", "walk-back"]
 DS1_STYLES = ["active", "angry", "childish", "happy", "normal", "old", "proud", "sad", "not-confident", "tired", "giant", "musical"]  # fmt: skip
 
@@ -337,8 +326,7 @@ def test_min_len_keeps_short_clips_and_the_reader_follows(bvh_fixture_dir, tmp_p
         import_bvh_folder(src, tmp_path / "d2", ImportConfig(min_len=2))
 
 
-def test_other_rigs_cm_120fps_fingers(tmp_path):
-    rigs = _rigs()
+def test_other_rigs_cm_120fps_fingers(tmp_path, rigs):
     from moscale_cli.io.bvh import write_rig
 
     src = tmp_path / "mocap"

@@ -33,22 +33,6 @@ def on_skeleton():
     return _on_skeleton
 
 
-def _load_rigs():
-    """tests/motion/rigs.py (synthetic CMU/Mixamo-style rigs), loaded by path."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "motion" / "rigs.py"
-    spec = importlib.util.spec_from_file_location("moscale_tests_rigs", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.fixture(scope="session")
-def rigs():
-    return _load_rigs()
-
-
 _CHANNEL_NAMES = {"Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation"}
 
 

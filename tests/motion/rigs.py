@@ -103,3 +103,20 @@ def random_values(rig: Rig, frames: int, seed: int = 0, amp: float = 20.0, walk:
         for col, axis in root:
             v[:, col] = rig.offsets[0, axis] + path[:, axis]
     return v
+
+
+def legless_bvh(src, dst):
+    """A copy of a Bandai-Namco BVH whose leg joints have unmappable names."""
+    dst.write_text(src.read_text().replace("UpperLeg_", "Wing_"))
+    return dst
+
+
+def zero_bone_bvh(src, dst):
+    """A copy of a Bandai-Namco BVH whose left ankle sits on its knee (a zero-length bone)."""
+    from moscale_cli.io.bvh import read_bvh, write_rig
+
+    clip = read_bvh(src)
+    values = clip.values.copy()
+    values[:, clip.rig.columns[clip.index("Foot_L")][:3]] = 0.0
+    write_rig(dst, clip.rig, values, clip.frame_time)
+    return dst

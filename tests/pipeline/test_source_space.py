@@ -248,17 +248,7 @@ def test_default_model_seams_within_twice_the_clip_p95(clips, tmp_path):
 
 
 # ------------------------------------------------------------------------------------ another rig, another rate
-def _rigs():
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "motion" / "rigs.py"
-    spec = importlib.util.spec_from_file_location("moscale_tests_rigs", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_mixamo_rig_at_120_fps_with_fingers(pipe, tmp_path):
+def test_mixamo_rig_at_120_fps_with_fingers(pipe, tmp_path, rigs):
     """A centimetre Mixamo-style rig at 120 fps with fingers and a prop: the edit is written back at 120 fps
     on the rig; the clip's frames outside the region are its lines verbatim, the frames whose time falls in
     the region follow the edited joints, fingers and the prop hold the nearest kept frame."""
@@ -266,7 +256,6 @@ def test_mixamo_rig_at_120_fps_with_fingers(pipe, tmp_path):
     from moscale_cli.motion.rig import rig_smpl22
     from moscale_cli.pipeline.source_rig import sample_joints, source_rig_frames, write_source_bvh
 
-    rigs = _rigs()
     rig, smpl = rigs.mixamo_rig(prefix="mixamorig:", units=100.0, order="XYZ")
     values = rigs.random_values(rig, 240, seed=0, walk=1.0)  # 2 s at 120 fps
     path = tmp_path / "mixamo.bvh"
