@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from moscale_cli.cli import sampling_opts as so
+
+if TYPE_CHECKING:
+    from moscale_cli.sampling.config import SamplingConfig
 
 SECTION_LABELS = {"latency": "latency", "throughput": "throughput", "train_tokenizer": "train tok.",
                   "train_generator": "train gen."}
@@ -16,6 +20,7 @@ def _time(v: float) -> str:
     return f"{v:.2f} s" if v >= 1.0 else f"{v * 1000:.1f} ms"
 
 
+@so.sampling_options
 def bench_command(
     preset: str = typer.Option("small", "--preset", help="Model size: tiny, mini, small, base or large."),
     model: str = typer.Option(None, "--model", "-m", help="Time this model directory (either arch) instead of a random preset; sampling sections only."),
@@ -31,12 +36,7 @@ def bench_command(
                                       "(default: all; latency,throughput with --model)."),
     json_out: Path = typer.Option(None, "--json", help="Also write all results (with every timing) to this JSON file."),
     threads: int = typer.Option(0, "--threads", help="CPU threads for torch (0 = torch's default)."),
-    cfg: float = so.CFG_OPT,
-    refine_steps: str = so.REFINE_OPT,
-    top_p: float = so.TOP_P_OPT,
-    top_k: int = so.TOP_K_OPT,
-    min_p: float = so.MIN_P_OPT,
-    temperature: float = so.TEMPERATURE_OPT,
+    sampling: SamplingConfig = None,
 ) -> None:
     """Time generation (batch-1 latency, batched throughput) and training steps, for 196-frame motions.
 
@@ -53,7 +53,6 @@ def bench_command(
         import torch
 
         torch.set_num_threads(threads)
-    sampling = so.sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
     if sections is None:
         sections = "latency,throughput" if model else "latency,throughput,train_tokenizer,train_generator"
     bcfg = BenchConfig(preset=preset, device=device, batch=batch, repeats=repeats, warmup=warmup, fast=fast,

@@ -6,11 +6,14 @@ import math
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from moscale_cli.cli import sampling_opts as so
+
+if TYPE_CHECKING:
+    from moscale_cli.sampling.config import SamplingConfig
 from moscale_cli.errors import UsageError
 from moscale_cli.pipeline.defaults import DEFAULT_BLEND
 
@@ -179,6 +182,7 @@ _REGION_HELP = (
 )
 
 
+@so.sampling_options
 def edit(
     source: Path = typer.Argument(..., help="Source motion: .bvh, or .npy joints (T,22,3) / features (T,263). "
                                  "Joints and BVH sources are edited in their own space (placement, facing, bone lengths)."),
@@ -188,9 +192,7 @@ def edit(
     mask: Path = typer.Option(None, "--mask", help="A .npy boolean/0-1 array, one value per source frame at 20 fps (True = regenerate)."),
     frames: int = typer.Option(None, "--frames", "-f", help="Total output frames at 20 fps; more than the source extends it (see --extend)."),
     extend: str = typer.Option("end", "--extend", help="Where new frames go when --frames exceeds the source: end, start or both."),
-    seed: int = _OPT_SEED, cfg: float = so.CFG_OPT, refine_steps: str = so.REFINE_OPT, top_p: float = so.TOP_P_OPT,
-    top_k: int = so.TOP_K_OPT, min_p: float = so.MIN_P_OPT, temperature: float = so.TEMPERATURE_OPT,
-    model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
+    seed: int = _OPT_SEED, sampling: SamplingConfig = None, model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
     features: bool = _OPT_FEATS, unconditional: bool = _OPT_UNCOND, blend: int = _OPT_BLEND,
     verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT, rig: str = _OPT_RIG,
 ) -> None:
@@ -198,7 +200,6 @@ def edit(
     from moscale_cli.pipeline.sources import load_source
 
     outs = _prepare(output, report)
-    sampling = so.sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
     if text is None and not unconditional:
         raise UsageError("give a TEXT prompt for the regenerated regions (or --unconditional)")
     if region and mask is not None:
@@ -220,6 +221,7 @@ def edit(
     )
 
 
+@so.sampling_options
 def inbetween(
     text: str = typer.Argument(None, help="Prompt for the generated frames (omit with --unconditional)."),
     output: list[Path] = _OPT_OUT,
@@ -229,9 +231,7 @@ def inbetween(
     source: Path = typer.Option(None, "--source", help="One motion whose middle is regenerated (with --keep-start/--keep-end); joints/BVH: in its own space."),
     keep_start: str = typer.Option("0", "--keep-start", help="Frames (or seconds, 1s) kept at the start of --source."),
     keep_end: str = typer.Option("0", "--keep-end", help="Frames (or seconds) kept at the end of --source."),
-    seed: int = _OPT_SEED, cfg: float = so.CFG_OPT, refine_steps: str = so.REFINE_OPT, top_p: float = so.TOP_P_OPT,
-    top_k: int = so.TOP_K_OPT, min_p: float = so.MIN_P_OPT, temperature: float = so.TEMPERATURE_OPT,
-    model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
+    seed: int = _OPT_SEED, sampling: SamplingConfig = None, model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
     features: bool = _OPT_FEATS, unconditional: bool = _OPT_UNCOND, blend: int = _OPT_BLEND,
     verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT, rig: str = _OPT_RIG,
 ) -> None:
@@ -239,7 +239,6 @@ def inbetween(
     from moscale_cli.pipeline.sources import load_source
 
     outs = _prepare(output, report)
-    sampling = so.sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
     if text is None and not unconditional:
         raise UsageError("give a TEXT prompt for the generated frames (or --unconditional)")
     n = parse_time(frames, what="--frames") if frames is not None else None
@@ -262,20 +261,18 @@ def inbetween(
     )
 
 
+@so.sampling_options
 def compose(
     segments: list[str] = typer.Argument(..., help="Segments \"TEXT:DURATION\" (3s, 2.5s or 60 frames), in order."),
     output: list[Path] = _OPT_OUT,
     overlap: str = typer.Option("1s", "--overlap", help="Frames (or seconds) of the previous window each window continues from."),
-    seed: int = _OPT_SEED, cfg: float = so.CFG_OPT, refine_steps: str = so.REFINE_OPT, top_p: float = so.TOP_P_OPT,
-    top_k: int = so.TOP_K_OPT, min_p: float = so.MIN_P_OPT, temperature: float = so.TEMPERATURE_OPT,
-    model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
+    seed: int = _OPT_SEED, sampling: SamplingConfig = None, model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
     features: bool = _OPT_FEATS, blend: int = _OPT_BLEND, verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT,
 ) -> None:
     """One continuous motion of any length from several prompts, window by window."""
     from moscale_cli.cli.common import progress
 
     outs = _prepare(output, report)
-    sampling = so.sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
     segs = [parse_segment(s) for s in segments]
     ov = parse_time(overlap, what="--overlap")
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from moscale_cli.cli import sampling_opts as so
+
+if TYPE_CHECKING:
+    from moscale_cli.sampling.config import SamplingConfig
 from moscale_cli.cli.common import info, out, progress
 from moscale_cli.errors import UsageError
 
 
+@so.sampling_options
 def _cmd_eval(
     data: Path = typer.Option(..., "--data", help="Dataset folder (HumanML3D layout; the program task needs labels.jsonl)."),
     model: str = typer.Option(None, "--model", "-m",
@@ -30,12 +34,7 @@ def _cmd_eval(
     captions: str = typer.Option("all", "--captions", help="Program task: all captions of a clip, the first, or one drawn per clip."),
     samples: int = typer.Option(1, "--samples", help="Program task: generations per caption."),
     max_clips: int = typer.Option(0, "--max-clips", help="Program task: at most this many test clips (0 = all)."),
-    cfg: float = so.CFG_OPT,
-    refine_steps: str = so.REFINE_OPT,
-    top_p: float = so.TOP_P_OPT,
-    top_k: int = so.TOP_K_OPT,
-    min_p: float = so.MIN_P_OPT,
-    temperature: float = so.TEMPERATURE_OPT,
+    sampling: SamplingConfig = None,
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     glove: Path | None = typer.Option(None, "--glove", help="GloVe folder for the official evaluator (default: found near DIR)."),
@@ -55,7 +54,7 @@ def _cmd_eval(
     from moscale_cli.utils.device import set_cpu_threads
 
     set_cpu_threads(None, device)
-    scfg = so.sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature) if task != "reconstruction" else None
+    scfg = sampling if task != "reconstruction" else None
     if task == "program":
         report = _program(model_path, data, split, captions, samples, max_clips, batch_size, seed, scfg, device)
     else:

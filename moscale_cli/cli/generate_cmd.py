@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from moscale_cli.cli import sampling_opts as so
+
+if TYPE_CHECKING:
+    from moscale_cli.sampling.config import SamplingConfig
 from moscale_cli.errors import MoScaleError, UsageError
 
 
@@ -70,6 +74,7 @@ def check_outputs(outputs: list[Path]) -> None:
             raise UsageError(f"output {o}: {e}") from None
 
 
+@so.sampling_options
 def generate(
     text: str = typer.Argument(None, help="The prompt (omit with --prompts FILE or --unconditional)."),
     output: list[Path] = typer.Option([], "--output", "-o", help="Output file: .bvh, .npy or .mp4/.gif; repeat for several formats."),
@@ -77,12 +82,7 @@ def generate(
     frames: int = typer.Option(None, "--frames", "-f", help="Length in frames at 20 fps (40..196, rounded down to a multiple of 4)."),
     num_samples: int = typer.Option(1, "--num-samples", "-n", help="Motions per prompt (numbered files)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same motion."),
-    cfg: float = so.CFG_OPT,
-    refine_steps: str = so.REFINE_OPT,
-    top_p: float = so.TOP_P_OPT,
-    top_k: int = so.TOP_K_OPT,
-    min_p: float = so.MIN_P_OPT,
-    temperature: float = so.TEMPERATURE_OPT,
+    sampling: SamplingConfig = None,
     model: str = typer.Option(None, "--model", "-m", help="Model directory or hub id (default: the installed default model)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     prompts: Path = typer.Option(None, "--prompts", help="File of 'text#frames' or 'text#NA' lines."),
@@ -97,7 +97,6 @@ def generate(
 
     outputs = [Path(o) for o in output]
     check_outputs(outputs)
-    sampling = so.sampling_from_flags(cfg, refine_steps, top_p, top_k, min_p, temperature)
     if seconds is not None and frames is not None:
         raise UsageError("give either --seconds or --frames, not both")
     if num_samples < 1:

@@ -1,11 +1,18 @@
 """The sampling flags of every command that samples (generate, edit, inbetween, compose, eval, bench).
 
-The same option objects everywhere (so the same flags, defaults and help), built into one
-:class:`~moscale_cli.sampling.config.SamplingConfig` by :func:`sampling_from_flags`. The defaults are the
-config's own (``sampling/config.py``): nothing here restates a number.
+A command declares ``sampling: SamplingConfig`` and is decorated with :func:`sampling_options`: the decorator
+gives it the flags (the same option objects everywhere, so the same names, defaults and help) and passes the
+one :class:`~moscale_cli.sampling.config.SamplingConfig` that :func:`sampling_from_flags` builds. The defaults
+are the config's own (``sampling/config.py``): nothing here restates a number. A new option is a field in
+``SamplingConfig``, one entry in ``FLAGS`` and a keyword of ``sampling_from_flags``.
 """
 
 from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
@@ -48,7 +55,36 @@ def sampling_from_flags(
         raise UsageError(f"bad sampling options: {e}") from None
 
 
+# (parameter name, type, option): the flags every sampling command gets, in --help order
+FLAGS: tuple[tuple[str, type, Any], ...] = (
+    ("cfg", float, CFG_OPT), ("refine_steps", str, REFINE_OPT), ("top_p", float, TOP_P_OPT),
+    ("top_k", int, TOP_K_OPT), ("min_p", float, MIN_P_OPT), ("temperature", float, TEMPERATURE_OPT),
+)
+
+
+def sampling_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a Typer command the sampling flags; it receives them as one ``sampling: SamplingConfig``."""
+    sig = inspect.signature(fn)
+    if "sampling" not in sig.parameters:
+        raise TypeError(f"{fn.__name__} needs a 'sampling' parameter")
+    params = [p for name, p in sig.parameters.items() if name != "sampling"]
+    params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=typ)
+               for name, typ, opt in FLAGS]
+
+    @functools.wraps(fn)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        flags = {name: kwargs.pop(name) for name, _, _ in FLAGS}
+        return fn(*args, sampling=sampling_from_flags(**flags), **kwargs)
+
+    command.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    command.__annotations__ = {**{k: v for k, v in fn.__annotations__.items() if k != "sampling"},
+                               **{name: typ for name, typ, _ in FLAGS}}
+    return command
+
+
 __all__ = [
+    "FLAGS",
+    "sampling_options",
     "CFG_OPT",
     "MIN_P_OPT",
     "REFINE_OPT",

@@ -245,7 +245,7 @@ def test_two_processes_encode_into_one_cache(tmp_path):
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
-    a, b = (torch.load(o) for o in outs)
+    a, b = (torch.load(o, weights_only=True) for o in outs)
     assert torch.allclose(a["t"], b["t"], atol=1e-5) and torch.allclose(a["p"], b["p"], atol=1e-6)
     enc = TextEncoder(max_tokens=16, cache=tmp_path / "c")
     warm = enc.encode([f"a person walks {i} steps then waves" for i in range(40)])
