@@ -158,7 +158,7 @@ def program_table(results: dict[str, Any], title: str = "") -> Any:
     def cell(r: dict | None) -> str:
         if not r or r.get("n", 1) == 0:
             return "-"
-        return f"{r['acc']:.3f} [{r['lo']:.2f}, {r['hi']:.2f}]"
+        return f"{r['acc']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}]"
 
     real, model = results["real"], results["model"]
     table = Table(title=title or None, title_justify="left")
