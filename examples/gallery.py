@@ -2,8 +2,9 @@
 
     python examples/gallery.py                                  # the installed default model
     python examples/gallery.py --model runs/gen/model --seeds 5 --out out/gallery --video
+    python examples/gallery.py --lengths estimated        # lengths from the model's length estimator
 
-Each prompt is generated with seeds 0..N-1 at a fixed length and checked with the program task's kinematic
+Each prompt is generated with seeds 0..N-1 at a fixed length (or the estimated one) and checked with the program task's kinematic
 detectors (`moscale_cli.evaluation.program`) against a hand-written program (the action, its count, side,
 direction or turn angle, start and end posture). Prints one row per prompt: the fraction of seeds with every
 attribute right, per-attribute pass counts, and what the detectors measured on seed 0. With `--video`, writes
@@ -48,6 +49,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--out", type=Path, default=Path("out/gallery"))
     ap.add_argument("--video", action="store_true", help="write seed 0 of every prompt as MP4 and BVH")
+    ap.add_argument("--lengths", choices=("fixed", "estimated"), default="fixed",
+                    help="fixed: the frame counts of the table below; estimated: the model's length estimator picks "
+                         "the length from the text, as `moscale generate` does without --seconds/--frames")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
 
@@ -61,9 +65,9 @@ def main() -> None:
     print("| prompt | all right (seeds) | per attribute (passed/seeds) | seed 0 measured |")
     print("|---|---|---|---|")
     for prompt, frames, actions in GALLERY:
-        label = label_for(frames, actions)
-        motions = [pipe.generate(prompt, frames=frames, seed=s)[0] for s in range(args.seeds)]
-        scores = [score_clip(m.joints, label, prompt) for m in motions]
+        n = frames if args.lengths == "fixed" else None
+        motions = [pipe.generate(prompt, frames=n, seed=s)[0] for s in range(args.seeds)]
+        scores = [score_clip(m.joints, label_for(len(m.joints), actions), prompt) for m in motions]
         per: dict[str, list[int]] = {}
         for sc in scores:
             for c in sc.applicable:
@@ -72,7 +76,8 @@ def main() -> None:
                 per[c.attribute][1] += 1
         ok = sum(sc.all_correct for sc in scores)
         attrs = ", ".join(f"{a} {k}/{n}" for a, (k, n) in per.items())
-        first = "; ".join(c.note for c in scores[0].applicable if c.note and c.attribute not in ("present",))
+        lengths = "/".join(str(len(m.joints)) for m in motions)
+        first = f"{lengths} frames; " + "; ".join(c.note for c in scores[0].applicable if c.note and c.attribute not in ("present",))
         print(f"| {prompt} | {ok}/{len(scores)} | {attrs} | {first} |", flush=True)
         if args.video:
             stem = args.out / prompt.replace(" ", "_").replace(",", "")
