@@ -85,7 +85,9 @@ def main() -> None:
     ap.add_argument("--minutes-tokenizer", type=float, default=60.0)
     ap.add_argument("--minutes-generator", type=float, default=330.0)
     ap.add_argument("--minutes-evaluator", type=float, default=40.0)
-    ap.add_argument("--replications", type=int, default=20)
+    ap.add_argument("--replications", type=int, default=20, help="t2m replications on the test split")
+    ap.add_argument("--test-captions", choices=("all", "first", "one"), default="all",
+                    help="captions per test clip in the program task")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--install", type=Path, default=None, help="copy the chosen model directory here")
     args = ap.parse_args()
@@ -170,7 +172,7 @@ def main() -> None:
 
     # 8. test-split evaluation of the chosen model
     reports = {}
-    for task, extra in (("program", []), ("t2m", ["--evaluator", str(evr), "--replications", str(args.replications)]),
+    for task, extra in (("program", ["--captions", args.test_captions]), ("t2m", ["--evaluator", str(evr), "--replications", str(args.replications)]),
                         ("reconstruction", ["--evaluator", str(evr), "--replications", "3"])):
         rp = w / f"eval_{task}.json"
         if not rp.exists():
