@@ -288,6 +288,7 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dic
 
         lm = load_model_dir(resolve_model(cfg.model), device=device, with_length=False)
         tok, gen = lm.tokenizer, lm.generator
+        cfg = cfg.replace(sampling=cfg.sampling.for_model(lm.config.get("sampling")))
     else:
         tok, gen = build_models(cfg.preset, device, cfg.seed)
     rows: list[dict[str, Any]] = []

@@ -125,6 +125,8 @@ def _model_card(cfg: dict[str, Any]) -> str:
         f"- length estimator: {'yes' if cfg.get('length') else 'no (give --frames or --seconds)'}",
         *([f"- evaluator: `{cfg['evaluator']}/` (the one its metrics are measured with; `moscale eval` uses it)"]
           if cfg.get("evaluator") else []),
+        *([f"- recommended sampling: {', '.join(f'{k} {v}' for k, v in cfg['sampling'].items())} (used when the "
+           "sampling flags leave it unset)"] if cfg.get("sampling") else []),
         "",
         "## Training data",
         "",
@@ -246,10 +248,13 @@ EVALUATOR_FILES = ("evaluator.safetensors", "evaluator_config.json", "stats.safe
 
 
 def update_model_dir(path: str | os.PathLike, evaluator_run: str | os.PathLike | None = None,
-                     metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+                     metrics: dict[str, Any] | None = None,
+                     sampling: dict[str, Any] | None = None) -> dict[str, Any]:
     """Add to an existing model directory: the evaluator it is measured with (the exported files of a
-    ``train-evaluator`` run, copied to ``evaluator/`` and named in config.json, so ``moscale eval`` finds it)
-    and/or more metrics (merged into config.json's ``metrics``); the model card is rewritten. Atomic per file."""
+    ``train-evaluator`` run, copied to ``evaluator/`` and named in config.json, so ``moscale eval`` finds it),
+    more metrics (merged into config.json's ``metrics``) and/or the sampling settings the model recommends
+    (config.json ``sampling``, e.g. ``{"cfg": 2.0}``: used wherever the user leaves them unset); the model card
+    is rewritten. Atomic per file."""
     from moscale_cli.utils.atomic import replace_dir, write_json_atomic, write_text_atomic
 
     path = Path(path)
@@ -271,6 +276,11 @@ def update_model_dir(path: str | os.PathLike, evaluator_run: str | os.PathLike |
         cfg["evaluator"] = EVALUATOR_DIR
     if metrics:
         cfg["metrics"] = {**(cfg.get("metrics") or {}), **metrics}
+    if sampling:
+        g = sampling.get("cfg")
+        if set(sampling) != {"cfg"} or isinstance(g, bool) or not isinstance(g, (int, float)) or g < 0:
+            raise CheckpointError(f"recommended sampling settings must be {{'cfg': g >= 0}}, got {sampling!r}")
+        cfg["sampling"] = {**(cfg.get("sampling") or {}), **sampling}
     write_json_atomic(path / "config.json", cfg)
     write_text_atomic(path / "README.md", _model_card(cfg))
     return cfg

@@ -48,6 +48,8 @@ def info_command(
         ("generator", f"{(cfg.get('generator') or {}).get('arch', 'next-scale')}"),
         ("length estimator", "yes" if cfg.get("length") else "no"),
         ("evaluator", f"{cfg['evaluator']}/ (used by moscale eval)" if cfg.get("evaluator") else "-"),
+        ("sampling", ", ".join(f"{k} {v}" for k, v in cfg["sampling"].items()) + " (recommended; flags override)"
+         if cfg.get("sampling") else "the reference's defaults (cfg 5)"),
         ("statistics", _fmt(cfg.get("stats", {}))),
         ("licence", cfg.get("license", "-")),
     ]

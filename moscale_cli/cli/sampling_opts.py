@@ -20,7 +20,9 @@ from moscale_cli.errors import ConfigError, UsageError
 from moscale_cli.sampling.config import DEFAULT_SAMPLING as D
 from moscale_cli.sampling.config import SamplingConfig
 
-CFG_OPT = typer.Option(D.cfg, "--cfg", help="Classifier-free guidance g (scale k uses g - 0.25 (k - 1); 0 = off).")
+CFG_OPT = typer.Option(None, "--cfg", show_default="the model's, else 5",
+                       help="Classifier-free guidance g (scale k uses g - 0.25 (k - 1); 0 = off). Default: the guidance "
+                            "the model directory recommends (config.json \"sampling\"), else the reference's 5.")
 REFINE_OPT = typer.Option(",".join(map(str, D.refine_steps)), "--refine-steps",
                           help="Refinement passes per scale, coarse to fine, comma-separated.")
 TOP_P_OPT = typer.Option(D.top_p, "--top-p", help="Nucleus sampling: keep the likeliest codes within this mass (1 = off).")
@@ -40,7 +42,7 @@ def parse_refine_steps(s: str) -> tuple[int, ...]:
 
 
 def sampling_from_flags(
-    cfg: float = D.cfg,
+    cfg: float | None = D.cfg,
     refine_steps: str = REFINE_OPT.default,
     top_p: float = D.top_p,
     top_k: int = D.top_k,
@@ -49,7 +51,7 @@ def sampling_from_flags(
 ) -> SamplingConfig:
     """One checked :class:`SamplingConfig` from the flat flags (bad values: a one-line usage error)."""
     try:
-        return SamplingConfig(refine_steps=parse_refine_steps(refine_steps), cfg=float(cfg), top_p=float(top_p),
+        return SamplingConfig(refine_steps=parse_refine_steps(refine_steps), cfg=None if cfg is None else float(cfg), top_p=float(top_p),
                               top_k=int(top_k), min_p=float(min_p), temperature=float(temperature))
     except ConfigError as e:
         raise UsageError(f"bad sampling options: {e}") from None
@@ -57,7 +59,7 @@ def sampling_from_flags(
 
 # (parameter name, type, option): the flags every sampling command gets, in --help order
 FLAGS: tuple[tuple[str, type, Any], ...] = (
-    ("cfg", float, CFG_OPT), ("refine_steps", str, REFINE_OPT), ("top_p", float, TOP_P_OPT),
+    ("cfg", float | None, CFG_OPT), ("refine_steps", str, REFINE_OPT), ("top_p", float, TOP_P_OPT),
     ("top_k", int, TOP_K_OPT), ("min_p", float, MIN_P_OPT), ("temperature", float, TEMPERATURE_OPT),
 )
 

@@ -218,6 +218,8 @@ def evaluate(model: str, data: str, evaluator: str, cfg: EvalConfig, sampling_cf
     dev = resolve_device(device)
     bundle = load_evaluator(evaluator, glove_dir=glove, device=dev)
     handle = load_model_handle(model, dev, need_generator=cfg.task != "reconstruction")
+    if sampling_cfg is not None and cfg.task != "reconstruction":
+        sampling_cfg = sampling_cfg.for_model(handle.sampling)
     if handle.feature_dim != bundle.feature_dim:
         raise UsageError(
             f"the model works on {handle.feature_dim}-dim features but the evaluator on {bundle.feature_dim} "

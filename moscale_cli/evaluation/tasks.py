@@ -82,6 +82,7 @@ class ModelHandle:
     feature_dim: int = 263
     source: str = ""
     kind: str = "model"  # "model" (a model directory) | "tokenizer" (an exported tokenizer run)
+    sampling: dict | None = None  # the model directory's recommended sampling settings (config.json "sampling")
 
 
 def load_model_handle(path: str | os.PathLike, device: torch.device, need_generator: bool) -> ModelHandle:
@@ -99,7 +100,8 @@ def load_model_handle(path: str | os.PathLike, device: torch.device, need_genera
             from moscale_cli.text.factory import get_text_encoder
 
             text_fn = cached_text_fn(get_text_encoder(lm.text_encoder, lm.text_max_tokens, device))
-        return ModelHandle(lm.tokenizer, lm.normalizer, lm.generator, text_fn, lm.feature_dim, str(p), "model")
+        return ModelHandle(lm.tokenizer, lm.normalizer, lm.generator, text_fn, lm.feature_dim, str(p), "model",
+                           lm.config.get("sampling"))
     from moscale_cli.model_dir import TOKENIZER_CONFIG
 
     if (p / TOKENIZER_CONFIG).is_file():

@@ -148,10 +148,12 @@ class MoScalePipeline:
         return [p.strip() for p in prompts]
 
     def check_sampling(self, sampling: SamplingConfig | None = None) -> SamplingConfig:
-        """``sampling`` (None = the defaults) checked against this model: one refine count per scale."""
+        """``sampling`` (None = the defaults) checked against this model (one refine count per scale), with what
+        was left to the model (the guidance) taken from its directory's recommendation."""
         scfg = SamplingConfig() if sampling is None else sampling
         if not isinstance(scfg, SamplingConfig):
             raise UsageError(f"sampling must be a SamplingConfig, got {type(scfg).__name__}")
+        scfg = scfg.for_model(self.config.get("sampling"))
         n = len(self.generator.scale_lengths)
         if len(scfg.refine_steps) != n:
             raise UsageError(

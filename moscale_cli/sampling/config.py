@@ -7,7 +7,9 @@ next-token sampler share its functions) and exposed by ``cli/sampling_opts.py``;
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
 from moscale_cli.config import ConfigBase
 from moscale_cli.errors import ConfigError
@@ -15,10 +17,14 @@ from moscale_cli.errors import ConfigError
 
 @dataclass
 class SamplingConfig(ConfigBase):
-    """Sampling settings; the defaults are the reference's evaluation settings (method spec §5)."""
+    """Sampling settings; the defaults are the reference's evaluation settings (method spec §5).
+
+    ``cfg=None`` (the default) means "the guidance the model recommends": a model directory may name one in its
+    config.json (``"sampling": {"cfg": 2.0}``, chosen on its validation split), and :meth:`for_model` fills it in;
+    without one it is the reference's :data:`REFERENCE_CFG` (5). An explicit ``cfg`` always wins."""
 
     refine_steps: tuple[int, ...] = (1, 2, 5, 10)  # refinement passes per scale, coarse to fine (the paper's T_k)
-    cfg: float = 5.0  # guidance g; scale k (0-based) uses t = g - cfg_decay * (k - 1): 5.25, 5.0, 4.75, 4.5; 0 = none
+    cfg: float | None = None  # guidance g (None: the model's, else 5); scale k (0-based) uses g - cfg_decay * (k - 1)
     cfg_decay: float = 0.25
     top_p: float = 0.9  # nucleus: keep the most likely codes whose cumulative probability stays <= top_p (1 = off)
     top_k: int = 0  # keep only the k most likely codes (0 = off; 1 = greedy)
@@ -34,7 +40,7 @@ class SamplingConfig(ConfigBase):
             raise ConfigError(f"refine steps must be integers, got {self.refine_steps!r}") from None
         if not self.refine_steps or min(self.refine_steps) < 1:
             raise ConfigError(f"refine steps must be positive integers, got {self.refine_steps}")
-        if self.cfg < 0:
+        if self.cfg is not None and self.cfg < 0:
             raise ConfigError(f"cfg must be >= 0, got {self.cfg}")
         if self.cfg_decay < 0:
             raise ConfigError(f"cfg_decay must be >= 0, got {self.cfg_decay}")
@@ -48,9 +54,26 @@ class SamplingConfig(ConfigBase):
     def guidance(self, k: int) -> float:
         """The guidance ``t`` of scale ``k`` (0-based) as the reference computes it: ``g + (k - 1) * -decay``,
         i.e. 5.25, 5.0, 4.75, 4.5 for g = 5 (floored at 0). ``cfg == 0`` means no guidance at any scale."""
-        if self.cfg == 0:
+        g = self.guidance_scale
+        if g == 0:
             return 0.0
-        return max(self.cfg - self.cfg_decay * (k - 1), 0.0)
+        return max(g - self.cfg_decay * (k - 1), 0.0)
+
+    @property
+    def guidance_scale(self) -> float:
+        """The guidance g in use: ``cfg``, or the reference's 5 when it was left to the model and not resolved."""
+        return REFERENCE_CFG if self.cfg is None else float(self.cfg)
+
+    def for_model(self, recommended: Mapping[str, Any] | None) -> SamplingConfig:
+        """This config with what was left to the model filled in from the model directory's ``"sampling"``
+        block (only ``cfg`` today), else with the reference's values. Explicit settings are kept."""
+        if self.cfg is not None:
+            return self
+        rec = dict(recommended or {})
+        unknown = sorted(set(rec) - {"cfg"})
+        if unknown:
+            raise ConfigError(f"unknown recommended sampling settings {unknown} (known: cfg)")
+        return replace(self, cfg=float(rec.get("cfg", REFERENCE_CFG)))
 
     @property
     def passes(self) -> int:
@@ -58,6 +81,7 @@ class SamplingConfig(ConfigBase):
         return sum(self.refine_steps)
 
 
+REFERENCE_CFG = 5.0  # the reference's guidance g (method spec §5), used when neither the user nor the model sets one
 DEFAULT_SAMPLING = SamplingConfig()
 
-__all__ = ["DEFAULT_SAMPLING", "SamplingConfig"]
+__all__ = ["DEFAULT_SAMPLING", "REFERENCE_CFG", "SamplingConfig"]

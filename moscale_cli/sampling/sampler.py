@@ -130,7 +130,7 @@ def text_rows(
     """The text rows a sampler runs: ``(tokens, mask, drop, B)`` for a batch of B prompts.
 
     ``text_features`` None: the model's null text (``null_tokens`` rows; B from ``batch_size`` or the lengths),
-    ``drop`` None. With guidance (``cfg.cfg > 0``) the prompts are doubled and ``drop`` marks the second half
+    ``drop`` None. With guidance (``cfg.guidance_scale > 0``) the prompts are doubled and ``drop`` marks the second half
     (dropped to the null text); ``drop`` is None exactly when there is no guidance."""
     if text_features is None:
         B = batch_size or int(torch.as_tensor(lengths_frames).numel())
@@ -139,7 +139,7 @@ def text_rows(
     tokens, mask = text_features.tokens_BSE.to(device), text_features.mask_BS.to(device)
     B = tokens.shape[0]
     drop = None
-    if cfg.cfg > 0:
+    if cfg.guidance_scale > 0:
         tokens, mask = torch.cat([tokens, tokens]), torch.cat([mask, mask])
         drop = torch.arange(2 * B, device=device) >= B
     return tokens, mask, drop, B

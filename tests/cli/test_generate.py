@@ -62,6 +62,7 @@ def test_info(cli_model_dir, run_cli):
     code, out, err = run_cli("info", cli_model_dir)
     assert code == 0, err
     assert "all-MiniLM-L6-v2" in out and "Apache-2.0" in out and "tiny-random" in out
+    assert "reference's defaults (cfg 5)" in out
     code, out, _ = run_cli("info", cli_model_dir, "--json")
     cfg = json.loads(out)
     assert cfg["parameters"]["generator"] > 0

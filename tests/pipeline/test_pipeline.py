@@ -124,3 +124,37 @@ def test_python_api_example_runs(tiny_model_dir, tmp_path, monkeypatch, capsys):
     assert np.load(tmp_path / "motion_0.npy").shape == (80, 22, 3)
     assert np.load(tmp_path / "motion_2.npy").shape == (80, 22, 3)
     assert (tmp_path / "motion_3.bvh").is_file()
+
+
+def test_recommended_guidance_from_the_model_directory(tiny_model_dir, tmp_path, monkeypatch):
+    """A model directory's "sampling" block sets the guidance a caller leaves unset; an explicit cfg wins, and
+    generating with the recommendation equals generating with that cfg given explicitly (bitwise)."""
+    import shutil
+
+    import moscale_cli.sampling.sampler as sampler_mod
+    from moscale_cli.errors import CheckpointError
+    from moscale_cli.model_dir import update_model_dir
+    from moscale_cli.pipeline import MoScalePipeline
+
+    d = tmp_path / "rec"
+    shutil.copytree(tiny_model_dir, d)
+    plain = MoScalePipeline.from_pretrained(d, device="cpu")
+    assert plain.check_sampling(None).cfg == 5.0  # no recommendation: the reference's g
+    cfg = update_model_dir(d, sampling={"cfg": 2.0})
+    assert cfg["sampling"] == {"cfg": 2.0}
+    pipe = MoScalePipeline.from_pretrained(d, device="cpu")
+    assert pipe.check_sampling(None).cfg == 2.0
+    assert pipe.check_sampling(FAST).cfg == 2.0 and pipe.check_sampling(FAST).refine_steps == (1, 1, 1, 1)
+    assert pipe.check_sampling(SamplingConfig(cfg=3.0)).cfg == 3.0
+    used = []
+    real_sample = sampler_mod.sample
+    monkeypatch.setattr(sampler_mod, "sample", lambda *a, **k: used.append(a[4].cfg) or real_sample(*a, **k))
+    kw = dict(frames=40, seed=3)
+    rec = pipe.generate("a person jumps", sampling=FAST, **kw)[0]
+    explicit = plain.generate("a person jumps", sampling=FAST.replace(cfg=2.0), **kw)[0]
+    pipe.generate("a person jumps", sampling=FAST.replace(cfg=5.0), **kw)
+    assert used == [2.0, 2.0, 5.0]
+    assert np.array_equal(rec.joints, explicit.joints)
+    for bad in ({"cfg": -1}, {"top_p": 0.5}, {"cfg": "x"}):
+        with pytest.raises(CheckpointError, match="recommended sampling"):
+            update_model_dir(d, sampling=bad)

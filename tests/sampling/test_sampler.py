@@ -232,3 +232,19 @@ def test_edit_extends_past_the_source_length(gen, tok):
     for k, (o, s) in enumerate(zip(out.ids, src, strict=True)):
         a, b = int(v_src[k][0]), int(v_new[k][0])
         assert torch.equal(o[0, :a], s[0, :a]) and (o[0, a:b] >= 0).all() and (o[0, b:] == -1).all()
+
+
+def test_cfg_left_to_the_model():
+    """cfg=None (the default) is the reference's 5 until a model's recommendation fills it in."""
+    from moscale_cli.errors import ConfigError
+    from moscale_cli.sampling.config import REFERENCE_CFG
+
+    s = SamplingConfig()
+    assert s.cfg is None and s.guidance_scale == REFERENCE_CFG == 5.0
+    assert [s.guidance(k) for k in range(4)] == [5.25, 5.0, 4.75, 4.5]
+    assert s.for_model(None).cfg == 5.0 and s.for_model({}).cfg == 5.0
+    assert s.for_model({"cfg": 2}).cfg == 2.0
+    assert [s.for_model({"cfg": 2}).guidance(k) for k in range(4)] == [2.25, 2.0, 1.75, 1.5]
+    assert SamplingConfig(cfg=0.0).for_model({"cfg": 2}).cfg == 0.0  # explicit wins, 0 included
+    with pytest.raises(ConfigError, match="unknown"):
+        s.for_model({"top_p": 0.5})

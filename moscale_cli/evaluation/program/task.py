@@ -125,6 +125,7 @@ def evaluate_program(
     ids = program_ids(data, cfg.split, labels, cfg.max_clips)
     dev = resolve_device(device)
     handle = load_model_handle(model, dev, need_generator=True)
+    sampling = sampling.for_model(handle.sampling)
     if handle.feature_dim != 263:
         raise UsageError("the program task checks SMPL-22 motion (263-dim features)")
     tok = handle.tokenizer
