@@ -101,3 +101,22 @@ def test_update_model_dir_names_the_evaluator_and_merges_metrics(model_with_eval
 
     with pytest.raises(CheckpointError, match="not an exported evaluator run"):
         update_model_dir(broken, evaluator_run=tmp_path)
+
+
+@pytest.mark.slow
+def test_the_shipped_default_model_evaluates_out_of_the_box(corpus, run_cli, tmp_path):
+    """No --model, no --evaluator: the default model, the evaluator its directory ships, its recommended cfg."""
+    from moscale_cli.model_dir import default_model_dir, read_model_config
+
+    cfg = read_model_config(default_model_dir())
+    assert cfg.get("evaluator") and (default_model_dir() / cfg["evaluator"] / "evaluator.safetensors").is_file()
+    rec = (cfg.get("sampling") or {}).get("cfg", 5.0)
+    for task, extra in (("program", ["--max-clips", 4, "--captions", "first"]),
+                        ("t2m", ["--batch-size", 8, "--replications", 1, "--mm-texts", 0])):
+        report = tmp_path / f"{task}.json"
+        code, out, err = run_cli("eval", "--data", corpus, "--task", task, "--split", "train", *extra, "--out", report,
+                                 *FAST)
+        assert code == 0, err
+        res = json.loads(report.read_text())
+        assert res["config"]["sampling"]["cfg"] == rec
+        assert Path(res["model"]["path"]).resolve() == default_model_dir().resolve()
