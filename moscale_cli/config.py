@@ -54,3 +54,25 @@ class ConfigBase:
         a = json.loads(json.dumps(self.to_dict()))
         b = json.loads(json.dumps(other.to_dict()))
         return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+
+RECOMMENDED_SAMPLING_KEYS = ("cfg",)
+
+
+def check_recommended_sampling(d: Any) -> dict[str, float]:
+    """A model directory's recommended sampling block (config.json ``"sampling"``, e.g. ``{"cfg": 2.0}``) checked
+    and normalised; the one rule used when it is written (``update_model_dir``) and when it is read
+    (``SamplingConfig.for_model``). Bad blocks raise :class:`ConfigError`."""
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"recommended sampling settings must be an object like {{\"cfg\": 2.0}}, got {d!r}")
+    unknown = sorted(set(d) - set(RECOMMENDED_SAMPLING_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown recommended sampling settings {unknown} (known: {', '.join(RECOMMENDED_SAMPLING_KEYS)})")
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+            raise ConfigError(f"recommended sampling setting {k} must be a number >= 0, got {v!r}")
+        out[k] = float(v)
+    return out

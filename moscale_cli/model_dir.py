@@ -28,7 +28,8 @@ from typing import Any
 
 import torch
 
-from moscale_cli.errors import CheckpointError
+from moscale_cli.config import check_recommended_sampling
+from moscale_cli.errors import CheckpointError, ConfigError
 from moscale_cli.models.layers import count_parameters
 
 FORMAT = "moscale-model"
@@ -277,9 +278,10 @@ def update_model_dir(path: str | os.PathLike, evaluator_run: str | os.PathLike |
     if metrics:
         cfg["metrics"] = {**(cfg.get("metrics") or {}), **metrics}
     if sampling:
-        g = sampling.get("cfg")
-        if set(sampling) != {"cfg"} or isinstance(g, bool) or not isinstance(g, (int, float)) or g < 0:
-            raise CheckpointError(f"recommended sampling settings must be {{'cfg': g >= 0}}, got {sampling!r}")
+        try:
+            sampling = check_recommended_sampling(sampling)
+        except ConfigError as e:
+            raise CheckpointError(f"{path}: {e}") from None
         cfg["sampling"] = {**(cfg.get("sampling") or {}), **sampling}
     write_json_atomic(path / "config.json", cfg)
     write_text_atomic(path / "README.md", _model_card(cfg))
@@ -309,6 +311,10 @@ def read_model_config(path: str | os.PathLike) -> dict[str, Any]:
     for key in ("tokenizer", "generator", "text_encoder", "feature_dim"):
         if key not in cfg:
             raise CheckpointError(f"{path}/config.json lacks the '{key}' entry")
+    try:
+        check_recommended_sampling(cfg.get("sampling"))
+    except ConfigError as e:
+        raise CheckpointError(f"{path}/config.json: {e}") from None
     missing = [f for f in REQUIRED_FILES if not (path / f).is_file()]
     if cfg.get("length") and not (path / "length.safetensors").is_file():
         missing.append("length.safetensors")
@@ -318,7 +324,6 @@ def read_model_config(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _build(kind: str, cls_cfg: Any, cls_mod: Any, d: dict[str, Any], path: Path) -> Any:
-    from moscale_cli.errors import ConfigError
 
     try:
         cfg = cls_cfg.from_dict(d)

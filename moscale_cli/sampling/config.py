@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from moscale_cli.config import ConfigBase
+from moscale_cli.config import ConfigBase, check_recommended_sampling
 from moscale_cli.errors import ConfigError
 
 
@@ -69,11 +69,8 @@ class SamplingConfig(ConfigBase):
         block (only ``cfg`` today), else with the reference's values. Explicit settings are kept."""
         if self.cfg is not None:
             return self
-        rec = dict(recommended or {})
-        unknown = sorted(set(rec) - {"cfg"})
-        if unknown:
-            raise ConfigError(f"unknown recommended sampling settings {unknown} (known: cfg)")
-        return replace(self, cfg=float(rec.get("cfg", REFERENCE_CFG)))
+        rec = check_recommended_sampling(recommended)
+        return replace(self, cfg=rec.get("cfg", REFERENCE_CFG))
 
     @property
     def passes(self) -> int:

@@ -158,3 +158,10 @@ def test_recommended_guidance_from_the_model_directory(tiny_model_dir, tmp_path,
     for bad in ({"cfg": -1}, {"top_p": 0.5}, {"cfg": "x"}):
         with pytest.raises(CheckpointError, match="recommended sampling"):
             update_model_dir(d, sampling=bad)
+    # a hand-edited block is refused when the directory is read, naming the file (no internal error)
+    import json
+
+    cfg["sampling"] = {"cfg": "abc"}
+    (d / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match=r"config.json: recommended sampling setting cfg must be a number"):
+        MoScalePipeline.from_pretrained(d, device="cpu")
