@@ -161,10 +161,10 @@ def main() -> None:
         p_rep, t_rep = sel / f"{ck.name}_program.json", sel / f"{ck.name}_t2m.json"
         if not p_rep.exists():
             run(["eval", "--model", str(d), "--data", str(merged), "--split", "val", "--task", "program", "--captions",
-                 "first", "--out", str(p_rep), *dev])
+                 "first", "--cfg", "5", "--out", str(p_rep), *dev])
         if not t_rep.exists():
             run(["eval", "--model", str(d), "--data", str(merged), "--split", "val", "--evaluator", str(evr),
-                 "--replications", "1", "--mm-texts", "0", "--out", str(t_rep), *dev])
+                 "--replications", "1", "--mm-texts", "0", "--cfg", "5", "--out", str(t_rep), *dev])
         rows.append({"checkpoint": ck.name, "step": int(ck.name.split("-")[1]), "program": program_score(report(p_rep)),
                      "fid": fid_score(report(t_rep))})
         print(f"  {ck.name}: program (val) {rows[-1]['program']:.3f}, FID (val) {rows[-1]['fid']:.3f}", flush=True)
@@ -181,7 +181,7 @@ def main() -> None:
     for g in [float(x) for x in args.cfg_grid.split(",")]:
         tag = f"{best['checkpoint']}_cfg{g:g}"
         p_rep, t_rep = sel / f"{tag}_program.json", sel / f"{tag}_t2m.json"
-        if g == 5.0:  # the selection above ran with the reference's g
+        if g == 5.0:  # the checkpoint selection above ran with the reference's g (--cfg 5)
             p_rep, t_rep = sel / f"{best['checkpoint']}_program.json", sel / f"{best['checkpoint']}_t2m.json"
         if not p_rep.exists():
             run(["eval", "--model", str(d), "--data", str(merged), "--split", "val", "--task", "program", "--captions",
