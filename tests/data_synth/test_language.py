@@ -100,6 +100,7 @@ def test_every_phrasing_states_what_the_program_requires():
             )
 
 
+@pytest.mark.slow
 def test_every_combination_renders_in_both_splits_with_its_states(rendered):
     seen = {split: Counter() for split in ("train", "heldout")}
     for split, items in rendered.items():
@@ -122,6 +123,7 @@ def test_every_combination_renders_in_both_splits_with_its_states(rendered):
                 assert seen["heldout" if split == "train" else "train"][e.id] == 0, e.id
 
 
+@pytest.mark.slow
 def test_no_training_caption_contains_a_heldout_phrasing(rendered):
     # all training captions in one text (a pattern never crosses a line)
     train = "\n".join(normalize(c.text) for _, c in rendered["train"])

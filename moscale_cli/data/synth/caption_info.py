@@ -32,11 +32,11 @@ class CaptionInfo:
     vague_count: tuple[bool, ...]  # per action
 
     def states_attr(self, action: int, attr: str) -> bool:
-        """Whether the caption states ``attr`` (``count``, ``side``, ``direction``, ...) of action ``action``."""
+        """Whether the caption states ``attr`` (``count``, ``side``, ``direction``...) of action ``action``."""
         return attr in self.states[action]
 
     def exact_count(self, action: int) -> bool:
-        """Whether the caption gives action ``action``'s count as a number ("twice", "3 times", "a couple")."""
+        """Whether the caption gives action ``action``'s count exactly ("twice", "3 times", "a couple of")."""
         return self.states_attr(action, "count") and not self.vague_count[action]
 
 
@@ -74,7 +74,7 @@ def caption_infos(label: dict, split: str | None = None) -> list[CaptionInfo]:
 
 
 def caption_info(label: dict, text: str) -> CaptionInfo | None:
-    """The record of the caption ``text`` of a label row (None when the row has no records or not this text)."""
+    """The record of the caption ``text`` of a label row (None: the row has no records, or not this text)."""
     for info in caption_infos(label):
         if info.text == text:
             return info
