@@ -32,7 +32,7 @@ class CaptionInfo:
     vague_count: tuple[bool, ...]  # per action
 
     def states_attr(self, action: int, attr: str) -> bool:
-        """Whether the caption states ``attr`` (``count``, ``side``, ``direction``...) of action ``action``."""
+        """Whether the caption states ``attr`` (``count``, ``side``, ``direction``...) of that action."""
         return attr in self.states[action]
 
     def exact_count(self, action: int) -> bool:
