@@ -333,6 +333,7 @@ _A: list[Bank] = [
         [angle=180] turns back the other way
         [angle=180] does an about-face
         [angle=180] turns on the spot to face backward
+        [angle=180] does a 180
         [angle=360] turns all the way around
         [angle=360] turns a full circle {dir}
         [angle=360] does a full turn {dir}
@@ -343,7 +344,7 @@ _A: list[Bank] = [
         """
         [angle=90] swivels a quarter of the way {dir}
         [angle=90] wheels {dir} by ninety degrees
-        [angle=180] does a 180
+        [angle=180] swings round to face behind
         [angle=180] reverses direction to face behind
         [angle=180] about-turns {dir}
         [angle=360] does a 360 {dir}
@@ -521,12 +522,13 @@ _A: list[Bank] = [
         does {n:clap/claps}
         brings {poss} hands together {c}
         claps in front of {poss} chest {c}
+        applauds {c}
         claps {poss} hands {c} in front of {own} body
         does {n:hand clap/hand claps}
         claps along {c}
         """,
         """
-        applauds {c}
+        strikes {poss} palms together {c}
         smacks {poss} palms together {c}
         does {n:handclap/handclaps}
         brings {poss} palms together with a smack {c}

@@ -29,9 +29,9 @@ open pace parade perch perform pirouette pitch pivot plop point proceed punch pu
 reach remain retreat reverse revolve rise:::rose roll rotate run:::ran rush saunter scale scamper scoot
 see:::saw settle shadowbox shift shuffle sidestep sidle signal sink:::sank sit:::sat slide:::slid smack
 sock spin:::spun spread:::spread spring:::sprang sprint squat stand:::stood start stay step stomp stoop
-straighten stretch stride:::strode stroll sway swing:::swung switch swivel take:::took tear:::tore
-throw:::threw thrust:::thrust toss trace trade tramp travel tread:::trod trek trot turn twirl use vault
-waggle wait walk wave wheel whirl windmill
+straighten stretch stride:::strode strike:::struck stroll sway swing:::swung switch swivel take:::took
+tear:::tore throw:::threw thrust:::thrust toss trace trade tramp travel tread:::trod trek trot turn twirl use
+vault waggle wait walk wave wheel whirl windmill
 """
 _DOUBLE = set(
     "begin bob clap dip drop get high-step hit hop jab jog lob plop put run sidestep sit spin squat step "
