@@ -336,19 +336,14 @@ def render(program: Program, rng: np.random.Generator, split: str, avoid: set[st
     )
     form = _frame_form(frame.text)
     finite = form in ("s3", "past")
+    plain = frame.text in ("{S} {VP}", "{S} {VP:past}")  # "a man waves", "a man waved"
     if n == 2 and finite and d.coin(P_FRONTED):
         fr = d.pick(wb.FRONTED, {}, split=d.structure_split())
         text = (fr.text.replace("{S}", subject).replace("{A:ing}", phrases[0].text("ing"))
                 .replace("{B:ing}", phrases[1].text("ing")).replace("{A}", phrases[0].text(form))
                 .replace("{B}", phrases[1].text(form)))  # fmt: skip
         return _caption(d, text, phrases)
-    if (
-        n == 1
-        and phrases[0].count is not None
-        and finite
-        and frame.text.startswith("{S}")
-        and d.coin(P_COUNT_FRONT)
-    ):
+    if n == 1 and phrases[0].count is not None and plain and d.coin(P_COUNT_FRONT):
         text = f"{phrases[0].count}, {subject} {phrases[0].text(form, front_count=True)}"
         return _caption(d, text, phrases)
     body = phrases[0].text(form)
@@ -364,7 +359,7 @@ def render(program: Program, rng: np.random.Generator, split: str, avoid: set[st
             .replace("{B}", phrases[i].text(b_form))
         )
     text = re.sub(r"\{VP(?::\w+)?\}", lambda _m: body, frame.text).replace("{S}", subject)
-    if n > 1 and finite and frame.text.startswith("{S}") and d.coin(P_OPENER):
+    if n > 1 and plain and d.coin(P_OPENER):
         op = d.pick(wb.OPENER, {}, split=d.structure_split()).text
         text = f"{op}, {text}" if d.coin(0.7) else f"{op} {text}"
     return _caption(d, text, phrases)
