@@ -5,6 +5,8 @@ A dataset directory holds::
     new_joint_vecs/<id>.npy   float32 (T, D) features (263 for SMPL-22, 251 for KIT-21)
     new_joints/<id>.npy       float32 (T, J, 3) joint positions (optional for reading)
     texts/<id>.txt            caption lines ``caption#tokens#from#to``
+    texts_heldout/<id>.txt    optional: held-out phrasings (procedural corpus), same format, never read
+                              for training; ``data merge`` carries them along
     train.txt val.txt test.txt all.txt train_val.txt   one id per line
     Mean.npy Std.npy          float32 (D,)
 
@@ -27,6 +29,7 @@ from moscale_cli.utils.atomic import atomic_path, replace_dir, write_text_atomic
 FEATS_DIR = "new_joint_vecs"
 JOINTS_DIR = "new_joints"
 TEXTS_DIR = "texts"
+HELDOUT_TEXTS_DIR = "texts_heldout"
 MEAN_FILE = "Mean.npy"
 STD_FILE = "Std.npy"
 CORE_SPLITS = ("train", "val", "test")
@@ -168,6 +171,10 @@ def joints_path(root: str | os.PathLike, name: str) -> Path:
 
 def text_path(root: str | os.PathLike, name: str) -> Path:
     return Path(root) / TEXTS_DIR / f"{name}.txt"
+
+
+def heldout_text_path(root: str | os.PathLike, name: str) -> Path:
+    return Path(root) / HELDOUT_TEXTS_DIR / f"{name}.txt"
 
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:

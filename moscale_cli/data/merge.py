@@ -1,9 +1,10 @@
 """Merging dataset folders (``moscale data merge``) and summarising one (``moscale data stats``).
 
-``merge_datasets`` copies the clips of every source (features, joints where present, captions) into
-one folder, concatenates train/val/test, and recomputes Mean/Std over all merged clips. With
-``prefix_names`` every id becomes ``<source folder name>_<id>``; without it, a name used by two sources
-is an error. The result is built in a hidden folder and renamed into place at the end.
+``merge_datasets`` copies the clips of every source (features, joints where present, captions, the
+procedural corpus's held-out captions where present) into one folder, concatenates train/val/test, and
+recomputes Mean/Std over all merged clips. With ``prefix_names`` every id becomes
+``<source folder name>_<id>``; without it, a name used by two sources is an error. The result is built in
+a hidden folder and renamed into place at the end.
 """
 
 from __future__ import annotations
@@ -127,6 +128,10 @@ def merge_datasets(
             feats.append(f)
             shutil.copyfile(layout.feature_path(r, name), layout.feature_path(stage, new))
             shutil.copyfile(layout.text_path(r, name), layout.text_path(stage, new))
+            held = layout.heldout_text_path(r, name)
+            if held.is_file():
+                layout.heldout_text_path(stage, new).parent.mkdir(exist_ok=True)
+                shutil.copyfile(held, layout.heldout_text_path(stage, new))
             jp = layout.joints_path(r, name)
             if jp.is_file():
                 shutil.copyfile(jp, layout.joints_path(stage, new))

@@ -11,14 +11,16 @@ import pytest
 from typer.testing import CliRunner
 
 from moscale_cli.cli.app import app, main
-from moscale_cli.data.synth.captions import LEXICON, make_captions, tokens_of
+from moscale_cli.data.synth.caption_info import caption_infos
+from moscale_cli.data.synth.captions import LEXICON, make_caption_set, make_captions, tokens_of
 from moscale_cli.data.synth.corpus import build_corpus, split_of
+from moscale_cli.data.synth.language.lexicon import WORD, known
 from moscale_cli.data.synth.program import ActionSpec, Program, sample_program
 from moscale_cli.errors import UsageError
 from moscale_cli.motion.features import recover_from_ric
 from moscale_cli.motion.normalize import compute_stats
 
-POS = {"VERB", "NOUN", "DET", "ADP", "NUM", "ADV", "ADJ", "PRON", "CCONJ", "SCONJ", "AUX"}
+POS = {"VERB", "NOUN", "DET", "ADP", "NUM", "ADV", "ADJ", "PRON", "CCONJ", "SCONJ", "AUX", "PART", "INTJ"}
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -66,15 +68,21 @@ def test_captions_and_labels(corpus):
     assert [lb["id"] for lb in labels] == (corpus / "all.txt").read_text().split()
     for lb in labels:
         lines = (corpus / "texts" / f"{lb['id']}.txt").read_text().splitlines()
-        assert len(lines) >= 3 and len(set(lines)) == len(lines)
-        for ln in lines:
+        held = (corpus / "texts_heldout" / f"{lb['id']}.txt").read_text().splitlines()
+        assert 3 <= len(lines) <= 5 and len(set(lines)) == len(lines) and len(held) == 2
+        for ln in lines + held:
             cap, toks, t0, t1 = ln.split("#")
             assert (t0, t1) == ("0.0", "0.0")
-            words = cap.lower().replace(",", " ").replace(".", " ").split()
+            words = WORD.findall(cap)
             pairs = [t.split("/") for t in toks.split()]
             assert len(pairs) == len(words)
             assert all(p in POS for _, p in pairs)
-        assert [c for c in lb["captions"]] == [ln.split("#")[0] for ln in lines]
+        assert lb["captions"] == [ln.split("#")[0] for ln in lines]
+        assert lb["heldout_captions"] == [ln.split("#")[0] for ln in held]
+        infos = caption_infos(lb)
+        assert [i.text for i in infos] == lb["captions"] + lb["heldout_captions"]
+        assert [i.split for i in infos] == ["train"] * len(lines) + ["heldout"] * 2
+        assert all(len(i.states) == len(lb["actions"]) for i in infos)
         spans = [a["span"] for a in lb["actions"]]
         assert spans[0][0] == 0 and spans[-1][1] == lb["frames"]
         assert lb["frames"] == np.load(corpus / "new_joints" / f"{lb['id']}.npy").shape[0]
@@ -90,6 +98,7 @@ def test_tokens_are_lemmatised_and_tagged():
         "someone/PRON wave/VERB the/DET left/ADJ hand/NOUN twice/ADV"
     )
     assert tokens_of("a man does two jumping jacks|NOUN") == "a/DET man/NOUN do/VERB two/NUM jump/VERB jack/NOUN"
+    assert tokens_of("A man does a side-straddle hop.") == "a/DET man/NOUN do/VERB a/DET sidestraddle/ADJ hop/NOUN"
     with pytest.raises(KeyError):
         tokens_of("a person moonwalks")
 
@@ -101,9 +110,11 @@ def test_captions_state_counts_sides_and_order():
     assert len(caps) == 5
     for cap, toks in caps:
         low = cap.lower()
-        assert "three" in low and ("twice" in low or "two times" in low) and "left" in low
-        assert low.index("jumping jack") < low.index("wave")
-        assert "three/NUM" in toks and "left/ADJ" in toks
+        assert "left" in low and "left/" in toks
+        assert low.startswith(("before ", "prior to ")) or low.index("jack" if "jack" in low else "jump") < low.index("wav")
+    train, held = make_caption_set(prog, np.random.default_rng(1))
+    assert 3 <= len(train) <= 5 and len(held) == 2
+    assert all(c.states[1] == ["count", "side"] for c in train + held)
 
 
 def test_every_program_word_is_in_the_lexicon():
@@ -111,10 +122,12 @@ def test_every_program_word_is_in_the_lexicon():
     seen = Counter()
     for _ in range(400):
         prog = sample_program(rng)
-        for cap, _toks in make_captions(prog, rng):
-            for w in cap.lower().replace(",", " ").replace(".", " ").split():
-                assert w in LEXICON
-            seen.update(a.action for a in prog.actions)
+        train, held = make_caption_set(prog, rng)
+        for c in train + held:
+            words = WORD.findall(c.text)
+            assert all(known(w) for w in words), c.text
+            assert all(w.lower().replace("-", "") in LEXICON for w in words if not w.isdigit()), c.text
+        seen.update(a.action for a in prog.actions)
     assert len(seen) >= 30  # the sampler draws every action
 
 
@@ -147,10 +160,29 @@ def test_cli_synth(tmp_path, capsys):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no leftovers
 
 
-def test_dataset_reader_accepts_the_corpus(corpus):
+def test_dataset_reader_accepts_the_corpus_and_never_reads_heldout_captions(corpus):
     from moscale_cli.data.dataset import MotionDataset
 
     ds = MotionDataset(str(corpus), split="all")
     item = ds[0]
     assert item["feats"].shape == (196, 263)
     assert "/" in item["tokens"]
+    labels = {lb["id"]: lb for lb in map(json.loads, (corpus / "labels.jsonl").read_text().splitlines())}
+    read = {c.caption for e in ds.entries for c in e.captions}
+    assert read == {c for lb in labels.values() for c in lb["captions"]}
+    assert not read & {c for lb in labels.values() for c in lb["heldout_captions"]}
+
+
+def test_merge_carries_heldout_captions_and_labels(corpus, tmp_path):
+    from moscale_cli.data.merge import merge_datasets
+
+    out = tmp_path / "merged"
+    merge_datasets(out, [corpus], prefix_names=True)
+    names = (corpus / "all.txt").read_text().split()
+    for n in names:
+        assert (out / "texts_heldout" / f"c_{n}.txt").read_bytes() == (corpus / "texts_heldout" / f"{n}.txt").read_bytes()
+    rows = [json.loads(ln) for ln in (out / "labels.jsonl").read_text().splitlines()]
+    src = {lb["id"]: lb for lb in map(json.loads, (corpus / "labels.jsonl").read_text().splitlines())}
+    for r in rows:
+        old = src[r["id"].removeprefix("c_")]
+        assert r["heldout_captions"] == old["heldout_captions"] and r["caption_info"] == old["caption_info"]

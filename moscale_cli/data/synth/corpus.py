@@ -14,12 +14,13 @@ import multiprocessing as mp
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from moscale_cli.data.synth.captions import make_captions
+from moscale_cli.data.layout import HELDOUT_TEXTS_DIR
+from moscale_cli.data.synth.captions import make_caption_set
 from moscale_cli.data.synth.compose import Composed, compose
 from moscale_cli.data.synth.program import FPS, ActionSpec, Program, sample_program
 from moscale_cli.errors import DatasetError, UsageError
@@ -38,6 +39,9 @@ class Clip:
     captions: list[tuple[str, str]]  # (caption, tokens)
     program: Program
     contacts: np.ndarray  # (T, 2) bool, planted feet (generator ground truth)
+    # held-out phrasings (texts_heldout/, never read for training) and what every caption states
+    heldout: list[tuple[str, str]] = field(default_factory=list)  # (caption, tokens)
+    caption_info: list[dict] = field(default_factory=list)  # training captions first, then held-out ones
 
     def label(self, seed: int, index: int) -> dict:
         return {
@@ -48,6 +52,8 @@ class Clip:
             "fps": FPS,
             "actions": [a.to_dict() for a in self.program.actions],
             "captions": [c for c, _ in self.captions],
+            "heldout_captions": [c for c, _ in self.heldout],
+            "caption_info": self.caption_info,
         }
 
 
@@ -106,8 +112,9 @@ def generate_clip(seed: int, index: int, program: Program | None = None) -> Clip
         raise DatasetError(f"could not draw a clip for seed {seed}, index {index}")
     feats = joints_to_features(composed.joints, SMPL22, retarget=False)
     joints = canonicalize_joints(composed.joints, SMPL22)[:-1].astype(np.float32)
-    caps = make_captions(prog, rng)
-    return Clip(clip_name(index), joints, feats.astype(np.float32), caps, prog, composed.contacts[:-1])
+    train, heldout = make_caption_set(prog, rng)
+    return Clip(clip_name(index), joints, feats.astype(np.float32), [(c.text, c.tokens) for c in train], prog,
+                composed.contacts[:-1], [(c.text, c.tokens) for c in heldout], [c.info() for c in train + heldout])
 
 
 def _save_npy(path: Path, arr: np.ndarray) -> None:
@@ -120,6 +127,9 @@ def write_clip(root: Path, clip: Clip) -> None:
     _save_npy(root / "new_joints" / f"{clip.name}.npy", clip.joints)
     text = "".join(f"{c}#{t}#0.0#0.0\n" for c, t in clip.captions)
     (root / "texts" / f"{clip.name}.txt").write_text(text, encoding="utf-8")
+    if clip.heldout:
+        text = "".join(f"{c}#{t}#0.0#0.0\n" for c, t in clip.heldout)
+        (root / HELDOUT_TEXTS_DIR / f"{clip.name}.txt").write_text(text, encoding="utf-8")
 
 
 def _work(args: tuple[str, int, int]) -> tuple[int, str]:
@@ -161,7 +171,7 @@ def build_corpus(
     if tmp.exists():
         shutil.rmtree(tmp)
     try:
-        for sub in ("new_joint_vecs", "new_joints", "texts"):
+        for sub in ("new_joint_vecs", "new_joints", "texts", HELDOUT_TEXTS_DIR):
             (tmp / sub).mkdir(parents=True)
         labels: list[str | None] = [None] * clips
         jobs = [(str(tmp), int(seed), i) for i in range(clips)]
