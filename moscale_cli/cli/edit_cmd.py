@@ -117,7 +117,8 @@ def _write(
         rig_frames = source_rig_frames(m)
     on_target = None
     if target is not None:  # --rig FILE.bvh
-        on_target = ro.save_outputs(outputs, m.joints, m.fps, m.caption, m.features, features, target, verbose)
+        on_target = ro.save_outputs(outputs, m.joints, m.fps, m.caption, m.features if features else None, features,
+                                    target, verbose)
     for path in outputs if on_target is None else []:
         if on_rig and path.suffix.lower() == ".bvh":
             write_source_bvh(m, path, rig_frames)

@@ -151,7 +151,7 @@ def generate(
     for m in motions:
         paths = output_paths(files, len(texts), num_samples, m.prompt_index, m.sample_index)
         info(f"{m.caption or '(unconditional)'!s}: {m.frames} frames ({m.seconds:.1f} s)")
-        ro.save_outputs(paths, m.joints, m.fps, m.caption, m.features, features, target, verbose)
+        ro.save_outputs(paths, m.joints, m.fps, m.caption, m.features if features else None, features, target, verbose)
         written += paths
     pages = [o for o in outputs if ro.is_page(o)]
     for i in range(len(texts) if pages else 0):  # a page per prompt: its samples side by side
