@@ -80,6 +80,9 @@ def load_test_module(relpath: str):
     path = ROOT / "tests" / relpath
     spec = importlib.util.spec_from_file_location("moscale_tests_" + path.stem, path)
     mod = importlib.util.module_from_spec(spec)
+    import sys
+
+    sys.modules[spec.name] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
 
@@ -94,6 +97,12 @@ def tiny_models():
 def rigs():
     """The ``tests/motion/rigs.py`` module: synthetic CMU/Mixamo-style rigs and broken BVH files."""
     return load_test_module("motion/rigs.py")
+
+
+@pytest.fixture(scope="session")
+def families():
+    """The ``tests/motion/families.py`` module: BVH rigs of the common naming families, test motions."""
+    return load_test_module("motion/families.py")
 
 
 @pytest.fixture(scope="session")
@@ -116,5 +125,87 @@ def run_cli(capsys):
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         o, e = capsys.readouterr()
         return code, o, e
+
+    return run
+
+
+# ---------------------------------------------------------------------------------------- external tools
+# Tests that need an outside tool skip with the reason when it is missing here; CI installs the tools
+# (.ci/run) and sets MOSCALE_REQUIRE_TOOLS=1, which turns those skips into failures.
+def _missing_tool(reason: str) -> None:
+    if os.environ.get("MOSCALE_REQUIRE_TOOLS") == "1":
+        pytest.fail(f"{reason} (MOSCALE_REQUIRE_TOOLS=1: CI must install it, see .ci/run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def blender_python() -> str:
+    """A Python that imports Blender's ``bpy`` (PyPI wheel; it pins numpy < 2, so it lives in its own
+    environment): $MOSCALE_BPY_PYTHON, else .ci/bpy-venv/bin/python, else this Python if it has bpy."""
+    import shutil
+    import subprocess
+    import sys
+
+    for cand in (os.environ.get("MOSCALE_BPY_PYTHON"), str(ROOT / ".ci" / "bpy-venv" / "bin" / "python"), sys.executable):
+        if cand and (Path(cand).is_file() or shutil.which(cand)):
+            ok = subprocess.run([cand, "-c", "import bpy"], capture_output=True, timeout=120).returncode == 0
+            if ok:
+                return cand
+    _missing_tool("Blender's Python module bpy not found (pip install bpy in a Python 3.11 venv, then set MOSCALE_BPY_PYTHON)")
+    raise AssertionError  # unreachable
+
+
+@pytest.fixture(scope="session")
+def gltf_validator() -> list[str]:
+    """The command that validates glTF files with the Khronos glTF-Validator (tools/validate_gltf.mjs)."""
+    import shutil
+
+    node = shutil.which("node")
+    if node is None or not (ROOT / "tools" / "node_modules" / "gltf-validator").is_dir():
+        _missing_tool("the Khronos glTF-Validator is not installed (needs node; run: cd tools && npm ci --omit=dev)")
+    return [str(node), str(ROOT / "tools" / "validate_gltf.mjs")]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Headless Chromium (Debian's package: apt-get install chromium), or $MOSCALE_CHROMIUM."""
+    import shutil
+
+    for cand in (os.environ.get("MOSCALE_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(cand) if cand else None
+        if path:
+            return path
+    _missing_tool("Chromium not found (apt-get install chromium, or set MOSCALE_CHROMIUM)")
+    raise AssertionError  # unreachable
+
+
+@pytest.fixture(scope="session")
+def validate_gltf(gltf_validator):
+    """``validate_gltf(path) -> report``: the glTF-Validator's JSON report of a .glb/.gltf file."""
+    import json
+    import subprocess
+
+    def run(path: Path) -> dict:
+        res = subprocess.run([*gltf_validator, str(path)], capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout.strip().splitlines()[-1])
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def read_in_blender(blender_python):
+    """``read_in_blender(path, fps) -> dict``: what Blender's own importer makes of a .glb/.gltf/.bvh file
+    (tests/io/blender_probe.py: bone names, the action's frame range, the scene's rate, bone heads)."""
+    import json
+    import subprocess
+
+    probe = ROOT / "tests" / "io" / "blender_probe.py"
+
+    def run(path: Path, fps: float) -> dict:
+        res = subprocess.run([blender_python, str(probe), str(path), str(fps)], capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr[-2000:]
+        line = next(ln for ln in res.stdout.splitlines() if ln.startswith("BLENDER_PROBE "))
+        return json.loads(line[len("BLENDER_PROBE ") :])
 
     return run

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from moscale_cli.cli import rig_opts as ro
 from moscale_cli.cli import sampling_opts as so
 
 if TYPE_CHECKING:
@@ -78,35 +79,52 @@ def _prepare(outputs: list[Path], report: Path | None) -> list[Path]:
 RIGS = ("source", "template")
 
 
+def rig_target(rig: str | None, mapping: str | None) -> Any:
+    """The ``TargetRig`` of ``--rig FILE.bvh`` (None for source/template/no rig); other values are a usage error."""
+    if rig is not None and rig not in RIGS and not rig.lower().endswith(".bvh"):
+        raise UsageError(f"--rig must be 'source', 'template' or a .bvh rig file, got {rig!r}")
+    return ro.load_rig(rig if ro.is_rig_file(rig) else None, mapping)
+
+
 def check_rig(rig: str | None, source: Any) -> str:
     """The rig of .bvh outputs: ``--rig`` checked against the source (an ``EditSource`` or None); default
-    "source" for a BVH source, else "template"."""
+    "source" for a BVH source, else "template"; "file" for a rig file (``--rig FILE.bvh``)."""
     is_bvh = source is not None and getattr(source, "kind", None) == "bvh"
+    if ro.is_rig_file(rig):
+        return "file"
     if rig is None:
         return "source" if is_bvh else "template"
     if rig not in RIGS:
-        raise UsageError(f"--rig must be 'source' or 'template', got {rig!r}")
+        raise UsageError(f"--rig must be 'source', 'template' or a .bvh rig file, got {rig!r}")
     if rig == "source" and not is_bvh:
         raise UsageError("--rig source needs a .bvh source motion (use --rig template)")
     return rig
 
 
 def _write(
-    m: Any, outputs: list[Path], features: bool, verbose: bool, report: Path | None, took: float, rig: str = "template"
+    m: Any, outputs: list[Path], features: bool, verbose: bool, report: Path | None, took: float, rig: str = "template",
+    target: Any = None,
 ) -> None:
     from moscale_cli.cli.common import console, info, out
     from moscale_cli.io.files import save_motion
     from moscale_cli.utils.atomic import write_json_atomic
 
-    on_rig = rig == "source" and any(p.suffix.lower() == ".bvh" for p in outputs)
+    on_rig = rig == "source" and any(p.suffix.lower() in (".bvh", ".glb", ".gltf") for p in outputs)
     rig_frames = None
     if on_rig:  # solved before any file is written: a failure leaves no output
-        from moscale_cli.pipeline.source_rig import source_rig_frames, write_source_bvh
+        from moscale_cli.pipeline.source_rig import source_rig_frames, write_source_bvh, write_source_gltf
 
         rig_frames = source_rig_frames(m)
-    for path in outputs:
+    on_target = None
+    if target is not None:  # --rig FILE.bvh
+        on_target = ro.save_outputs(outputs, m.joints, m.fps, m.caption, m.features if features else None, features,
+                                    target, verbose)
+    for path in outputs if on_target is None else []:
         if on_rig and path.suffix.lower() == ".bvh":
             write_source_bvh(m, path, rig_frames)
+            continue
+        if on_rig and path.suffix.lower() in (".glb", ".gltf"):
+            write_source_gltf(m, path, rig_frames)
             continue
         save_motion(path, m.joints, features=m.features, caption=m.caption,
                     write_features=features and path.suffix.lower() == ".npy", fps=m.fps)
@@ -127,6 +145,9 @@ def _write(
             "source_offset": m.source_offset, "space": getattr(m, "space", "model"), "seams": s.to_dict(),
             "seconds_taken": round(took, 3),
             **({"rig": {"frames": len(rig_frames.keep), "kept": int(rig_frames.keep.sum())}} if rig_frames is not None else {}),
+            **({"target_rig": {"file": str(target.clip.path), "frames": on_target.frames, "fps": target.fps,
+                               "mpjpe_m": round(on_target.mpjpe, 6), "max_error_m": round(on_target.max_error, 6)}}
+               if on_target is not None else {}),
         })
     for p in outputs:
         out.print(str(p), highlight=False, soft_wrap=True)
@@ -134,15 +155,16 @@ def _write(
 
 def _run(
     model: str | None, device: str, text: bool, outputs: list[Path], features: bool, verbose: bool,
-    report: Path | None, task: Callable[[Any], Any], rig: str = "template",
+    report: Path | None, task: Callable[[Any], Any], rig: str = "template", target: Any = None,
 ) -> None:
-    """Load the pipeline, run ``task(pipe)`` (timed without the loading) and write its motion."""
+    """Load the pipeline, run ``task(pipe)`` (timed without the loading) and write its motion (on ``target``,
+    a ``TargetRig``, when given)."""
     import time
 
     pipe = _pipeline(model, device, text)
     t0 = time.perf_counter()
     m = task(pipe)
-    _write(m, outputs, features, verbose, report, time.perf_counter() - t0, rig)
+    _write(m, outputs, features, verbose, report, time.perf_counter() - t0, rig, target)
 
 
 def _fmt_regions(regions: list[tuple[int, int]]) -> str:
@@ -163,7 +185,7 @@ def _pipeline(model: str | None, device: str, text: bool = True) -> Any:
 _OPT_SEED = typer.Option(0, "--seed", help="Random seed; the same seed gives the same result.")
 _OPT_MODEL = typer.Option(None, "--model", "-m", help="Model directory or hub id (default: the installed model).")
 _OPT_DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N.")
-_OPT_OUT = typer.Option([], "--output", "-o", help="Output file: .bvh, .npy or .mp4/.gif; repeat for several.")
+_OPT_OUT = typer.Option([], "--output", "-o", help="Output file: .bvh, .npy, .mp4/.gif, .glb/.gltf or .html; repeat for several.")
 _OPT_FEATS = typer.Option(False, "--features", help="Write the 263-dim features (not joints; the model's space) to .npy outputs.")
 _OPT_UNCOND = typer.Option(False, "--unconditional", help="Regenerate without text.")
 _OPT_BLEND = typer.Option(DEFAULT_BLEND, "--blend", help="Frames of smooth transition inside each regenerated region.")
@@ -171,9 +193,10 @@ _OPT_VERBOSE = typer.Option(False, "--verbose", "-v", help="Print the seam measu
 _OPT_REPORT = typer.Option(None, "--report", help="Write regions and seam numbers to this JSON file.")
 _OPT_RIG = typer.Option(
     None, "--rig",
-    help="Skeleton of .bvh outputs: 'source' = the source BVH's own hierarchy (names, offsets, channel order, "
-    "extra joints), frame time and units, frames outside the regions verbatim; 'template' = a 22-joint BVH. "
-    "Default: source for a .bvh source, else template.",
+    help="Skeleton of .bvh (and .glb/.gltf) outputs: 'source' = the source BVH's own hierarchy (names, offsets, "
+    "channel order, extra joints), frame time and units, frames outside the regions verbatim; 'template' = a "
+    "22-joint BVH; FILE.bvh = that rig's hierarchy, rest pose, units and frame rate (joints that map to the body "
+    "solved, the others at rest, feet planted; see --rig-mapping). Default: source for a .bvh source, else template.",
 )
 _REGION_HELP = (
     "Region to regenerate, START:END in frames at 20 fps or in seconds (40:120, 2.5s:4s); repeatable. "
@@ -195,11 +218,13 @@ def edit(
     seed: int = _OPT_SEED, sampling: SamplingConfig = None, model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
     features: bool = _OPT_FEATS, unconditional: bool = _OPT_UNCOND, blend: int = _OPT_BLEND,
     verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT, rig: str = _OPT_RIG,
+    rig_mapping: str = ro.RIG_MAPPING_OPT,
 ) -> None:
     """Regenerate time regions of a motion under a (new) text; every other frame stays exactly as it was."""
     from moscale_cli.pipeline.sources import load_source
 
     outs = _prepare(output, report)
+    target = rig_target(rig, rig_mapping)
     if text is None and not unconditional:
         raise UsageError("give a TEXT prompt for the regenerated regions (or --unconditional)")
     if region and mask is not None:
@@ -217,7 +242,7 @@ def edit(
             src, text, regions=regions, mask=mask_arr, frames=frames, extend=extend, seed=seed, sampling=sampling,
             unconditional=unconditional, blend=blend,
         ),
-        rig_kind,
+        rig_kind, target,
     )
 
 
@@ -234,11 +259,13 @@ def inbetween(
     seed: int = _OPT_SEED, sampling: SamplingConfig = None, model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
     features: bool = _OPT_FEATS, unconditional: bool = _OPT_UNCOND, blend: int = _OPT_BLEND,
     verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT, rig: str = _OPT_RIG,
+    rig_mapping: str = ro.RIG_MAPPING_OPT,
 ) -> None:
     """Generate the frames between two motions (or the middle of one) under a text."""
     from moscale_cli.pipeline.sources import load_source
 
     outs = _prepare(output, report)
+    target = rig_target(rig, rig_mapping)
     if text is None and not unconditional:
         raise UsageError("give a TEXT prompt for the generated frames (or --unconditional)")
     n = parse_time(frames, what="--frames") if frames is not None else None
@@ -257,7 +284,7 @@ def inbetween(
             text, start=a, end=b, frames=n, source=src, keep_start=k0, keep_end=k1, seed=seed, sampling=sampling,
             unconditional=unconditional, blend=blend,
         ),
-        rig_kind,
+        rig_kind, target,
     )
 
 
@@ -268,11 +295,13 @@ def compose(
     overlap: str = typer.Option("1s", "--overlap", help="Frames (or seconds) of the previous window each window continues from."),
     seed: int = _OPT_SEED, sampling: SamplingConfig = None, model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
     features: bool = _OPT_FEATS, blend: int = _OPT_BLEND, verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT,
+    rig: Path = ro.RIG_OPT, rig_mapping: str = ro.RIG_MAPPING_OPT,
 ) -> None:
     """One continuous motion of any length from several prompts, window by window."""
     from moscale_cli.cli.common import progress
 
     outs = _prepare(output, report)
+    target = ro.load_rig(rig, rig_mapping)
     segs = [parse_segment(s) for s in segments]
     ov = parse_time(overlap, what="--overlap")
 
@@ -285,7 +314,7 @@ def compose(
                 on_window=lambda i, n: bar.update(task, completed=i + 1, total=n),
             )
 
-    _run(model, device, True, outs, features, verbose, report, run)
+    _run(model, device, True, outs, features, verbose, report, run, target=target)
 
 
 def register(app: typer.Typer) -> None:

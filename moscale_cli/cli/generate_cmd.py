@@ -1,4 +1,4 @@
-"""`moscale generate`: text to motion files (.bvh, .npy, .mp4/.gif)."""
+"""`moscale generate`: text to motion files (.bvh, .npy, .mp4/.gif, .glb/.gltf, .html), optionally on a user's rig."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from moscale_cli.cli import rig_opts as ro
 from moscale_cli.cli import sampling_opts as so
 
 if TYPE_CHECKING:
@@ -77,7 +78,8 @@ def check_outputs(outputs: list[Path]) -> None:
 @so.sampling_options
 def generate(
     text: str = typer.Argument(None, help="The prompt (omit with --prompts FILE or --unconditional)."),
-    output: list[Path] = typer.Option([], "--output", "-o", help="Output file: .bvh, .npy or .mp4/.gif; repeat for several formats."),
+    output: list[Path] = typer.Option([], "--output", "-o", help="Output file: .bvh, .npy, .mp4/.gif, .glb/.gltf (glTF) or .html "
+                                      "(a page that plays the motion in 3D; all samples of a prompt side by side); repeat for several formats."),
     seconds: float = typer.Option(None, "--seconds", "-s", help="Length in seconds (default: the length estimator)."),
     frames: int = typer.Option(None, "--frames", "-f", help="Length in frames at 20 fps (40..196, rounded down to a multiple of 4)."),
     num_samples: int = typer.Option(1, "--num-samples", "-n", help="Motions per prompt (numbered files)."),
@@ -91,8 +93,11 @@ def generate(
     batch_size: int = typer.Option(32, "--batch-size", help="Motions generated at once."),
     threads: int = typer.Option(None, "--threads", help="CPU threads (default: the cores not busy with other work; "
                                 "OMP_NUM_THREADS is respected)."),
+    rig: Path = ro.RIG_OPT,
+    rig_mapping: str = ro.RIG_MAPPING_OPT,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the joint error of outputs on --rig."),
 ) -> None:
-    """Generate motion from text and write it as BVH, NPY or MP4."""
+    """Generate motion from text and write it as BVH, NPY, MP4, glTF or an HTML page (optionally on your rig)."""
     from moscale_cli.cli.common import info, progress, warn
 
     outputs = [Path(o) for o in output]
@@ -118,7 +123,7 @@ def generate(
         texts = [text or ""]
         lens = frames
 
-    from moscale_cli.io.files import save_motion
+    target = ro.load_rig(rig, rig_mapping)  # read and checked before any generation
     from moscale_cli.pipeline import MoScalePipeline
 
     set_cpu_threads(threads, device)
@@ -142,12 +147,18 @@ def generate(
         else:  # not ours: hand it back to Python's usual warning machinery
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     written = []
+    files = [o for o in outputs if not ro.is_page(o)]
     for m in motions:
-        for path in output_paths(outputs, len(texts), num_samples, m.prompt_index, m.sample_index):
-            save_motion(path, m.joints, features=m.features, caption=m.caption,
-                        write_features=features and path.suffix.lower() == ".npy", fps=m.fps)
-            written.append(path)
+        paths = output_paths(files, len(texts), num_samples, m.prompt_index, m.sample_index)
         info(f"{m.caption or '(unconditional)'!s}: {m.frames} frames ({m.seconds:.1f} s)")
+        ro.save_outputs(paths, m.joints, m.fps, m.caption, m.features if features else None, features, target, verbose)
+        written += paths
+    pages = [o for o in outputs if ro.is_page(o)]
+    for i in range(len(texts) if pages else 0):  # a page per prompt: its samples side by side
+        ms = sorted((m for m in motions if m.prompt_index == i), key=lambda m: m.sample_index)
+        paths = output_paths(pages, len(texts), 1, i, 0)
+        ro.save_pages(paths, [m.joints for m in ms], ms[0].fps, ms[0].caption)
+        written += paths
     for p in written:  # plain print: a file name is not rich markup, and rich stays unimported with -q
         print(p, flush=True)
 

@@ -1,4 +1,4 @@
-"""`moscale render` and `moscale convert`: motion file conversions (BVH, NPY, MP4/GIF)."""
+"""`moscale render` and `moscale convert`: motion file conversions (BVH, NPY, MP4/GIF, glTF, HTML)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from moscale_cli.cli import rig_opts as ro
 from moscale_cli.cli.common import info
 
 _MAPPING_HELP = (
@@ -27,7 +28,8 @@ def render(
         show_default=False,
     ),
     output: Path = typer.Option(
-        ..., "--output", "-o", help="Video to write: .mp4 (H.264) or .gif.", show_default=False
+        ..., "--output", "-o", help="Video to write: .mp4 (H.264) or .gif; or .html (a page that plays it in 3D).",
+        show_default=False,
     ),
     title: str | None = typer.Option(
         None, "--title", help="Caption shown above the figure (default: the input file name)."
@@ -38,16 +40,18 @@ def render(
     mapping: str | None = typer.Option(None, "--mapping", help=_MAPPING_HELP),
     scale: float | None = typer.Option(None, "--scale", help=_SCALE_HELP),
 ) -> None:
-    """Render a motion file as a stick-figure video (3/4 view, ground grid, root trail, left = red, right = blue).
+    """Render a motion file as a stick-figure video (3/4 view, ground grid, root trail, left = red, right = blue),
+    or as a page that plays it in 3D in any browser (.html, offline).
 
     Example: moscale render walk.bvh -o walk.mp4 --title "a person walks forward"
     """
     from moscale_cli.errors import UsageError
     from moscale_cli.io.files import check_output_path, load_motion, save_motion
 
-    if check_output_path(output) not in (".mp4", ".gif"):
+    if check_output_path(output) not in (".mp4", ".gif", ".html"):
         raise UsageError(
-            f"render writes videos: {output.name} must end in .mp4 or .gif (use `moscale convert` for other formats)"
+            f"render writes videos and pages: {output.name} must end in .mp4, .gif or .html "
+            "(use `moscale convert` for other formats)"
         )
     motion = load_motion(input, mapping=mapping, scale=scale)
     rate = fps if fps is not None else motion.fps
@@ -65,7 +69,7 @@ def convert(
         ...,
         "--output",
         "-o",
-        help="File to write; the extension picks the format: .bvh, .npy, .mp4 or .gif.",
+        help="File to write; the extension picks the format: .bvh, .npy, .mp4/.gif, .glb/.gltf (glTF 2.0) or .html.",
         show_default=False,
     ),
     features: bool = typer.Option(
@@ -81,14 +85,19 @@ def convert(
         help="Lock feet that are in ground contact (removes foot sliding; knees re-solved).",
     ),
     title: str | None = typer.Option(
-        None, "--title", help="Caption for video outputs (default: the input file name)."
+        None, "--title", help="Caption for video, glTF and page outputs (default: the input file name)."
     ),
+    rig: Path | None = ro.RIG_OPT,
+    rig_mapping: str | None = ro.RIG_MAPPING_OPT,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the joint error of an output on --rig."),
 ) -> None:
     """Convert a motion between BVH, NPY (joints or features) and MP4/GIF.
 
     BVH input is mapped to the 22-joint SMPL skeleton, resampled to 20 fps (bone lengths kept), converted to metres and floored at y=0. BVH output is a 22-joint skeleton (Hips, LeftUpLeg, ...) with the motion's own bone lengths and rotations from IK, so bvh -> npy -> bvh keeps the joints.
 
-    Examples: moscale convert clip.bvh -o clip.npy --features; moscale convert joints.npy -o clip.bvh
+    glTF output (.glb, .gltf): the 22-joint skeleton with a skinned capsule body and the animation, metres, Y up. With --rig FILE.bvh, .bvh and glTF outputs are written on that rig (retargeted).
+
+    Examples: moscale convert clip.bvh -o clip.npy --features; moscale convert joints.npy -o clip.bvh; moscale convert motion.npy -o motion.glb; moscale convert motion.npy -o mine.bvh --rig my_character.bvh
     """
     from moscale_cli.io.files import check_output_path, load_motion, save_motion
 
@@ -97,16 +106,30 @@ def convert(
         from moscale_cli.errors import UsageError
 
         raise UsageError(f"--features applies to .npy outputs only, not {output.name}")
+    target = ro.load_rig(rig, rig_mapping)
     motion = load_motion(input, mapping=mapping, scale=scale)
-    save_motion(
-        output,
-        motion.joints,
-        features=motion.features,
-        caption=input.stem if title is None else title,
-        write_features=features,
-        fps=motion.fps,
-        foot_cleanup=foot_cleanup,
-    )
+    caption = input.stem if title is None else title
+    if target is not None and output.suffix.lower() in (".bvh", ".glb", ".gltf"):
+        if motion.joints.shape[1] != 22:
+            from moscale_cli.errors import UsageError
+
+            raise UsageError("--rig needs a motion on the 22-joint SMPL skeleton")
+        joints = motion.joints
+        if foot_cleanup:
+            from moscale_cli.io.footlock import lock_feet
+
+            joints = lock_feet(joints, fps=motion.fps)
+        ro.save_outputs([output], joints, motion.fps, caption, rig=target, verbose=verbose)
+    else:
+        save_motion(
+            output,
+            motion.joints,
+            features=motion.features,
+            caption=caption,
+            write_features=features,
+            fps=motion.fps,
+            foot_cleanup=foot_cleanup,
+        )
     info(f"wrote {output}")
 
 

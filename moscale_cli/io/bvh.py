@@ -460,7 +460,7 @@ def source_smpl22(
     """The clip's SMPL-22 joints at its own frame rate, in its world space and units (no flooring,
     re-centring or resampling), and the factor to metres (``scale``, else detected)."""
     kind, mp = resolve_mapping(clip, mapping)
-    joints = rig_smpl22(clip.rig, clip.positions, mp, clip.where)
+    joints = rig_smpl22(clip.rig, clip.positions, mp, clip.where, rotations=clip.rotations)
     check_bones(joints, clip.where)
     if scale is None:
         scale = detect_scale(joints)

@@ -1,4 +1,4 @@
-"""Load and save motions by file extension (.bvh, .npy, .mp4, .gif); every write is atomic."""
+"""Load and save motions by file extension (.bvh, .npy, .mp4, .gif, .glb, .gltf, .html); every write is atomic."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from moscale_cli.errors import MotionFileError, UsageError
 
 LOAD_EXTENSIONS = (".bvh", ".npy")
-SAVE_EXTENSIONS = (".bvh", ".npy", ".mp4", ".gif")
+SAVE_EXTENSIONS = (".bvh", ".npy", ".mp4", ".gif", ".glb", ".gltf", ".html")
 
 
 @dataclass
@@ -94,7 +94,10 @@ def save_motion(
     - ``.npy``: joints (T, J, 3), or the features with ``write_features`` (computed from the joints by
       ``joints_to_features`` when not given: T joint frames give T-1 feature frames);
     - ``.bvh``: SMPL-22 BVH (IK);
-    - ``.mp4`` / ``.gif``: stick-figure render with ``caption`` as title, at ``fps``.
+    - ``.mp4`` / ``.gif``: stick-figure render with ``caption`` as title, at ``fps``;
+    - ``.glb`` / ``.gltf``: glTF 2.0, the 22-joint skeleton with a skinned body and the animation
+      (:mod:`moscale_cli.io.gltf`);
+    - ``.html``: a self-contained page that plays the motion in 3D (:mod:`moscale_cli.io.html`).
 
     ``foot_cleanup`` locks feet in ground contact first (SMPL-22; any format).
     Unknown extensions and unwritable paths raise :class:`MotionFileError` before any work.
@@ -135,6 +138,14 @@ def save_motion(
         from moscale_cli.io.bvh import write_bvh
 
         write_bvh(path, j, fps=fps)
+    elif ext in (".glb", ".gltf"):
+        from moscale_cli.io.gltf import write_gltf
+
+        write_gltf(path, j, fps=fps, name=caption)
+    elif ext == ".html":
+        from moscale_cli.io.html import write_html
+
+        write_html(path, [j], title=caption, fps=fps)
     else:
         from moscale_cli.io.video import render_video
 

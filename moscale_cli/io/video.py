@@ -2,8 +2,8 @@
 
 The view is a fixed orthographic 3/4 camera (front-right of a character facing +Z, slightly above),
 projected to 2D: a ground grid, the root trail on the floor, kinematic chains coloured by side
-(left = red, right = blue, centre = dark grey), the caption as title and a frame counter. Artists are
-created once and only their data changes per frame, which keeps rendering fast.
+(left = red, right = blue, centre = dark grey) with a legend saying so, the caption as title and a frame
+counter. Artists are created once and only their data changes per frame, which keeps rendering fast.
 """
 
 from __future__ import annotations
@@ -128,6 +128,12 @@ def render_video(
         color = LEFT if "left" in end else RIGHT if "right" in end else CENTRE
         (ln,) = ax.plot([], [], color=color, lw=3.0, marker="o", ms=3.0, solid_capstyle="round", zorder=2)
         lines.append((ln, list(chain)))
+    from matplotlib.lines import Line2D
+
+    ax.legend(  # which side is which: the colours of the chains
+        [Line2D([], [], color=c, lw=3.0) for c in (LEFT, RIGHT)], ["left", "right"], loc="lower right",
+        fontsize=9, frameon=False, handlelength=1.6, borderaxespad=0.2,
+    )
     counter = ax.text(0.02, 0.02, "", transform=ax.transAxes, fontsize=9, color="#666666")
     j2d = project(j)
     trail2d = project(root)

@@ -179,6 +179,50 @@ def local_from_global(parents: Sequence[int], glob: np.ndarray) -> np.ndarray:
     return local
 
 
+def impose_bones(parents: Sequence[int], joints: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Joints (T, J, 3) with the bones of ``offsets`` (J, 3): IK onto the joints, FK with the offsets from the
+    same root positions (every bone keeps its direction where it has one child; a joint with several
+    children turns its offsets by their best fit)."""
+    j = np.asarray(joints, dtype=np.float64)
+    _, local = inverse_kinematics(parents, offsets, j)
+    trans = np.broadcast_to(np.asarray(offsets, dtype=np.float64), j.shape).copy()
+    trans[:, 0] = j[:, 0]
+    return forward_kinematics(parents, local, trans)[0]
+
+
+def two_bone_ik(
+    root: np.ndarray,
+    mid: np.ndarray,
+    target: np.ndarray,
+    upper: float,
+    lower: float,
+    pole: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mid, end) positions (T, 3) of a two-bone chain from ``root`` (T, 3) of lengths ``upper`` and
+    ``lower`` whose end reaches ``target`` (T, 3), or as near as the chain reaches (fully stretched
+    towards it, or folded as far as the lengths allow). The chain bends in the plane of the root-target
+    line and the current ``mid`` (T, 3) (a knee keeps its direction); where the current chain is
+    straight, towards ``pole`` (T, 3)."""
+    root, mid, target = (np.asarray(a, dtype=np.float64) for a in (root, mid, target))
+    to = target - root
+    dist = np.linalg.norm(to, axis=-1)
+    lo, hi = abs(upper - lower) * 1.0001 + 1e-9, (upper + lower) * 0.9999
+    d = np.clip(dist, lo, hi)
+    u = np.where(dist[:, None] > 1e-9, to / np.maximum(dist, 1e-12)[:, None], normalize(mid - root))
+    end = root + u * d[:, None]
+
+    def perp(v: np.ndarray) -> np.ndarray:
+        return v - np.sum(v * u, -1, keepdims=True) * u
+
+    side = perp(mid - root)
+    ok = np.linalg.norm(side, axis=-1) > 1e-6 * max(upper, 1e-9)
+    side = np.where(ok[:, None], side, perp(np.broadcast_to(np.asarray(pole, dtype=np.float64), side.shape)))
+    side = normalize(side)
+    cos_a = np.clip((upper**2 + d**2 - lower**2) / (2.0 * upper * d), -1.0, 1.0)
+    sin_a = np.sqrt(1.0 - cos_a**2)
+    return root + upper * (cos_a[:, None] * u + sin_a[:, None] * side), end
+
+
 def bone_lengths(parents: Sequence[int], joints: np.ndarray) -> np.ndarray:
     """(T, J) distance of every joint to its parent (0 for the root)."""
     j = np.asarray(joints, dtype=np.float64)
@@ -229,9 +273,11 @@ __all__ = [
     "check_parents",
     "children_of",
     "forward_kinematics",
+    "impose_bones",
     "inverse_kinematics",
     "kabsch",
     "local_from_global",
     "resample",
     "swing",
+    "two_bone_ik",
 ]

@@ -4,12 +4,32 @@ A mapping is ``{smpl22_joint_name: rig_joint_name | [names]}``; a list maps to t
 joints (repeat a name to weight it: ``["Spine", "Neck", "Neck"]`` lies two thirds of the way up).
 
 Built in: our own files (``Hips``, ``LeftUpLeg``, ...) and Bandai-Namco's (``UpperLeg_L``, ...).
-Detected: the common naming families (CMU / Mixamo / Unity / 3ds Max Biped / Blender style:
-``Hips``, ``LeftUpLeg``, ``LeftLeg``, ``LeftFoot``, ``LeftToeBase``, ``Spine``..., ``LeftShoulder``,
-``LeftArm``, ``LeftForeArm``, ``LeftHand``, ``Neck``, ``Head``; sides as ``Left``/``L`` prefixes or
-``_L``/``.L`` suffixes; namespace prefixes such as ``mixamorig:`` ignored). The spine joints between
-the pelvis and the neck are spread over spine1..spine3. Extra joints (fingers, props, twist bones) are
-left out.
+Detected from the joint names, by role (sides as ``Left``/``L``/``l`` prefixes or ``_L``/``.L``/``_l``
+suffixes; namespace prefixes such as ``mixamorig:`` ignored):
+
+- CMU / Mixamo / Unity / HumanIK: ``Hips``, ``LeftUpLeg``, ``LeftLeg``, ``LeftFoot``, ``LeftToeBase``,
+  ``Spine``..., ``LeftShoulder`` (the clavicle), ``LeftArm``, ``LeftForeArm``, ``LeftHand``, ``Neck``,
+  ``Head``;
+- Collar/Shoulder/Elbow/Wrist + Hip/Knee/Ankle (Xsens MVN's BVH and other mocap vendors): ``Hips``,
+  ``Chest``..., ``LeftCollar``, ``LeftShoulder`` (the upper arm, as there is a collar), ``LeftElbow``,
+  ``LeftWrist``, ``LeftHip``, ``LeftKnee``, ``LeftAnkle``, ``LeftToe``;
+- Xsens segments: ``Pelvis``, ``L5``..., ``LeftShoulder``, ``LeftUpperArm``, ``LeftForeArm``,
+  ``LeftUpperLeg``, ``LeftLowerLeg``, ``LeftFoot``, ``LeftToe``;
+- Daz/Poser: ``hip``, ``abdomen``..., ``lCollar``, ``lShldr`` (``lShldrBend``), ``lForeArm``
+  (``lForearmBend``), ``lHand``, ``lThigh`` (``lThighBend``), ``lShin``, ``lFoot``, ``lToe``; the pelvis
+  is the joint that carries both the legs and the spine (Genesis: ``hip`` above ``pelvis``);
+- UE Mannequin: ``pelvis``, ``spine_01``..``spine_05``, ``neck_01``, ``head``, ``clavicle_l``,
+  ``upperarm_l``, ``lowerarm_l``, ``hand_l``, ``thigh_l``, ``calf_l``, ``foot_l``, ``ball_l`` (twist and IK
+  bones left out);
+- Rokoko: ``Hips``, ``Spine1``..., ``LeftShoulder``, ``LeftArm``, ``LeftForeArm``, ``LeftHand``,
+  ``LeftThigh``, ``LeftShin``, ``LeftFoot``, ``LeftToe``;
+- 3ds Max Biped (``Bip01 L Thigh``, ``Calf``, ``Clavicle``, ``UpperArm``, ``Toe0``), Blender/Rigify-like
+  (``thigh.L``, ``shin.L``) and VRoid (``J_Bip_L_UpperArm``, ``J_Bip_C_Hips``).
+
+The spine joints between the pelvis and the neck are spread over spine1..spine3. Extra joints (fingers,
+props, twist bones) are left out. A leg without a toe joint gets a *virtual toe* named
+``"<ankle> (toe)"`` (:data:`VIRTUAL_TOE`): a point fixed in the ankle's frame on the foot's forward axis
+(see ``motion.rig.virtual_toes``); a ``--mapping`` may name it too.
 """
 
 from __future__ import annotations
@@ -119,24 +139,37 @@ def detect_scale(joints_TJ3: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------------------------------ detection
-_JUNK = {"bip", "mixamorig", "def", "org", "mch", "jnt", "bn", "ik"}
-# role -> name keys (side words removed), in order of preference
+_JUNK = {"bip", "mixamorig", "def", "org", "mch", "jnt", "bn", "ik", "j"}
+_CENTRE_WORDS = {"c", "m", "mid", "center", "centre"}  # VRoid's J_Bip_C_Hips, Maya's M_Spine: no side
+# role -> name keys (side words removed), in order of preference; a key also matches a name whose key is
+# it followed by digits (UE's neck_01) when no name matches it exactly
 _SIDED: dict[str, tuple[str, ...]] = {
-    "hip": ("upleg", "upperleg", "thigh", "uleg", "hip"),
+    "hip": ("upleg", "upperleg", "thigh", "thighbend", "uleg", "hip"),
     "knee": ("leg", "lowerleg", "calf", "shin", "knee", "loleg", "lleg"),
     "ankle": ("foot", "ankle"),
     "foot": ("toebase", "toe", "toes", "ball", "toe0", "toe1"),
-    "collar": ("shoulder", "clavicle", "collar", "collarbone"),
-    "shoulder": ("arm", "upperarm", "uparm", "uarm"),
-    "elbow": ("forearm", "lowerarm", "elbow", "loarm", "larm"),
+    "collar": ("collar", "clavicle", "collarbone", "scapula", "shoulder"),
+    "shoulder": ("arm", "upperarm", "uparm", "uarm", "shldr", "shldrbend", "shoulder"),
+    "elbow": ("forearm", "lowerarm", "elbow", "loarm", "larm", "forearmbend"),
     "wrist": ("hand", "wrist"),
 }
 _CENTER: dict[str, tuple[str, ...]] = {
     "pelvis": ("hips", "pelvis", "hip"),
-    "neck": ("neck", "neck1"),
+    "neck": ("neck", "neck1", "necklower"),
     "head": ("head",),
 }
 _CHAINS = (("hip", "knee", "ankle", "foot"), ("collar", "shoulder", "elbow", "wrist"))
+VIRTUAL_TOE = " (toe)"  # "LeftAnkle (toe)": a point on the foot's forward axis, for rigs without toe joints
+
+
+def virtual_toe_name(ankle: str) -> str:
+    """The mapping name of the virtual toe of a rig's ankle joint (see :data:`VIRTUAL_TOE`)."""
+    return ankle + VIRTUAL_TOE
+
+
+def virtual_toe_base(name: str) -> str | None:
+    """The ankle joint of a virtual toe name, None for other names."""
+    return name[: -len(VIRTUAL_TOE)] if name.endswith(VIRTUAL_TOE) and len(name) > len(VIRTUAL_TOE) else None
 
 
 def _words(name: str) -> list[str]:
@@ -148,16 +181,23 @@ def _key_and_side(name: str) -> tuple[str, str]:
     words = [w for w in _words(name) if w not in _JUNK]
     side = ""
     rest = []
-    for w in words:
+    for i, w in enumerate(words):
         if w in ("left", "l") and not side:
             side = "left"
         elif w in ("right", "r") and not side:
             side = "right"
+        elif w in _CENTRE_WORDS and len(words) > 1 and (i == 0 or words[i - 1].isdigit() or i == len(words) - 1):
+            continue
         else:
             rest.append(w)
     while rest and rest[0].isdigit():
         rest.pop(0)
     return "".join(rest), side
+
+
+def joint_side(name: str) -> str:
+    """"left", "right" or "" (centre) from a joint name, by the naming rules of the detection."""
+    return _key_and_side(name)[1]
 
 
 @dataclass
@@ -183,44 +223,99 @@ def _is_ancestor(parents: Sequence[int], a: int, b: int) -> bool:
     return False
 
 
-def detect_by_names(names: Sequence[str], parents: Sequence[int]) -> Detection:
-    """A mapping from the joint names of a CMU/Mixamo-style rig (see the module docstring)."""
-    depth = _depths(parents)
-    keys = [_key_and_side(n) for n in names]
+class _Picker:
+    """Joints by role keys, side and place in the tree."""
 
-    def pick(options: tuple[str, ...], side: str, under: int | None) -> int | None:
+    def __init__(self, names: Sequence[str], parents: Sequence[int]) -> None:
+        self.parents = parents
+        self.depth = _depths(parents)
+        self.keys = [_key_and_side(n) for n in names]
+        self.bare = [re.sub(r"\d+$", "", k) for k, _ in self.keys]
+
+    def all(self, options: tuple[str, ...], side: str, under: int | None) -> list[int]:
+        """Every match, best first: by option, exact keys before keys with trailing digits, shallowest."""
+        out: list[int] = []
         for opt in options:
-            cands = [
-                i for i, (k, s) in enumerate(keys)
-                if k == opt and s == side and (under is None or _is_ancestor(parents, under, i))
-            ]  # fmt: skip
-            if cands:
-                return min(cands, key=lambda i: (depth[i], i))
-        return None
+            for exact in (True, False):
+                cands = [
+                    i for i, (k, s) in enumerate(self.keys)
+                    if s == side and (k == opt if exact else (k != opt and self.bare[i] == opt))
+                    and (under is None or _is_ancestor(self.parents, under, i)) and i not in out
+                ]  # fmt: skip
+                out.extend(sorted(cands, key=lambda i: (self.depth[i], i)))
+        return out
 
+    def pick(self, options: tuple[str, ...], side: str, under: int | None) -> int | None:
+        found = self.all(options, side, under)
+        return found[0] if found else None
+
+
+def _limbs(pk: _Picker, pelvis: int) -> tuple[dict[str, int | None], list[str]]:
+    """Joints of both legs and arms under ``pelvis`` (a leg's toe None: no toe joint) and what is missing.
+
+    An arm takes its collar (clavicle) when one is found and the arm continues below it, else none: in
+    ``LeftShoulder, LeftElbow, LeftWrist`` the shoulder is the upper arm."""
+    found: dict[str, int | None] = {}
     missing: list[str] = []
-    found: dict[str, int] = {}
-    pelvis = pick(_CENTER["pelvis"], "", None)
-    if pelvis is None:
-        return Detection(None, ["pelvis (Hips)"])
-    found["pelvis"] = pelvis
     for side in ("left", "right"):
-        for chain in _CHAINS:
-            under = pelvis
-            for role in chain:
-                k = pick(_SIDED[role], side, under)
-                if k is None and role == "collar":
-                    continue  # no clavicle: the arm hangs from the spine (see below)
+        under = pelvis
+        for role in _CHAINS[0]:
+            k = pk.pick(_SIDED[role], side, under)
+            if k is None and role == "foot":
+                found[f"{side}_foot"] = None  # a virtual toe on the ankle
+                break
+            if k is None:
+                missing.append(f"{side} {role}")
+                break
+            found[f"{side}_{role}"] = under = k
+        best: tuple[dict[str, int], list[str]] | None = None
+        for collar in [*pk.all(_SIDED["collar"], side, pelvis), None]:
+            arm: dict[str, int] = {}
+            lacks: list[str] = []
+            under = pelvis if collar is None else collar
+            if collar is not None:
+                arm[f"{side}_collar"] = collar
+            for role in _CHAINS[1][1:]:
+                k = pk.pick(_SIDED[role], side, under)
                 if k is None:
-                    missing.append(f"{side} {role}")
+                    lacks.append(f"{side} {role}")
                     break
-                found[f"{side}_{role}"] = under = k
-    neck = pick(_CENTER["neck"], "", pelvis)
-    head = pick(_CENTER["head"], "", neck) if neck is not None else None
-    if neck is None or head is None:
-        missing.append("neck" if neck is None else "head")
-    if missing:
-        return Detection(None, missing)
+                arm[f"{side}_{role}"] = under = k
+            if best is None or not lacks:
+                best = (arm, lacks)
+            if not lacks:
+                break
+        assert best is not None
+        found.update(best[0])
+        missing.extend(best[1])
+    return found, missing
+
+
+def detect_by_names(names: Sequence[str], parents: Sequence[int]) -> Detection:
+    """A mapping from the joint names of a rig (see the module docstring)."""
+    pk = _Picker(names, parents)
+    pelvises = pk.all(_CENTER["pelvis"], "", None)
+    if not pelvises:
+        return Detection(None, ["pelvis (Hips)"])
+    first: list[str] | None = None
+    for pelvis in pelvises:  # the first that carries both legs and the neck (Daz: hip above pelvis)
+        found, missing = _limbs(pk, pelvis)
+        neck = pk.pick(_CENTER["neck"], "", pelvis)
+        head = pk.pick(_CENTER["head"], "", neck) if neck is not None else None
+        if neck is None or head is None:
+            missing.append("neck" if neck is None else "head")
+        if not missing:
+            assert neck is not None and head is not None
+            return Detection(_assemble(names, parents, pelvis, neck, head, found), [])
+        if first is None:
+            first = missing
+    assert first is not None
+    return Detection(None, first)
+
+
+def _assemble(
+    names: Sequence[str], parents: Sequence[int], pelvis: int, neck: int, head: int, found: dict[str, int | None]
+) -> Mapping:
     chain = []
     k = parents[neck]
     while k != pelvis and k >= 0:
@@ -239,20 +334,27 @@ def detect_by_names(names: Sequence[str], parents: Sequence[int]) -> Detection:
         spine = [[pel_name, pel_name, neck_name], [pel_name, neck_name], [pel_name, neck_name, neck_name]]
     mp: Mapping = {"pelvis": pel_name, "neck": neck_name, "head": names[head]}
     mp.update(spine1=spine[0], spine2=spine[1], spine3=spine[2])
+
+    def name(role: str) -> str:
+        k = found[role]
+        assert k is not None
+        return names[k]
+
     for side in ("left", "right"):
-        mp[f"{side}_hip"] = names[found[f"{side}_hip"]]
-        mp[f"{side}_knee"] = names[found[f"{side}_knee"]]
-        mp[f"{side}_ankle"] = names[found[f"{side}_ankle"]]
-        mp[f"{side}_foot"] = names[found[f"{side}_foot"]]
-        arm = names[found[f"{side}_shoulder"]]
+        mp[f"{side}_hip"] = name(f"{side}_hip")
+        mp[f"{side}_knee"] = name(f"{side}_knee")
+        mp[f"{side}_ankle"] = name(f"{side}_ankle")
+        toe = found[f"{side}_foot"]
+        mp[f"{side}_foot"] = names[toe] if toe is not None else virtual_toe_name(name(f"{side}_ankle"))
+        arm = name(f"{side}_shoulder")
         collar = found.get(f"{side}_collar")
-        mp[f"{side}_collar"] = (
-            names[collar] if collar is not None else [names[parents[found[f"{side}_shoulder"]]], arm]
-        )
+        shoulder = found[f"{side}_shoulder"]
+        assert shoulder is not None
+        mp[f"{side}_collar"] = names[collar] if collar is not None else [names[parents[shoulder]], arm]
         mp[f"{side}_shoulder"] = arm
-        mp[f"{side}_elbow"] = names[found[f"{side}_elbow"]]
-        mp[f"{side}_wrist"] = names[found[f"{side}_wrist"]]
-    return Detection({n: mp[n] for n in SMPL22.joint_names}, [])
+        mp[f"{side}_elbow"] = name(f"{side}_elbow")
+        mp[f"{side}_wrist"] = name(f"{side}_wrist")
+    return {n: mp[n] for n in SMPL22.joint_names}
 
 
 def detect_mapping(
@@ -278,6 +380,7 @@ def detect_mapping(
 
 
 __all__ = [
+    "VIRTUAL_TOE",
     "BANDAI_MAPPING",
     "BUILTIN_MAPPINGS",
     "MOSCALE_MAPPING",
@@ -291,6 +394,9 @@ __all__ = [
     "detect_by_names",
     "detect_mapping",
     "detect_scale",
+    "joint_side",
     "mapping_indices",
     "mapping_names",
+    "virtual_toe_base",
+    "virtual_toe_name",
 ]

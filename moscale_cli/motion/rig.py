@@ -28,8 +28,11 @@ from moscale_cli.motion.kinematics import (
 from moscale_cli.motion.mapping import (
     SMPL22_BVH_NAMES,
     Mapping,
+    MappingValue,
     apply_mapping,
     mapping_indices,
+    mapping_names,
+    virtual_toe_base,
 )
 from moscale_cli.motion.quaternion import closest_euler, euler_to_matrix, matrix_to_euler, normalize
 from moscale_cli.motion.skeleton import SMPL22
@@ -206,10 +209,121 @@ def smpl22_rig(joints_TJ3: np.ndarray) -> tuple[Rig, np.ndarray, np.ndarray]:
     return rig, values, local
 
 
+# ------------------------------------------------------------------------ rest pose and virtual toes
+# A virtual toe (rigs without toe joints) lies this many shin lengths forward of and below the ankle in
+# the rest pose: the median ankle -> toe vector of standing feet in HumanML3D's fixture clips.
+TOE_FORWARD, TOE_DOWN = 0.27, 0.11
+
+
+def rest_values(rig: Rig, frames: int = 1) -> np.ndarray:
+    """Channel values (frames, C) of the rig's rest pose: every rotation 0, position channels = the offsets."""
+    v = np.zeros((frames, rig.num_channels))
+    for k in range(rig.num_joints):
+        for col, axis in rig.pos_cols[k]:
+            v[:, col] = rig.offsets[k, axis]
+    return v
+
+
+def _points(names: Sequence[str], positions: np.ndarray, value: MappingValue) -> np.ndarray:
+    """The mean position (..., 3) of a mapping value's joints (``positions`` (..., J, 3))."""
+    idx = [names.index(n) for n in mapping_names(value)]
+    return positions[..., idx, :].mean(axis=-2)
+
+
+def body_axes(rig: Rig, mapping: Mapping, positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(up, forward) unit vectors of the body in the rig's world, from the rest pose (or ``positions``
+    (J, 3)): up from the pelvis to the neck, forward perpendicular to it and to the line from the right
+    hip to the left hip (SMPL-22: +X is the character's left)."""
+    pos = rig.forward(rest_values(rig))[0][0] if positions is None else np.asarray(positions, dtype=np.float64)
+    names = rig.names
+    for role in ("pelvis", "neck", "left_hip", "right_hip"):
+        missing = [n for n in mapping_names(mapping[role]) if n not in names]
+        if missing:
+            raise MotionFileError(f"the rig has no joint named {missing[0]} (the mapping's {role})")
+    up = _points(names, pos, mapping["neck"]) - _points(names, pos, mapping["pelvis"])
+    left = _points(names, pos, mapping["left_hip"]) - _points(names, pos, mapping["right_hip"])
+    if np.linalg.norm(up) < 1e-9 or np.linalg.norm(left) < 1e-9:
+        raise MotionFileError("the rig's rest pose has its pelvis on its neck or its hips on each other")
+    up = normalize(up)
+    fwd = np.cross(left, up)
+    if np.linalg.norm(fwd) < 1e-9:
+        raise MotionFileError("the rig's rest pose has its hips along its spine")
+    return up, normalize(fwd)
+
+
+def virtual_toes(rig: Rig, mapping: Mapping) -> dict[str, tuple[int, np.ndarray]]:
+    """``{name: (ankle joint, offset in the ankle's frame)}`` for the virtual toes ``mapping`` names
+    (``"<ankle> (toe)"``, see ``motion.mapping.VIRTUAL_TOE``) that are not joints of the rig.
+
+    The toe is a point fixed in the ankle's frame, on the foot's forward axis: the ankle's End Site when
+    it points forward (within 60 degrees of the body's rest forward direction), else ``TOE_FORWARD``
+    shin lengths forward and ``TOE_DOWN`` down from the ankle in the rest pose (the rest pose's global
+    rotations are the identity, so a rest-pose vector is the offset in the ankle's frame)."""
+    virt = sorted(
+        {n for v in mapping.values() for n in mapping_names(v) if n not in rig.names and virtual_toe_base(n)}
+    )
+    if not virt:
+        return {}
+    pos = rig.forward(rest_values(rig))[0][0]
+    up, fwd = body_axes(rig, mapping, pos)
+    out: dict[str, tuple[int, np.ndarray]] = {}
+    for name in virt:
+        base = virtual_toe_base(name)
+        if base not in rig.names:
+            raise MotionFileError(f"the rig has no joint named {base} (for the virtual toe {name!r})")
+        k = rig.names.index(base)
+        end = rig.end_sites.get(k)
+        if end is not None and np.linalg.norm(end) > 1e-9 and float(normalize(end) @ fwd) >= 0.5:
+            out[name] = (k, np.asarray(end, dtype=np.float64))
+            continue
+        knee = next(
+            (mapping[r.replace("ankle", "knee")] for r in ("left_ankle", "right_ankle") if mapping.get(r) == base),
+            None,
+        )
+        above = _points(rig.names, pos, knee) if knee is not None else pos[max(rig.parents[k], 0)]
+        shin = float(np.linalg.norm(pos[k] - above))
+        if shin < 1e-9:
+            raise MotionFileError(f"cannot place the virtual toe of {base}: its shin has no length")
+        out[name] = (k, shin * (TOE_FORWARD * fwd - TOE_DOWN * up))
+    return out
+
+
+def with_virtual_toes(rig: Rig, toes: dict[str, tuple[int, np.ndarray]]) -> Rig:
+    """The rig with its virtual toes appended as joints without channels (same channel layout)."""
+    if not toes:
+        return rig
+    return Rig(
+        names=[*rig.names, *toes],
+        parents=[*rig.parents, *(k for k, _ in toes.values())],
+        offsets=np.concatenate([rig.offsets, np.stack([o for _, o in toes.values()])]),
+        channels=[*rig.channels, *([] for _ in toes)],
+        end_sites=dict(rig.end_sites),
+    )
+
+
 # ------------------------------------------------------------------------------ solving a source rig
-def rig_smpl22(rig: Rig, positions_TJ3: np.ndarray, mapping: Mapping, where: str = "the file") -> np.ndarray:
-    """SMPL-22 joints (T, 22, 3) of a rig's global joint positions through ``mapping`` (rig units)."""
-    return apply_mapping(positions_TJ3, mapping_indices(rig.names, mapping, where))
+def rig_smpl22(
+    rig: Rig,
+    positions_TJ3: np.ndarray,
+    mapping: Mapping,
+    where: str = "the file",
+    rotations: np.ndarray | None = None,
+) -> np.ndarray:
+    """SMPL-22 joints (T, 22, 3) of a rig's global joint positions through ``mapping`` (rig units).
+
+    A mapping that names virtual toes (:func:`virtual_toes`) needs the joints' global ``rotations``
+    (T, J, 3, 3) too."""
+    names = list(rig.names)
+    pos = np.asarray(positions_TJ3, dtype=np.float64)
+    toes = virtual_toes(rig, mapping)
+    if toes:
+        if rotations is None:
+            raise MotionFileError("the mapping names virtual toes: their positions need the joints' rotations")
+        rot = np.asarray(rotations, dtype=np.float64)
+        extra = [pos[:, k] + np.einsum("tij,j->ti", rot[:, k], off) for k, off in toes.values()]
+        pos = np.concatenate([pos, np.stack(extra, axis=1)], axis=1)
+        names += list(toes)
+    return apply_mapping(pos, mapping_indices(names, mapping, where))
 
 
 def _frame_mask(frames: Sequence[int] | np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
@@ -284,6 +398,7 @@ def solve_channels(
             f"channel values have shape {values.shape}, the rig has {rig.num_channels} channels"
         )
     sf, order = _frame_mask(frames, t)
+    rig = with_virtual_toes(rig, virtual_toes(rig, mapping))  # no channels: the same value layout
     new = np.asarray(joints_TJ3, dtype=np.float64)
     if new.shape != (len(sf), 22, 3):
         raise MotionFileError(
@@ -398,10 +513,16 @@ __all__ = [
     "ROOT_CHANNELS",
     "ROT_CHANNELS",
     "SMPL22_FILE_ORDER",
+    "TOE_DOWN",
+    "TOE_FORWARD",
     "Rig",
+    "body_axes",
     "nearest_kept",
+    "rest_values",
     "rig_smpl22",
     "smpl22_rest_offsets",
     "smpl22_rig",
     "solve_channels",
+    "virtual_toes",
+    "with_virtual_toes",
 ]

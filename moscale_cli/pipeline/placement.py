@@ -75,16 +75,12 @@ def _rotate_xz(theta: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def impose_bones(joints: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """SMPL-22 joints (T, 22, 3) with the bone lengths of ``offsets`` (22, 3): IK onto the joints, FK with the
-    offsets from the same root positions (every bone keeps its direction where it has one child)."""
-    from moscale_cli.motion.kinematics import forward_kinematics, inverse_kinematics
+    offsets from the same root positions (every bone keeps its direction where it has one child); see
+    :func:`moscale_cli.motion.kinematics.impose_bones`."""
+    from moscale_cli.motion.kinematics import impose_bones as impose
     from moscale_cli.motion.skeleton import SMPL22
 
-    j = np.asarray(joints, dtype=np.float64)
-    _, local = inverse_kinematics(SMPL22.parents, offsets, j)
-    trans = np.broadcast_to(np.asarray(offsets, dtype=np.float64), j.shape).copy()
-    trans[:, 0] = j[:, 0]
-    pos, _ = forward_kinematics(SMPL22.parents, local, trans)
-    return pos
+    return impose(SMPL22.parents, joints, offsets)
 
 
 class _Model:

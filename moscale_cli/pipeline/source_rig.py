@@ -163,4 +163,18 @@ def write_source_bvh(motion: Any, path: str | os.PathLike, frames: RigFrames | N
     write_bvh_like(path, motion.source.bvh.clip, rf.values, rf.keep, source_frames=rf.source_frames)
 
 
-__all__ = ["RigFrames", "rig_timeline", "sample_joints", "source_rig_frames", "write_source_bvh"]
+def write_source_gltf(motion: Any, path: str | os.PathLike, frames: RigFrames | None = None) -> None:
+    """Write ``motion`` (an ``EditedMotion`` of a BVH source) as glTF on the source's own rig (its joints, in
+    metres and Y up; every frame from the channel values of :func:`source_rig_frames`)."""
+    from moscale_cli.io.gltf import write_gltf_rig
+    from moscale_cli.motion.retarget import snap_axes
+    from moscale_cli.motion.rig import body_axes
+
+    rf = source_rig_frames(motion) if frames is None else frames
+    bvh = motion.source.bvh
+    clip = bvh.clip
+    axes = snap_axes(*body_axes(clip.rig, bvh.source.mapping))
+    write_gltf_rig(path, clip.rig, rf.values, clip.fps, bvh.scale, axes, motion.caption)
+
+
+__all__ = ["RigFrames", "rig_timeline", "sample_joints", "source_rig_frames", "write_source_bvh", "write_source_gltf"]

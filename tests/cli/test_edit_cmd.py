@@ -232,7 +232,7 @@ def _rewrite(src: Path, dst: Path, old: str, new: str) -> Path:
     ("zero", ["edit", "{bad}", "x", "--region", "0:10"], "zero-length bones between mapped joints (left_knee-left_ankle)"),
     ("legless", ["inbetween", "x", "--source", "{bad}", "--keep-start", "10"], "cannot map the skeleton"),
     (None, ["edit", "{npy}", "x", "--region", "0:10", "--rig", "source"], "--rig source needs a .bvh source"),
-    (None, ["edit", "{bvh}", "x", "--region", "0:10", "--rig", "bones"], "--rig must be 'source' or 'template'"),
+    (None, ["edit", "{bvh}", "x", "--region", "0:10", "--rig", "bones"], "--rig must be 'source', 'template' or a .bvh rig file"),
     (None, ["inbetween", "x", "--start", "{bvh}", "--frames", "10", "--rig", "source"], "--rig source works with --source"),
 ])
 def test_bad_bvh_input_one_line_and_no_output(run_cli, cli_model_dir, src, walk_turn, tmp_path, rigs, make, args, match):

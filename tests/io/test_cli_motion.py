@@ -164,4 +164,4 @@ def test_subprocess_no_traceback(short_bvh: Path, tmp_path: Path):
 
 def test_render_rejects_non_video(short_bvh: Path, tmp_path: Path, capsys):
     code, err = run_cli(["render", short_bvh, "-o", tmp_path / "x.npy"], capsys)
-    assert code == 2 and ".mp4 or .gif" in err and not (tmp_path / "x.npy").exists()
+    assert code == 2 and ".mp4, .gif or .html" in err and not (tmp_path / "x.npy").exists()
