@@ -4,9 +4,9 @@
     python benchmarks/gpu_check.py --device cpu --quick # smoke test of the script itself
 
 Sections (each in try/except with its own time cap; a failed or timed-out section prints the error and the
-script goes on): environment; fast-vs-plain agreement (ids with the same seed, fp32 and bf16; logits of
-fp32 vs bf16); batch-1 latency (plain without / with KV cache, fast eager, fast CUDA graphs, next-token
-baseline); throughput at batch 256 / 1024; tokenizer training (batch 256, bf16) and generator training (batch 64, bf16, fused
+script goes on): environment; fast-vs-plain agreement (ids with the same seed, fp32 and bf16, fp32 with a
+logit hook, which moves guidance and filtering out of the CUDA graph; logits of fp32 vs bf16); batch-1
+latency (plain without / with KV cache, fast eager, fast CUDA graphs, next-token baseline); throughput at batch 256 / 1024; tokenizer training (batch 256, bf16) and generator training (batch 64, bf16, fused
 AdamW, tokenizer perturbation); a torch.profiler top-10 of one batch-1 sampling (plain and fast); the
 torch.compile fast path last (slowest to warm up). ``--json OUT`` writes all results.
 """
@@ -88,9 +88,9 @@ def section(name: str, cap_s: float, budget_s: float):
 def peaky(gen: torch.nn.Module) -> torch.nn.Module:
     """Random weights give near-uniform logits; sharpen them so that id agreement means something."""
     with torch.no_grad():
-        for b in gen.blocks:
+        for b in gen.trunk.blocks:
             b.ada[1].bias.normal_(0, 0.5)
-        gen.head.weight.mul_(30)
+        gen.trunk.head.weight.mul_(30)
     return gen
 
 
@@ -109,6 +109,10 @@ def agreement(device: torch.device, preset: str, quick: bool) -> None:
         rate = [float((a == b).float().mean()) for a, b in zip(ref.ids, out.ids, strict=True)]
         say(f"  fp32 fast[{mode}] vs plain fp32: identical ids per scale {same}, agreement {[f'{r:.3f}' for r in rate]}")
         RESULTS[f"agree_fp32_{mode}"] = rate
+        hooked = FastSampler(gen, tok, fp32, mode=mode, precision="fp32").sample(text, lengths, 7, hook=lambda p: None)
+        same = [bool(torch.equal(a, b)) for a, b in zip(ref.ids, hooked.ids, strict=True)]
+        say(f"  fp32 fast[{mode}] with a (no-op) logit hook vs plain fp32: identical ids per scale {same}")
+        RESULTS[f"agree_fp32_{mode}_hook"] = same
     if device.type == "cuda":
         plain_bf16 = sample(gen, tok, text, lengths, SamplingConfig(), 7)
         for mode in modes:

@@ -1,6 +1,10 @@
 """The MoScale generator: a next-scale transformer over the tokenizer's multi-scale token maps.
 
-Method spec: docs moscale-method.md §3 (architecture), §4.2 / §5 (inference through :class:`ScaleDecoder`).
+Method spec: docs moscale-method.md §3 (architecture), §4.2 / §5 (inference: the runners of ``sampling/``).
+
+Modules: :class:`TextConditioner` (text norm, MLP, null text, start-token pool), the scale inputs of
+:class:`MoScaleTransformer` (context and token streams), :class:`ScaleTrunk` (level embedding, blocks, AdaLN
+head, RoPE tables). The next-token baseline (``models/next_token.py``) composes the same conditioner and trunk.
 
 Sequence layout: the token maps of all scales, coarse to fine, concatenated (reference: 6 | 12 | 24 | 49 = 91
 positions). Each position gets two input streams, concatenated and projected to the block width:
@@ -12,13 +16,16 @@ positions). Each position gets two input streams, concatenated and projected to 
 Self-attention is block-causal across scales and full within a scale; RoPE uses scale-normalised positions
 (position p of a scale of length L sits at step round(p * N / L) of the finest grid). AdaLN conditions every
 block on the max-pooled start tokens; each block also cross-attends to the text tokens.
+
+Weights saved before the conditioner and the trunk became modules (flat keys such as ``blocks.0.qkv.weight``)
+load through :func:`rename_legacy_keys`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +34,9 @@ from torch import nn
 from moscale_cli.config import ConfigBase
 from moscale_cli.errors import ConfigError
 from moscale_cli.models.layers import apply_rope, rope_cos_sin
+
+if TYPE_CHECKING:
+    from moscale_cli.models.tokenizer import MSTokenizer
 
 MASK_ID = -2
 PAD_ID = -1
@@ -78,7 +88,7 @@ class GeneratorConfig(ConfigBase):
         return sum(self.scale_lengths)
 
     @classmethod
-    def preset(cls, name: str, tokenizer: Any = None, **overrides: Any) -> GeneratorConfig:
+    def preset(cls, name: str, tokenizer: MSTokenizer | None = None, **overrides: Any) -> GeneratorConfig:
         """A named size; codebook size / code dim / scales come from ``tokenizer`` (an ``MSTokenizer``) if given."""
         presets: dict[str, dict[str, Any]] = {
             "tiny": dict(latent_dim=64, width=128, depth=2, heads=4, pool_heads=2, drop_path=0.0),
@@ -96,7 +106,7 @@ class GeneratorConfig(ConfigBase):
         return cls(**d)
 
 
-def tokenizer_fields(tokenizer: Any) -> dict[str, Any]:
+def tokenizer_fields(tokenizer: MSTokenizer) -> dict[str, Any]:
     """The generator-config fields fixed by a tokenizer (codebook size, code dim, scale lengths, grid)."""
     K, C = tokenizer.codebook.shape
     return dict(codebook_size=int(K), code_dim=int(C), scale_lengths=tuple(int(s) for s in tokenizer.scale_lengths),
@@ -114,7 +124,7 @@ class TextCond:
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def block_causal_mask(scale_lengths: tuple[int, ...] | list[int], device: Any = None) -> torch.Tensor:
+def block_causal_mask(scale_lengths: tuple[int, ...] | list[int], device: torch.device | str | None = None) -> torch.Tensor:
     """Bool (L, L): True where query i may attend key j (scale(j) <= scale(i))."""
     lvl = torch.cat([torch.full((n,), k, dtype=torch.long) for k, n in enumerate(scale_lengths)])
     return (lvl[None, :] <= lvl[:, None]).to(device)
@@ -230,101 +240,196 @@ class _Block(nn.Module):
         return x, kv_new
 
 
-# ----------------------------------------------------------------------------------------------- shared parts
-# The next-scale generator and the next-token baseline (models/next_token.py) share the text layers, the trunk,
-# the head, the RoPE tables and the init; each adds its own input layers between the text layers and the trunk.
+# ----------------------------------------------------------------------------------------------- modules
+# The next-scale generator and the next-token baseline (models/next_token.py) compose the same two modules: a
+# TextConditioner (text in) and a ScaleTrunk (blocks and head); each adds its own input layers between them.
+
+KV = tuple[torch.Tensor, torch.Tensor]  # one layer's keys and values (B, H, P, head_dim)
 
 
-def add_text_layers(model: nn.Module, cfg: GeneratorConfig, start_tokens: int) -> None:
-    """Register the text layers (norm, MLP, learned null text, pooling into ``start_tokens`` start tokens)."""
-    E = cfg.latent_dim
-    model.text_norm = nn.RMSNorm(cfg.text_dim, eps=1e-6)
-    model.text_mlp = nn.Sequential(nn.Linear(cfg.text_dim, E), nn.GELU(approximate="tanh"), nn.Linear(E, E))
-    model.cfg_uncond = nn.Parameter(torch.empty(cfg.text_len, cfg.text_dim))
-    model.text_pool = _TextPool(start_tokens, cfg.text_dim, E, cfg.pool_heads)
+@dataclass
+class TrunkCond:
+    """Per-block inputs that depend only on the text: AdaLN modulations and cross-attention keys/values."""
+
+    mods: list[tuple[torch.Tensor, ...]]
+    text_kvs: list[KV]
 
 
-def add_trunk_and_head(model: nn.Module, cfg: GeneratorConfig) -> None:
-    """Register the level embedding, the ``cfg.depth`` blocks and the AdaLN output head."""
-    E, W = cfg.latent_dim, cfg.width
-    model.lvl_embed = nn.Embedding(len(cfg.scale_lengths), W)
-    dpr = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()
-    model.blocks = nn.ModuleList([_Block(cfg, p) for p in dpr])
-    model.head_ada = nn.Sequential(nn.SiLU(), nn.Linear(E, 2 * W))
-    model.head_ln = nn.LayerNorm(W, eps=1e-6, elementwise_affine=False)
-    model.head = nn.Linear(W, cfg.codebook_size)
+def trunc_normal(t: torch.Tensor, std: float) -> None:
+    nn.init.trunc_normal_(t, std=std, a=-2 * std, b=2 * std)
 
 
-def add_rope(model: nn.Module, cfg: GeneratorConfig) -> None:
-    """Register the RoPE tables of every token position (``rope_cos``, ``rope_sin``; not saved)."""
-    cos, sin = rope_cos_sin(scale_positions(list(cfg.scale_lengths), cfg.n_grid), cfg.head_dim, cfg.rope_base)
-    model.register_buffer("rope_cos", cos, persistent=False)
-    model.register_buffer("rope_sin", sin, persistent=False)
-
-
-def init_weights(model: nn.Module, *extra: nn.Parameter) -> None:
-    """Method §3.3 init: truncated normals (std sqrt(1/3E)) for Linear/Embedding weights, zero biases, the null
-    text at std 1.2 / sqrt(text_dim), ``extra`` parameters and the pool queries at std, a small head and
-    depth-scaled residual projections."""
-    cfg = model.cfg
-    std = math.sqrt(1.0 / (3 * cfg.latent_dim))
+def trunc_normal_linears(model: nn.Module, std: float) -> None:
+    """Method §3.3 init of every Linear/Embedding weight of ``model``: truncated normal (cut at 2 std), zero biases."""
     for m in model.modules():
         if isinstance(m, (nn.Linear, nn.Embedding)):
-            nn.init.trunc_normal_(m.weight, std=std, a=-2 * std, b=2 * std)
+            trunc_normal(m.weight, std)
             if isinstance(m, nn.Linear) and m.bias is not None:
                 nn.init.zeros_(m.bias)
-    nn.init.trunc_normal_(model.cfg_uncond, std=1.2, a=-2.4, b=2.4)
-    for p in (*extra, model.text_pool.queries):
-        nn.init.trunc_normal_(p, std=std, a=-2 * std, b=2 * std)
-    W = cfg.width
-    with torch.no_grad():
-        model.cfg_uncond.div_(math.sqrt(cfg.text_dim))
-        model.head.weight.mul_(0.02)
-        model.head_ada[1].weight.mul_(0.5)
-        div = math.sqrt(2 * cfg.depth)
-        for b in model.blocks:
-            b.proj.weight.div_(div)
-            b.xproj.weight.div_(div)
-            b.fc2.weight.div_(div)
-            # AdaLN rows: gamma1 x 1e-5, everything else x 0.5. The reference intends both gammas small
-            # but its slicing only reaches gamma1; we keep what it trains with.
-            b.ada[1].weight[:W].mul_(1e-5)
-            b.ada[1].weight[W:].mul_(0.5)
 
 
-def run_trunk(
-    model: nn.Module,
-    x: torch.Tensor,
-    start: int,
-    mask_table: torch.Tensor | None,
-    text: TextCond,
-    mods: list[tuple[torch.Tensor, ...]] | None = None,
-    text_kvs: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
-    past: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
-) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-    """Run ``model``'s blocks and head on positions ``[start, start + N)`` of ``x`` (B, N, W); earlier positions
-    come from ``past``. ``mask_table``: the full (seq, seq) attention mask, or None for full attention.
-    Returns the logits (B, N, K) and every layer's new keys/values (for a cache)."""
-    N = x.shape[1]
-    end = start + N
-    P = 0 if past is None else past[0][0].shape[2]
-    if P != start:
-        raise ValueError(f"cache holds {P} positions but the input starts at {start}")
-    cos, sin = model.rope_cos[start:end], model.rope_sin[start:end]
-    attn_mask = None if mask_table is None else mask_table[start:end, :end]
-    text_mask = text.mask_BS[:, None, None, :]
-    new_kv = []
-    for i, blk in enumerate(model.blocks):
-        mod = mods[i] if mods is not None else blk.modulation(text.cond_BE)
-        tkv = text_kvs[i] if text_kvs is not None else blk.text_kv(text.kv_BSE)
-        x, kv = blk(x, mod, cos, sin, attn_mask, tkv, text_mask, None if past is None else past[i])
-        new_kv.append(kv)
-    return model.head_logits(x, text.cond_BE), new_kv
+def init_std(cfg: GeneratorConfig) -> float:
+    """Std of the generator's truncated-normal init: sqrt(1 / (3 latent_dim))."""
+    return math.sqrt(1.0 / (3 * cfg.latent_dim))
+
+
+class TextConditioner(nn.Module):
+    """Text tokens -> :class:`TextCond`: RMSNorm, an MLP to ``latent_dim`` (cross-attention keys/values), the
+    learned null text ``cfg_uncond`` (CFG and unconditional generation) and a pool of ``start_tokens`` learned
+    queries (the start tokens of scale 1; their max is the AdaLN condition)."""
+
+    def __init__(self, cfg: GeneratorConfig, start_tokens: int) -> None:
+        super().__init__()
+        E = cfg.latent_dim
+        self.text_dim, self.text_len = cfg.text_dim, cfg.text_len
+        self.norm = nn.RMSNorm(cfg.text_dim, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(cfg.text_dim, E), nn.GELU(approximate="tanh"), nn.Linear(E, E))
+        self.cfg_uncond = nn.Parameter(torch.empty(cfg.text_len, cfg.text_dim))
+        self.pool = _TextPool(start_tokens, cfg.text_dim, E, cfg.pool_heads)
+
+    def reset_null_text(self) -> None:
+        """The null text's init: truncated normal at std 1.2 (cut at 2.4), divided by sqrt(text_dim)."""
+        nn.init.trunc_normal_(self.cfg_uncond, std=1.2, a=-2.4, b=2.4)
+        with torch.no_grad():
+            self.cfg_uncond.div_(math.sqrt(self.text_dim))
+
+    def check_length(self, n: int) -> None:
+        if n > self.text_len:
+            raise ConfigError(f"text has {n} tokens but the generator accepts at most {self.text_len}")
+
+    def null_text(self, batch: int, n_tokens: int, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The learned null text (``n_tokens`` rows) for unconditional generation: (tokens, mask)."""
+        self.check_length(n_tokens)
+        tok = self.cfg_uncond[:n_tokens].unsqueeze(0).expand(batch, -1, -1)
+        return tok.to(device), torch.ones(batch, n_tokens, dtype=torch.bool, device=device)
+
+    def forward(self, tokens_BSD: torch.Tensor, mask_BS: torch.Tensor, drop_B: torch.Tensor | None = None) -> TextCond:
+        """Norm + MLP of the text tokens, start tokens and condition; rows with ``drop_B`` use the null text."""
+        B, S, D = tokens_BSD.shape
+        if D != self.text_dim:
+            raise ConfigError(f"text features have width {D}, the generator expects {self.text_dim}")
+        self.check_length(S)
+        mask_BS = mask_BS.bool()
+        if drop_B is not None:
+            tokens_BSD = torch.where(drop_B.view(B, 1, 1), self.cfg_uncond[:S].to(tokens_BSD.dtype), tokens_BSD)
+        normed = self.norm(tokens_BSD)
+        start = self.pool(normed, mask_BS)
+        return TextCond(kv_BSE=self.mlp(normed), mask_BS=mask_BS, start_BLE=start, cond_BE=start.amax(dim=1))
+
+
+class ScaleTrunk(nn.Module):
+    """The level embedding, ``cfg.depth`` blocks, the AdaLN output head and the RoPE tables of every sequence
+    position (scale-normalised positions, :func:`scale_positions`; buffers, not saved)."""
+
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__()
+        E, W = cfg.latent_dim, cfg.width
+        self.width, self.depth = W, cfg.depth
+        self.lvl_embed = nn.Embedding(len(cfg.scale_lengths), W)
+        dpr = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()
+        self.blocks = nn.ModuleList([_Block(cfg, p) for p in dpr])
+        self.head_ada = nn.Sequential(nn.SiLU(), nn.Linear(E, 2 * W))
+        self.head_ln = nn.LayerNorm(W, eps=1e-6, elementwise_affine=False)
+        self.head = nn.Linear(W, cfg.codebook_size)
+        cos, sin = rope_cos_sin(scale_positions(list(cfg.scale_lengths), cfg.n_grid), cfg.head_dim, cfg.rope_base)
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
+
+    def rescale_init(self) -> None:
+        """After the truncated-normal init: a small head, depth-scaled residual projections, small AdaLN gates."""
+        W = self.width
+        with torch.no_grad():
+            self.head.weight.mul_(0.02)
+            self.head_ada[1].weight.mul_(0.5)
+            div = math.sqrt(2 * self.depth)
+            for b in self.blocks:
+                b.proj.weight.div_(div)
+                b.xproj.weight.div_(div)
+                b.fc2.weight.div_(div)
+                # AdaLN rows: gamma1 x 1e-5, everything else x 0.5. The reference intends both gammas small
+                # but its slicing only reaches gamma1; we keep what it trains with.
+                b.ada[1].weight[:W].mul_(1e-5)
+                b.ada[1].weight[W:].mul_(0.5)
+
+    def float_head(self) -> None:
+        """Keep the output head (and its AdaLN) in float32 when the rest is cast to a lower precision."""
+        self.head.float()
+        self.head_ada.float()
+
+    def condition(self, text: TextCond) -> TrunkCond:
+        """Every block's AdaLN modulation and text keys/values (computed once per text for many passes)."""
+        return TrunkCond([b.modulation(text.cond_BE) for b in self.blocks], [b.text_kv(text.kv_BSE) for b in self.blocks])
+
+    def head_logits(self, x: torch.Tensor, cond_BE: torch.Tensor) -> torch.Tensor:
+        """AdaLN head: logits (B, N, K) in the head's dtype (float32 when the blocks run in bf16)."""
+        dt = self.head.weight.dtype
+        scale, shift = self.head_ada(cond_BE.to(dt)).unsqueeze(1).chunk(2, dim=-1)
+        return self.head(self.head_ln(x.to(dt)) * (1 + scale) + shift)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        start: int,
+        text: TextCond,
+        mask: torch.Tensor | None = None,
+        past: list[KV] | None = None,
+        cond: TrunkCond | None = None,
+        head: bool = True,
+    ) -> tuple[torch.Tensor, list[KV]]:
+        """Run the blocks on positions ``[start, start + N)`` of ``x`` (B, N, W); earlier positions come from
+        ``past`` (one (keys, values) per layer). ``mask``: the full (seq, seq) attention mask (True = attend),
+        or None for full attention; ``cond``: :meth:`condition` of ``text`` if already computed.
+
+        Returns the logits (B, N, K) (the block output (B, N, W) with ``head=False``) and every layer's new
+        keys/values, so that a caller can extend a cache."""
+        N = x.shape[1]
+        end = start + N
+        P = 0 if past is None else past[0][0].shape[2]
+        if P != start:
+            raise ValueError(f"cache holds {P} positions but the input starts at {start}")
+        cos, sin = self.rope_cos[start:end], self.rope_sin[start:end]
+        attn_mask = None if mask is None else mask[start:end, :end]
+        text_mask = text.mask_BS[:, None, None, :]
+        new_kv = []
+        for i, blk in enumerate(self.blocks):
+            mod = cond.mods[i] if cond is not None else blk.modulation(text.cond_BE)
+            tkv = cond.text_kvs[i] if cond is not None else blk.text_kv(text.kv_BSE)
+            x, kv = blk(x, mod, cos, sin, attn_mask, tkv, text_mask, None if past is None else past[i])
+            new_kv.append(kv)
+        return (self.head_logits(x, text.cond_BE) if head else x), new_kv
+
+
+# old (flat) state-dict prefixes -> the modules' ones; weights saved before the modules load through it
+LEGACY_PREFIXES = {
+    "text_norm.": "conditioner.norm.", "text_mlp.": "conditioner.mlp.", "cfg_uncond": "conditioner.cfg_uncond",
+    "text_pool.": "conditioner.pool.", "lvl_embed.": "trunk.lvl_embed.", "blocks.": "trunk.blocks.",
+    "head_ada.": "trunk.head_ada.", "head.": "trunk.head.",
+}
+
+
+def rename_legacy_keys(state_dict: dict[str, torch.Tensor], prefix: str = "") -> dict[str, torch.Tensor]:
+    """Rename (in place) the keys of a generator state dict saved before :class:`TextConditioner` and
+    :class:`ScaleTrunk` became modules (``blocks.0.qkv.weight`` -> ``trunk.blocks.0.qkv.weight``, ...)."""
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        rest = key[len(prefix):]
+        for old, new in LEGACY_PREFIXES.items():
+            if rest.startswith(old) and (old.endswith(".") or rest == old):
+                target = prefix + new + rest[len(old):]
+                if target not in state_dict:
+                    state_dict[target] = state_dict.pop(key)
+                break
+    return state_dict
+
+
+def upgrade_state_dict(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A copy of ``sd`` with the old flat keys renamed (``checkpoint.load_module`` calls it before loading)."""
+    return rename_legacy_keys(dict(sd))
 
 
 # ----------------------------------------------------------------------------------------------- model
 class MoScaleTransformer(nn.Module):
-    """Next-scale masked transformer. Training: :meth:`forward`; inference: :class:`ScaleDecoder`."""
+    """Next-scale masked transformer. Training: :meth:`forward`; inference: the runners of ``sampling/``
+    (:class:`~moscale_cli.sampling.decoder.ScaleDecoder`, :class:`~moscale_cli.sampling.fast.StaticRunner`)."""
 
     def __init__(self, cfg: GeneratorConfig) -> None:
         super().__init__()
@@ -336,46 +441,36 @@ class MoScaleTransformer(nn.Module):
         for n in self.scale_lengths:
             self.offsets.append(self.offsets[-1] + n)
 
-        add_text_layers(self, cfg, L1)
+        self.conditioner = TextConditioner(cfg, L1)
         self.ctx_proj = nn.Linear(C, E)
         self.token_emb = nn.Embedding(K + 2, C)  # row 0 = [MASK] (-2), row 1 = [PAD] (-1), row 2 + i = code i
         self.tok_proj = nn.Linear(C, E)
         self.in_proj = nn.Linear(2 * E, W)
         self.pos_start = nn.Parameter(torch.empty(L1, W))
-        add_trunk_and_head(self, cfg)
-        add_rope(self, cfg)
+        self.trunk = ScaleTrunk(cfg)
         self.register_buffer("attn_mask", block_causal_mask(self.scale_lengths), persistent=False)
+        self._register_load_state_dict_pre_hook(lambda sd, prefix, *_: rename_legacy_keys(sd, prefix))
         self.reset_parameters()
 
-    # ------------------------------------------------------------------ init (method §3.3)
+    upgrade_state_dict = staticmethod(upgrade_state_dict)
+
     def reset_parameters(self) -> None:
-        init_weights(self, self.pos_start)
+        """Method §3.3 init: truncated normals (std sqrt(1/3E)) for Linear/Embedding weights, zero biases, the
+        null text at std 1.2 / sqrt(text_dim), the start positions and pool queries at std, a small head and
+        depth-scaled residual projections (the order of the draws is part of the seed's meaning)."""
+        std = init_std(self.cfg)
+        trunc_normal_linears(self, std)
+        self.conditioner.reset_null_text()
+        for p in (self.pos_start, self.conditioner.pool.queries):
+            trunc_normal(p, std)
+        self.trunk.rescale_init()
 
     # ------------------------------------------------------------------ inputs
-    def null_text(self, batch: int, n_tokens: int, device: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The learned null text (``n_tokens`` rows) for unconditional generation: (tokens, mask)."""
-        self._check_text_len(n_tokens)
-        tok = self.cfg_uncond[:n_tokens].unsqueeze(0).expand(batch, -1, -1)
-        return tok.to(device), torch.ones(batch, n_tokens, dtype=torch.bool, device=device)
+    def null_text(self, batch: int, n_tokens: int, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.conditioner.null_text(batch, n_tokens, device)
 
-    def _check_text_len(self, n: int) -> None:
-        if n > self.cfg.text_len:
-            raise ConfigError(f"text has {n} tokens but the generator accepts at most {self.cfg.text_len}")
-
-    def prepare_text(
-        self, tokens_BSD: torch.Tensor, mask_BS: torch.Tensor, drop_B: torch.Tensor | None = None
-    ) -> TextCond:
-        """Norm + MLP of the text tokens, start tokens and condition; rows with ``drop_B`` use the null text."""
-        B, S, D = tokens_BSD.shape
-        if D != self.cfg.text_dim:
-            raise ConfigError(f"text features have width {D}, the generator expects {self.cfg.text_dim}")
-        self._check_text_len(S)
-        mask_BS = mask_BS.bool()
-        if drop_B is not None:
-            tokens_BSD = torch.where(drop_B.view(B, 1, 1), self.cfg_uncond[:S].to(tokens_BSD.dtype), tokens_BSD)
-        normed = self.text_norm(tokens_BSD)
-        start = self.text_pool(normed, mask_BS)
-        return TextCond(kv_BSE=self.text_mlp(normed), mask_BS=mask_BS, start_BLE=start, cond_BE=start.amax(dim=1))
+    def prepare_text(self, tokens_BSD: torch.Tensor, mask_BS: torch.Tensor, drop_B: torch.Tensor | None = None) -> TextCond:
+        return self.conditioner(tokens_BSD, mask_BS, drop_B)
 
     def embed_scale(self, k: int, ids_BL: torch.Tensor, context_BCL: torch.Tensor | None, text: TextCond) -> torch.Tensor:
         """Block input of scale ``k``: [context stream ; token stream] -> width (+ pos_start, level embedding)."""
@@ -384,27 +479,7 @@ class MoScaleTransformer(nn.Module):
         x = self.in_proj(torch.cat([ctx.to(tok.dtype), tok], dim=-1))
         if k == 0:
             x = x + self.pos_start
-        return x + self.lvl_embed.weight[k]
-
-    # ------------------------------------------------------------------ trunk
-    def run_blocks(
-        self,
-        x: torch.Tensor,
-        start: int,
-        text: TextCond,
-        mods: list[tuple[torch.Tensor, ...]] | None = None,
-        text_kvs: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
-        past: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
-        full_attention: bool = False,
-    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-        """Run the blocks and the head on positions ``[start, start + N)``; earlier positions come from ``past``.
-
-        Returns the logits (B, N, K) and every layer's new keys/values (for a cache)."""
-        return run_trunk(self, x, start, None if full_attention else self.attn_mask, text, mods, text_kvs, past)
-
-    def head_logits(self, x: torch.Tensor, cond_BE: torch.Tensor) -> torch.Tensor:
-        scale, shift = self.head_ada(cond_BE).unsqueeze(1).chunk(2, dim=-1)
-        return self.head(self.head_ln(x) * (1 + scale) + shift)
+        return x + self.trunk.lvl_embed.weight[k]
 
     def forward(
         self,
@@ -422,66 +497,5 @@ class MoScaleTransformer(nn.Module):
             raise ValueError(f"expected {len(self.scale_lengths)} scales of ids, got {len(ids)}")
         text = self.prepare_text(text_tokens, text_mask, drop_B)
         x = torch.cat([self.embed_scale(k, ids[k], contexts[k], text) for k in range(len(ids))], dim=1)
-        logits, _ = self.run_blocks(x, 0, text)
+        logits, _ = self.trunk(x, 0, text, self.attn_mask)
         return logits
-
-
-class ScaleDecoder:
-    """Scale-by-scale inference state of :class:`MoScaleTransformer` (method §4.2, §5).
-
-    Per scale: call :meth:`logits` once per refinement pass with the current ids, then :meth:`commit` with the
-    final ids. With ``use_cache`` the keys/values of finished scales are kept per layer: the first pass of
-    scale k feeds [scale k-1 (final ids), scale k] and stores scale k-1's keys/values, later passes feed scale
-    k only. This is exact because no position attends to a later scale. The per-block AdaLN modulations and
-    text keys/values are computed once. Shapes are fixed per scale and pass kind.
-    """
-
-    def __init__(self, model: MoScaleTransformer, text: TextCond, use_cache: bool = True) -> None:
-        self.model = model
-        self.text = text
-        self.use_cache = use_cache
-        self.mods = [blk.modulation(text.cond_BE) for blk in model.blocks]
-        self.text_kvs = [blk.text_kv(text.kv_BSE) for blk in model.blocks]
-        self.done_x: list[torch.Tensor] = []  # block inputs of finished scales (no-cache mode)
-        self.cache: list[tuple[torch.Tensor, torch.Tensor]] | None = None
-        self.pending: torch.Tensor | None = None  # finished scale whose keys/values are not cached yet
-        self.n_done = 0
-
-    @torch.no_grad()
-    def logits(self, k: int, ids_BL: torch.Tensor, context_BCL: torch.Tensor | None) -> torch.Tensor:
-        """Logits (B, L_k, K) of scale ``k`` given the current ids of scale ``k`` (finished scales < k)."""
-        m = self.model
-        if k != self.n_done:
-            raise ValueError(f"scale {k} requested but {self.n_done} scales are finished")
-        x = m.embed_scale(k, ids_BL, context_BCL, self.text)
-        L = x.shape[1]
-        start = m.offsets[k]
-        if not self.use_cache:
-            xx = torch.cat([*self.done_x, x], dim=1) if self.done_x else x
-            out, _ = m.run_blocks(xx, 0, self.text, self.mods, self.text_kvs)
-            return out[:, -L:]
-        if self.pending is not None:
-            n_prev = self.pending.shape[1]
-            xx = torch.cat([self.pending, x], dim=1)
-            out, kv = m.run_blocks(xx, start - n_prev, self.text, self.mods, self.text_kvs, past=self.cache)
-            new = [(kk[:, :, :n_prev], vv[:, :, :n_prev]) for kk, vv in kv]
-            if self.cache is None:
-                self.cache = new
-            else:
-                self.cache = [(torch.cat([c[0], n[0]], 2), torch.cat([c[1], n[1]], 2)) for c, n in zip(self.cache, new, strict=True)]
-            self.pending = None
-            return out[:, -L:]
-        out, _ = m.run_blocks(x, start, self.text, self.mods, self.text_kvs, past=self.cache, full_attention=True)
-        return out
-
-    @torch.no_grad()
-    def commit(self, k: int, ids_BL: torch.Tensor, context_BCL: torch.Tensor | None) -> None:
-        """Finish scale ``k`` with its final ids (they feed the token stream of all later scales)."""
-        if k != self.n_done:
-            raise ValueError(f"scale {k} committed but {self.n_done} scales are finished")
-        x = self.model.embed_scale(k, ids_BL, context_BCL, self.text)
-        if self.use_cache:
-            self.pending = x
-        else:
-            self.done_x.append(x)
-        self.n_done += 1

@@ -2,9 +2,9 @@
 
 The token maps of the tokenizer's scales are flattened coarse to fine into one sequence (with a single-scale
 tokenizer, ``scales=(1,)``, this is exactly the finest-scale sequence of T2M-GPT); a causal transformer
-predicts token i from the start token (pooled from the text) and tokens < i. Blocks, AdaLN conditioning,
-text cross-attention, the learned null text (CFG) and the scale-normalised RoPE are the MoScale ones
-(:mod:`moscale_cli.models.generator`), so the two generators differ only in the factorisation: one token per
+predicts token i from the start token (pooled from the text) and tokens < i. The text conditioner (learned
+null text for CFG, start-token pool) and the trunk (blocks, AdaLN conditioning, text cross-attention,
+scale-normalised RoPE, head) are the MoScale modules (:mod:`moscale_cli.models.generator`), so the two generators differ only in the factorisation: one token per
 pass with a causal mask instead of one scale per pass with in-scale refinement.
 
 Lengths are inputs (as in MoScale's evaluation): there is no end token; positions past each scale's valid
@@ -22,26 +22,24 @@ import torch.nn.functional as F
 from torch import nn
 
 from moscale_cli.models.generator import (
+    KV,
     PAD_ID,
     GeneratorConfig,
     MoScaleTransformer,
+    ScaleTrunk,
     TextCond,
-    add_rope,
-    add_text_layers,
-    add_trunk_and_head,
-    init_weights,
-    run_trunk,
+    TextConditioner,
+    TrunkCond,
+    init_std,
+    rename_legacy_keys,
+    trunc_normal,
+    trunc_normal_linears,
+    upgrade_state_dict,
 )
 
 
 class NextTokenTransformer(nn.Module):
     """Causal next-token transformer over the flattened token maps (``cfg.arch == "next-token"``)."""
-
-    # text handling and the output head are shared with the MoScale generator
-    prepare_text = MoScaleTransformer.prepare_text
-    null_text = MoScaleTransformer.null_text
-    _check_text_len = MoScaleTransformer._check_text_len
-    head_logits = MoScaleTransformer.head_logits
 
     def __init__(self, cfg: GeneratorConfig) -> None:
         super().__init__()
@@ -49,21 +47,34 @@ class NextTokenTransformer(nn.Module):
         E, W, K, C = cfg.latent_dim, cfg.width, cfg.codebook_size, cfg.code_dim
         self.scale_lengths = list(cfg.scale_lengths)
         self.seq_len = sum(self.scale_lengths)
-        add_text_layers(self, cfg, 1)  # one start token
+        self.conditioner = TextConditioner(cfg, 1)  # one start token
         self.sos_proj = nn.Linear(E, W)
         self.token_emb = nn.Embedding(K + 2, C)  # row 0 = [MASK] (unused), row 1 = [PAD], row 2 + i = code i
         self.tok_proj = nn.Linear(C, W)
-        add_trunk_and_head(self, cfg)
-        add_rope(self, cfg)  # input position i predicts token i: it carries token i's RoPE position and level
+        self.trunk = ScaleTrunk(cfg)  # input position i predicts token i: it carries token i's RoPE position and level
         lvl = torch.cat([torch.full((n,), k, dtype=torch.long) for k, n in enumerate(self.scale_lengths)])
         self.register_buffer("levels", lvl, persistent=False)
         self.register_buffer("causal", torch.ones(self.seq_len, self.seq_len, dtype=torch.bool).tril(), persistent=False)
+        self._register_load_state_dict_pre_hook(lambda sd, prefix, *_: rename_legacy_keys(sd, prefix))
         self.reset_parameters()
 
+    upgrade_state_dict = staticmethod(upgrade_state_dict)
+
     def reset_parameters(self) -> None:
-        init_weights(self)
+        """The MoScale generator's init (:meth:`MoScaleTransformer.reset_parameters`, without start positions)."""
+        std = init_std(self.cfg)
+        trunc_normal_linears(self, std)
+        self.conditioner.reset_null_text()
+        trunc_normal(self.conditioner.pool.queries, std)
+        self.trunk.rescale_init()
 
     # ------------------------------------------------------------------ inputs
+    def null_text(self, batch: int, n_tokens: int, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.conditioner.null_text(batch, n_tokens, device)
+
+    def prepare_text(self, tokens_BSD: torch.Tensor, mask_BS: torch.Tensor, drop_B: torch.Tensor | None = None) -> TextCond:
+        return self.conditioner(tokens_BSD, mask_BS, drop_B)
+
     def embed_tokens(self, ids_BN: torch.Tensor) -> torch.Tensor:
         """Width-W embeddings of token ids (-1 = [PAD])."""
         return self.tok_proj(self.token_emb(ids_BN + 2))
@@ -72,7 +83,7 @@ class NextTokenTransformer(nn.Module):
         """Teacher-forcing inputs (B, N, W): [start token, embed(ids[:, :-1])] + level embeddings."""
         sos = self.sos_proj(text.start_BLE)
         x = torch.cat([sos.to(self.tok_proj.weight.dtype), self.embed_tokens(ids_BN[:, :-1])], dim=1)
-        return x + self.lvl_embed(self.levels[: x.shape[1]])
+        return x + self.trunk.lvl_embed(self.levels[: x.shape[1]])
 
     def embed_step(self, i: int, prev_ids_B: torch.Tensor | None, text: TextCond) -> torch.Tensor:
         """Input (B, 1, W) of position ``i`` (the start token for i = 0, else token i - 1)."""
@@ -80,20 +91,14 @@ class NextTokenTransformer(nn.Module):
             x = self.sos_proj(text.start_BLE)
         else:
             x = self.embed_tokens(prev_ids_B.view(-1, 1))
-        return x + self.lvl_embed.weight[self.levels[i]]
+        return x + self.trunk.lvl_embed.weight[self.levels[i]]
 
     # ------------------------------------------------------------------ trunk
     def run(
-        self,
-        x: torch.Tensor,
-        start: int,
-        text: TextCond,
-        mods: list[tuple[torch.Tensor, ...]] | None = None,
-        text_kvs: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
-        past: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
-    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        self, x: torch.Tensor, start: int, text: TextCond, cond: TrunkCond | None = None, past: list[KV] | None = None,
+    ) -> tuple[torch.Tensor, list[KV]]:
         """Logits (B, N, K) of positions ``[start, start + N)`` (earlier ones from ``past``) and the new K/V."""
-        return run_trunk(self, x, start, None if x.shape[1] == 1 else self.causal, text, mods, text_kvs, past)
+        return self.trunk(x, start, text, None if x.shape[1] == 1 else self.causal, past, cond)
 
     def forward(
         self,

@@ -10,9 +10,9 @@ A segment longer than ``max_frames - overlap`` is split into equal windows with 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -22,6 +22,9 @@ from moscale_cli.pipeline.defaults import DEFAULT_BLEND
 from moscale_cli.pipeline.editing import feature_dim, fill, task_prompt, text_for
 from moscale_cli.pipeline.results import EditedMotion, seam_report
 from moscale_cli.sampling.config import SamplingConfig
+
+if TYPE_CHECKING:
+    from moscale_cli.pipeline.core import MoScalePipeline
 
 
 @dataclass
@@ -51,14 +54,14 @@ def plan_windows(segments: Sequence[tuple[str, int]], max_frames: int, overlap: 
 
 @torch.no_grad()
 def compose_motion(
-    pipe: Any,
+    pipe: MoScalePipeline,
     segments: Sequence[tuple[str, int]],
     overlap: int = 20,
     seed: int = 0,
     sampling: SamplingConfig | None = None,
     unconditional: bool = False,
     blend: int = DEFAULT_BLEND,
-    on_window: Any = None,
+    on_window: Callable[[int, int], None] | None = None,
 ) -> EditedMotion:
     """One continuous motion from ``segments`` = ``[(prompt, frames), ...]`` (any total length).
 

@@ -13,7 +13,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -22,6 +22,13 @@ from moscale_cli.errors import CheckpointError, UsageError
 from moscale_cli.pipeline.defaults import DEFAULT_BLEND
 from moscale_cli.pipeline.results import EditedMotion, GeneratedMotion
 from moscale_cli.sampling.config import SamplingConfig
+
+if TYPE_CHECKING:
+    from moscale_cli.model_dir import LoadedModel
+    from moscale_cli.pipeline.sources import SourceLike
+    from moscale_cli.sampling.fast import StaticRunner
+    from moscale_cli.text.encoder import TextEncoder
+    from moscale_cli.text.features import TextFeatures
 
 
 class LengthAdjustedWarning(UserWarning):
@@ -38,9 +45,15 @@ def _as_list(x: Any, n: int, what: str) -> list[Any]:
 
 
 class MoScalePipeline:
-    """A loaded model directory + text encoder, ready to generate."""
+    """A loaded model directory + text encoder, ready to generate.
 
-    def __init__(self, model: Any, text_encoder: Any | None = None, device: torch.device | str = "cpu") -> None:
+    ``fast``: which runner the sampling loop uses for every task. None (the default): the eager KV-cache
+    runner; ``"eager"``, ``"graphs"`` (CUDA) or ``"compile"``: the static-cache runner in that mode, with bf16
+    weights on CUDA and float32 elsewhere; ``"auto"``: graphs on CUDA, eager elsewhere. On CPU (float32) both
+    runners give the same motions."""
+
+    def __init__(self, model: LoadedModel, text_encoder: TextEncoder | None = None, device: torch.device | str = "cpu",
+                 fast: str | None = None) -> None:
         self.model = model
         self.device = torch.device(device)
         self.tokenizer = model.tokenizer
@@ -53,6 +66,12 @@ class MoScalePipeline:
         self.min_frames = model.min_frames
         self.max_frames = model.max_frames
         self._text_encoder = text_encoder
+        self.runner: StaticRunner | None = None
+        if fast is not None:
+            from moscale_cli.sampling.fast import StaticRunner, default_fast
+
+            mode, precision = default_fast(self.device)
+            self.runner = StaticRunner(self.generator, mode if fast == "auto" else fast, precision)
         gcfg = self.generator.cfg
         if text_encoder is not None:
             self._check_encoder(text_encoder)
@@ -65,18 +84,20 @@ class MoScalePipeline:
         cls,
         path_or_hub_id: str | os.PathLike | None = None,
         device: str | torch.device = "auto",
-        text_encoder: Any | None = None,
+        text_encoder: TextEncoder | None = None,
+        fast: str | None = None,
     ) -> MoScalePipeline:
-        """Load a model directory, a hub id (``org/name[@rev]``) or, with None, the installed default model."""
+        """Load a model directory, a hub id (``org/name[@rev]``) or, with None, the installed default model
+        (``fast``: the sampling runner, see the class doc)."""
         from moscale_cli.model_dir import load_model_dir, resolve_model
         from moscale_cli.utils.device import resolve_device
 
         dev = device if isinstance(device, torch.device) else resolve_device(str(device))
         path = resolve_model(path_or_hub_id)
         model = load_model_dir(path, device=dev)
-        return cls(model, text_encoder=text_encoder, device=dev)
+        return cls(model, text_encoder=text_encoder, device=dev, fast=fast)
 
-    def _check_encoder(self, enc: Any) -> None:
+    def _check_encoder(self, enc: TextEncoder) -> None:
         gcfg = self.generator.cfg
         if int(enc.dim) != int(gcfg.text_dim):
             raise CheckpointError(
@@ -86,7 +107,7 @@ class MoScalePipeline:
             raise CheckpointError(f"text encoder window {enc.max_tokens} exceeds the generator's text_len {gcfg.text_len}")
 
     @property
-    def text_encoder(self) -> Any:
+    def text_encoder(self) -> TextEncoder:
         if self._text_encoder is None:
             from moscale_cli.text.factory import get_text_encoder
 
@@ -161,7 +182,7 @@ class MoScalePipeline:
             )
         return scfg
 
-    def encode_prompts(self, prompts: Sequence[str]) -> Any:
+    def encode_prompts(self, prompts: Sequence[str]) -> TextFeatures:
         """Text features on the pipeline's device, one row per prompt; each distinct prompt is encoded once."""
         uniq = list(dict.fromkeys(prompts))
         where = {p: j for j, p in enumerate(uniq)}
@@ -184,7 +205,9 @@ class MoScalePipeline:
         """Generate ``num_samples`` motions per prompt (prompt-major order).
 
         ``frames``/``seconds``: one value or one per prompt (None = drawn from the length estimator).
-        The same arguments and ``seed`` give the same motions.
+        Motion r of the request (prompt-major) draws from its own random stream, seeded by (``seed``, r)
+        (:func:`~moscale_cli.sampling.draw.row_seed`; the first motion uses ``seed`` itself), so the same
+        arguments and ``seed`` give the same motions whatever ``batch_size``.
         """
         prompts = self.check_prompts(prompts, unconditional)
         if num_samples < 1:
@@ -208,13 +231,14 @@ class MoScalePipeline:
             chunk = list(range(b0, min(b0 + batch_size, len(rows))))
             lens = torch.tensor([row_frames[r] for r in chunk], dtype=torch.long, device=self.device)
             tf = text.index(chunk) if text is not None else None
-            feats_BTD = self._sample(tf, lens, scfg, seed + b0 // batch_size, len(chunk))
+            feats_BTD = self._sample(tf, lens, scfg, seed, b0)
             results += self._finish(feats_BTD, lens, [rows[r] for r in chunk], prompts)
             if on_batch is not None:
                 on_batch(len(chunk))
         return results
 
-    def _row_lengths(self, rows: list[tuple[int, int]], lengths: list[int | None], text: Any, seed: int) -> list[int]:
+    def _row_lengths(self, rows: list[tuple[int, int]], lengths: list[int | None], text: TextFeatures | None,
+                     seed: int) -> list[int]:
         need = [r for r, (i, _) in enumerate(rows) if lengths[i] is None]
         out = [lengths[i] if lengths[i] is not None else 0 for i, _ in rows]
         if not need:
@@ -231,11 +255,13 @@ class MoScalePipeline:
             out[r] = int(f) - int(f) % self.unit
         return out
 
-    def _sample(self, text: Any, lens: torch.Tensor, scfg: Any, seed: int, batch: int) -> torch.Tensor:
+    def _sample(self, text: TextFeatures | None, lens: torch.Tensor, scfg: SamplingConfig, seed: int, first: int) -> torch.Tensor:
+        """Normalised features of request rows ``first ..`` (one per length), row r drawing from (seed, r)."""
+        from moscale_cli.sampling.draw import row_generators
         from moscale_cli.sampling.sampler import sample
 
-        gen = torch.Generator(device=self.device).manual_seed(int(seed))
-        out = sample(self.generator, self.tokenizer, text, lens, scfg, gen, batch_size=batch)
+        gens = row_generators(int(seed), len(lens), self.device, start=first)
+        out = sample(self.generator, self.tokenizer, text, lens, scfg, gens, batch_size=len(lens), runner=self.runner)
         return out.feats.float()
 
     def _finish(self, feats_BTD: torch.Tensor, lens: torch.Tensor, rows: list[tuple[int, int]], prompts: list[str]) -> list[GeneratedMotion]:
@@ -253,10 +279,10 @@ class MoScalePipeline:
     # ------------------------------------------------------------------ editing tasks (editing.py, compose.py)
     def edit(
         self,
-        source: Any,
+        source: SourceLike,
         prompt: str | None,
-        regions: Sequence[Sequence[float]] | None = None,
-        mask: Any = None,
+        regions: Sequence[Sequence[float]] | np.ndarray | None = None,
+        mask: Sequence[bool] | np.ndarray | None = None,
         frames: int | None = None,
         extend: str = "end",
         seed: int = 0,
@@ -278,7 +304,7 @@ class MoScalePipeline:
 
     def extend(
         self,
-        source: Any,
+        source: SourceLike,
         prompt: str | None,
         frames: int,
         at: str = "end",
@@ -295,10 +321,10 @@ class MoScalePipeline:
     def inbetween(
         self,
         prompt: str | None,
-        start: Any = None,
-        end: Any = None,
+        start: SourceLike | None = None,
+        end: SourceLike | None = None,
         frames: int | None = None,
-        source: Any = None,
+        source: SourceLike | None = None,
         keep_start: int = 0,
         keep_end: int = 0,
         seed: int = 0,

@@ -24,7 +24,7 @@ placement, facing and bone lengths, with the root path and facing continuous at 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -36,6 +36,11 @@ from moscale_cli.pipeline.results import EditedMotion, Region, seam_report
 from moscale_cli.pipeline.sources import EditSource, load_source
 from moscale_cli.sampling.config import SamplingConfig
 from moscale_cli.sampling.infill import fill_unknown, infill, runs
+
+if TYPE_CHECKING:
+    from moscale_cli.pipeline.core import MoScalePipeline
+    from moscale_cli.pipeline.sources import SourceLike
+    from moscale_cli.text.features import TextFeatures
 
 # ---------------------------------------------------------------- regions
 
@@ -63,7 +68,7 @@ def check_regions(regions: Sequence[Sequence[float]], total: int, what: str = "t
     return out
 
 
-def mask_to_regions(mask: Any, total: int) -> list[Region]:
+def mask_to_regions(mask: Sequence[bool] | np.ndarray, total: int) -> list[Region]:
     """Runs of True in a boolean / 0-1 array of length ``total`` (True = regenerate) as frame regions."""
     m = np.asarray(mask)
     if m.ndim != 1 or m.shape[0] != total:
@@ -124,7 +129,7 @@ def blend_with_source(source: np.ndarray, generated: np.ndarray, known: np.ndarr
 # ---------------------------------------------------------------- sources
 
 
-def source_features(source: Any, skeleton_dim: int = 263) -> np.ndarray:
+def source_features(source: SourceLike, skeleton_dim: int = 263) -> np.ndarray:
     """De-normalised model-space features (T, D) of a source: a path (.bvh/.npy), a ``LoadedMotion``, an
     ``EditSource``, or an array of joints (T, 22, 3) or features (T, D). Features are returned as given
     (bitwise); T joint frames give T feature frames (see ``pipeline/sources.py``)."""
@@ -144,7 +149,7 @@ def place(source: np.ndarray, total: int, offset: int) -> tuple[np.ndarray, np.n
 # ---------------------------------------------------------------- tasks
 
 
-def text_for(pipe: Any, prompts: Sequence[str], unconditional: bool) -> list[Any]:
+def text_for(pipe: MoScalePipeline, prompts: Sequence[str], unconditional: bool) -> list[TextFeatures | None]:
     """One TextFeatures (or None when unconditional) per prompt; each distinct prompt is encoded once."""
     if unconditional:
         return [None] * len(prompts)
@@ -152,18 +157,18 @@ def text_for(pipe: Any, prompts: Sequence[str], unconditional: bool) -> list[Any
     return [feats.index([j]) for j in range(len(prompts))]
 
 
-def task_prompt(pipe: Any, prompt: str | None, unconditional: bool) -> str:
+def task_prompt(pipe: MoScalePipeline, prompt: str | None, unconditional: bool) -> str:
     return pipe.check_prompts(prompt if prompt is not None or not unconditional else None, unconditional)[0]
 
 
-def feature_dim(pipe: Any) -> int:
+def feature_dim(pipe: MoScalePipeline) -> int:
     dim = int(pipe.tokenizer.cfg.feature_dim)
     if dim != 263:
         raise UsageError(f"editing supports SMPL-22 (263-dim) models; this model uses {dim}-dim features")
     return dim
 
 
-def _check_source_fits(pipe: Any, n: int, what: str) -> None:
+def _check_source_fits(pipe: MoScalePipeline, n: int, what: str) -> None:
     if n > pipe.max_frames:
         raise UsageError(
             f"{what} has {n} frames, more than the model window of {pipe.max_frames} frames "
@@ -172,7 +177,7 @@ def _check_source_fits(pipe: Any, n: int, what: str) -> None:
 
 
 def _result(
-    pipe: Any, caption: str, feats: np.ndarray, known: np.ndarray, blend: int, reference: EditSource,
+    pipe: MoScalePipeline, caption: str, feats: np.ndarray, known: np.ndarray, blend: int, reference: EditSource,
     pieces: list[Piece], source_frames: np.ndarray, offset: int = 0, others: Sequence[EditSource] = (),
 ) -> EditedMotion:
     """The :class:`EditedMotion` of a filled timeline: in the model's space for a features ``reference``,
@@ -193,16 +198,17 @@ def _result(
     )
 
 
-def fill(pipe: Any, tl: np.ndarray, known: np.ndarray, text: Any, sampling: SamplingConfig, seed: int | torch.Generator,
-         blend: int) -> np.ndarray:
-    """Regenerate the unknown frames of a timeline and blend them with the known ones -> features (T, D)."""
+def fill(pipe: MoScalePipeline, tl: np.ndarray, known: np.ndarray, text: TextFeatures | None, sampling: SamplingConfig,
+         seed: int | torch.Generator, blend: int) -> np.ndarray:
+    """Regenerate the unknown frames of a timeline (on the pipeline's runner) and blend them with the known ones
+    -> features (T, D)."""
     res = infill(pipe.generator, pipe.tokenizer, pipe.normalizer, tl, known, text, sampling, seed,
-                 min_frames=pipe.min_frames)
+                 min_frames=pipe.min_frames, runner=pipe.runner)
     return blend_with_source(tl, res.generated, known, blend)
 
 
 def _fill(
-    pipe: Any, caption: str, tl: np.ndarray, known: np.ndarray, seed: int, blend: int,
+    pipe: MoScalePipeline, caption: str, tl: np.ndarray, known: np.ndarray, seed: int, blend: int,
     sampling: SamplingConfig | None, unconditional: bool, **where: Any,
 ) -> EditedMotion:
     """Fill the unknown frames of one timeline under ``caption`` and build the :class:`EditedMotion`
@@ -219,11 +225,11 @@ def _pieces(src: EditSource, known: np.ndarray, source_frames: np.ndarray) -> li
 
 @torch.no_grad()
 def edit_motion(
-    pipe: Any,
-    source: Any,
+    pipe: MoScalePipeline,
+    source: SourceLike,
     prompt: str | None,
-    regions: Sequence[Sequence[float]] | None = None,
-    mask: Any = None,
+    regions: Sequence[Sequence[float]] | np.ndarray | None = None,
+    mask: Sequence[bool] | np.ndarray | None = None,
     frames: int | None = None,
     extend: str = "end",
     seed: int = 0,
@@ -242,9 +248,10 @@ def edit_motion(
     feats = src.features
     Ts = feats.shape[0]
     _check_source_fits(pipe, Ts, "the source")
+    regions = [] if regions is None else list(regions)  # a list, a tuple or an (n, 2) array
     if regions and mask is not None:
         raise UsageError("give either regions or a mask, not both")
-    regs = mask_to_regions(mask, Ts) if mask is not None else check_regions(regions or [], Ts, "the source")
+    regs = mask_to_regions(mask, Ts) if mask is not None else check_regions(regions, Ts, "the source")
     total = Ts if frames is None else int(frames)
     if total < Ts:
         raise UsageError(f"--frames {total} is shorter than the source ({Ts} frames); editing keeps every source frame")
@@ -267,12 +274,12 @@ def edit_motion(
 
 @torch.no_grad()
 def inbetween_motion(
-    pipe: Any,
+    pipe: MoScalePipeline,
     prompt: str | None,
-    start: Any = None,
-    end: Any = None,
+    start: SourceLike | None = None,
+    end: SourceLike | None = None,
     frames: int | None = None,
-    source: Any = None,
+    source: SourceLike | None = None,
     keep_start: int = 0,
     keep_end: int = 0,
     seed: int = 0,

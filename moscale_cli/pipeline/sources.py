@@ -22,11 +22,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
 from moscale_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from moscale_cli.io.bvh import BvhImport
+    from moscale_cli.io.files import LoadedMotion
 
 FEATURE_DIM = 263
 
@@ -182,8 +186,12 @@ def features_source(feats: Any, skeleton_dim: int = FEATURE_DIM, path: Path | No
     return EditSource("features", f, joints, None, None, path)
 
 
+SourceLike = Union[str, os.PathLike, np.ndarray, "LoadedMotion", "BvhImport", "EditSource"]
+"""What a task accepts as a source motion (see :func:`load_source`)."""
+
+
 def load_source(
-    source: Any,
+    source: SourceLike,
     skeleton_dim: int = FEATURE_DIM,
     mapping: str | os.PathLike | dict | None = None,
     scale: float | None = None,
@@ -226,6 +234,7 @@ def load_source(
 __all__ = [
     "EditSource",
     "ModelFrame",
+    "SourceLike",
     "features_source",
     "heading",
     "joints_source",

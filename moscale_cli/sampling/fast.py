@@ -1,22 +1,23 @@
-"""Fast sampling path: static KV cache, mask-free self-attention, bf16 weights and CUDA graphs.
+"""The static-cache runner of the refinement loop: fixed shapes, mask-free self-attention, bf16 weights, CUDA graphs.
 
-Same algorithm and random stream as :func:`moscale_cli.sampling.sampler.sample` (method §4.2, §5); what
-changes is how each transformer pass runs:
+:class:`StaticRunner` implements :class:`~moscale_cli.sampling.sampler.ScaleRunner`, so the one loop of
+:func:`~moscale_cli.sampling.sampler.sample` (its schedule, editing, logit hook and random streams) runs on it;
+what changes is how each transformer pass runs:
 
 - **Static KV cache.** One key/value buffer per layer covers the whole sequence (all scales). Every pass
   writes its keys/values at its own positions and attends to ``buffer[:end]``.
 - **No attention mask.** The finished scale k-1 is *committed* by its own pass (its positions attend to
   the cache + themselves). Scale k's refinement passes then attend to the cache + scale k. Both are
   mask-free (bidirectional within the scale, the prefix before it), so SDPA can pick flash attention.
-  Padded keys are not masked, as in the reference and in the plain path. Only the text cross-attention
+  Padded keys are not masked, as in the reference and in the eager runner. Only the text cross-attention
   keeps its key-padding mask.
 - **Fixed shapes.** The text is padded to ``text_len`` tokens; padded text keys are masked, so this is
   exact. Each (scale, pass kind) has one shape, so ``mode="graphs"`` captures every pass once in a
-  ``torch.cuda.CUDAGraph`` and replays it. CFG, top-k/top-p filtering and the softmaxes run inside the
-  graph. The multinomial draw runs outside, with the same ``torch.Generator`` as :func:`sample`, so with
-  fp32 weights the fast path gives the same ids as the plain path.
-- **bf16 weights** (``precision="bf16"``): the trunk is cast to bfloat16 once; the output head stays
-  fp32. This avoids autocast's per-pass weight casts, which CUDA graphs cannot cache.
+  ``torch.cuda.CUDAGraph`` and replays it. Without a logit hook the graph also runs CFG, filtering and the
+  softmaxes (``fused_distributions``); with one it computes the logits and the loop does the rest. The
+  multinomial draws run outside, from the rows' generators, so with fp32 weights the ids are the eager runner's.
+- **bf16 weights** (``precision="bf16"``): a copy of the generator is cast to bfloat16 once; the output head
+  stays fp32. This avoids autocast's per-pass weight casts, which CUDA graphs cannot cache.
 
 ``mode``: ``"eager"`` (any device), ``"graphs"`` (CUDA only) or ``"compile"`` (``torch.compile`` of the
 pass function, ``mode="default"``, one compiled graph per pass shape).
@@ -25,28 +26,21 @@ pass function, ``mode="default"``, one compiled graph per pass shape).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
 from moscale_cli.errors import ConfigError, UsageError
-from moscale_cli.models.generator import MASK_ID, PAD_ID, MoScaleTransformer, TextCond
-from moscale_cli.models.layers import length_mask
-from moscale_cli.sampling.sampler import (
-    LOCKED_SCORE,
-    SampleResult,
-    SamplingConfig,
-    check_lengths,
-    distributions,
-    draw,
-    guide,
-    mask_counts,
-    text_rows,
-    torch_generator,
-)
+from moscale_cli.models.generator import MASK_ID, MoScaleTransformer, TextCond, TrunkCond
+from moscale_cli.models.tokenizer import MSTokenizer
+from moscale_cli.sampling.draw import Dists, Seeds, distributions, guide
+from moscale_cli.sampling.sampler import EditSpec, Lengths, LogitHook, SampleResult, SamplingConfig, sample
+
+if TYPE_CHECKING:
+    from moscale_cli.text.features import TextFeatures
 
 MODES = ("eager", "graphs", "compile")
 PRECISIONS = ("fp32", "bf16")
@@ -54,40 +48,21 @@ PRECISIONS = ("fp32", "bf16")
 
 @dataclass
 class _Static:
-    """Fixed-address tensors of one (batch, text length) configuration."""
+    """Fixed-address tensors of one (rows, guided) configuration."""
 
-    text: TextCond  # start tokens, condition, text K/V source (static buffers)
-    mods: list[tuple[torch.Tensor, ...]]
-    text_kvs: list[tuple[torch.Tensor, torch.Tensor]]
+    text: TextCond  # text K/V source, mask, start tokens, condition
+    cond: TrunkCond  # per-block modulations and text keys/values
     k_cache: list[torch.Tensor]  # per layer (R, H, seq_len, hd)
     v_cache: list[torch.Tensor]
     ids: list[torch.Tensor]  # per scale (R, L_k) input ids
     ctx: list[torch.Tensor | None]  # per scale (R, C, L_k) coarse context (None for scale 0)
 
 
-def sampling_dists(logits: torch.Tensor, batch: int, t: float, cfg: SamplingConfig) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(confidence probabilities, draw probabilities or ``None`` for greedy) of a pass, as ``sample_ids``."""
-    return distributions(guide(logits.float(), batch, t), cfg)
+class StaticRunner:
+    """Static-cache runner for one generator (see the module doc). Buffers and graphs are built per (rows,
+    guided) configuration on first use and reused by later batches of that size."""
 
-
-def _inputs_to_fp32(module: torch.nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(a.float() if torch.is_tensor(a) and a.is_floating_point() else a for a in args)
-
-
-class FastSampler:
-    """Reusable fast sampler for one generator/tokenizer pair (see the module doc).
-
-    ``sample(text_features, lengths_frames, seed)`` returns a :class:`SampleResult` like :func:`sample`.
-    Static buffers and graphs are built per (batch, guided) configuration on first use and reused."""
-
-    def __init__(
-        self,
-        generator: MoScaleTransformer,
-        tokenizer: Any,
-        cfg: SamplingConfig | None = None,
-        mode: str = "eager",
-        precision: str = "fp32",
-    ) -> None:
+    def __init__(self, generator: MoScaleTransformer, mode: str = "eager", precision: str = "fp32") -> None:
         if mode not in MODES:
             raise ConfigError(f"unknown fast-sampling mode '{mode}' (choose from {', '.join(MODES)})")
         if precision not in PRECISIONS:
@@ -97,43 +72,35 @@ class FastSampler:
         self.device = next(generator.parameters()).device
         if mode == "graphs" and self.device.type != "cuda":
             raise UsageError("CUDA graphs need a CUDA device (use mode='eager' or 'compile')")
-        self.cfg = cfg or SamplingConfig()
-        n_scales = len(generator.scale_lengths)
-        if len(self.cfg.refine_steps) != n_scales:
-            raise ConfigError(f"refine steps {self.cfg.refine_steps} must give one count for each of the {n_scales} scales")
-        self.mode = mode
-        self.precision = precision
-        self.tokenizer = tokenizer
-        self.model = self._prepare_model(generator, precision)
+        self.mode, self.precision = mode, precision
         self.dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+        self.model = generator
+        if precision == "bf16":
+            self.model = copy.deepcopy(generator).to(torch.bfloat16).eval()
+            self.model.trunk.float_head()
         self._static: dict[tuple[int, bool], _Static] = {}
-        self._graphs: dict[tuple[int, bool], dict[tuple[str, int], tuple[Any, Any]]] = {}
-        self._compiled: Callable[..., Any] | None = None
-        self._pool: Any = None
+        self._graphs: dict[Hashable, tuple[torch.cuda.CUDAGraph, Dists | torch.Tensor | None]] = {}
+        self._compiled: Callable[[_Static, int, bool], torch.Tensor | None] | None = None
+        self._pool: tuple[int, int] | None = None
+        self.st: _Static | None = None
+        self.key: tuple[int, bool] = (0, False)
+        self.fused_distributions = self._fused if mode == "graphs" else None
 
-    @staticmethod
-    def _prepare_model(model: MoScaleTransformer, precision: str) -> MoScaleTransformer:
-        if precision == "fp32":
-            return model
-        m = copy.deepcopy(model).to(torch.bfloat16)
-        for mod in (m.head, m.head_ada):  # the output head stays fp32 (also in m.forward / m.run_blocks)
-            mod.float()
-            mod.register_forward_pre_hook(_inputs_to_fp32)
-        return m.eval()
+    def autocast(self) -> torch.autocast:
+        """bf16 autocast for the tokenizer decode of a bf16 runner on CUDA, else a no-op."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16" and self.device.type == "cuda")
 
     # ------------------------------------------------------------------ static state
     def _make_static(self, R: int, S: int) -> _Static:
         m, dev, dt = self.model, self.device, self.dtype
         E, W, H, hd, C = m.cfg.latent_dim, m.cfg.width, m.cfg.heads, m.cfg.head_dim, m.cfg.code_dim
-        L1, N = m.scale_lengths[0], m.cfg.seq_len
+        L1, N, depth = m.scale_lengths[0], m.cfg.seq_len, m.cfg.depth
         z = lambda *s, d=dt: torch.zeros(*s, device=dev, dtype=d)  # noqa: E731
-        text = TextCond(kv_BSE=z(R, S, E), mask_BS=torch.ones(R, S, dtype=torch.bool, device=dev),
-                        start_BLE=z(R, L1, E), cond_BE=z(R, E))
-        depth = len(m.blocks)
         return _Static(
-            text=text,
-            mods=[tuple(z(R, 1, W) for _ in range(6)) for _ in range(depth)],
-            text_kvs=[(z(R, H, S, hd), z(R, H, S, hd)) for _ in range(depth)],
+            text=TextCond(kv_BSE=z(R, S, E), mask_BS=torch.ones(R, S, dtype=torch.bool, device=dev),
+                          start_BLE=z(R, L1, E), cond_BE=z(R, E)),
+            cond=TrunkCond([tuple(z(R, 1, W) for _ in range(6)) for _ in range(depth)],
+                           [(z(R, H, S, hd), z(R, H, S, hd)) for _ in range(depth)]),
             k_cache=[z(R, H, N, hd) for _ in range(depth)],
             v_cache=[z(R, H, N, hd) for _ in range(depth)],
             ids=[torch.full((R, L), MASK_ID, dtype=torch.long, device=dev) for L in m.scale_lengths],
@@ -141,18 +108,24 @@ class FastSampler:
         )
 
     @torch.no_grad()
-    def _load_text(self, st: _Static, tokens: torch.Tensor, mask: torch.Tensor, drop: torch.Tensor | None) -> None:
-        m = self.model
-        text = m.prepare_text(tokens.to(self.dtype), mask, drop)
-        st.text.kv_BSE.copy_(text.kv_BSE)
-        st.text.mask_BS.copy_(text.mask_BS)
-        st.text.start_BLE.copy_(text.start_BLE)
-        st.text.cond_BE.copy_(text.cond_BE)
-        for i, blk in enumerate(m.blocks):
-            for dst, src in zip(st.mods[i], blk.modulation(text.cond_BE), strict=True):
-                dst.copy_(src)
-            for dst, src in zip(st.text_kvs[i], blk.text_kv(text.kv_BSE), strict=True):
-                dst.copy_(src)
+    def begin(self, tokens_RSD: torch.Tensor, mask_RS: torch.Tensor, drop_R: torch.Tensor | None) -> None:
+        """Load the text rows into the static buffers of their (rows, guided) configuration."""
+        m, S = self.model, self.model.cfg.text_len
+        if tokens_RSD.shape[1] > S:
+            raise ConfigError(f"text has {tokens_RSD.shape[1]} tokens but the generator accepts at most {S}")
+        pad = S - tokens_RSD.shape[1]  # fixed shapes: pad the text; padded keys are masked, so this is exact
+        tokens, mask = F.pad(tokens_RSD, (0, 0, 0, pad)), F.pad(mask_RS.bool(), (0, pad), value=False)
+        self.key = (tokens.shape[0], drop_R is not None)
+        if self.key not in self._static:
+            self._static[self.key] = self._make_static(tokens.shape[0], S)
+        st = self.st = self._static[self.key]
+        text = m.prepare_text(tokens.to(self.dtype), mask, drop_R)
+        for name in ("kv_BSE", "mask_BS", "start_BLE", "cond_BE"):
+            getattr(st.text, name).copy_(getattr(text, name))
+        cond = m.trunk.condition(text)
+        for dst, src in zip(st.cond.mods + st.cond.text_kvs, cond.mods + cond.text_kvs, strict=True):
+            for d, s in zip(dst, src, strict=True):
+                d.copy_(s)
 
     # ------------------------------------------------------------------ one transformer pass
     def _forward(self, st: _Static, k: int, commit: bool) -> torch.Tensor | None:
@@ -160,62 +133,54 @@ class FastSampler:
         m = self.model
         x = m.embed_scale(k, st.ids[k], st.ctx[k], st.text)
         s, e = m.offsets[k], m.offsets[k + 1]
-        cos, sin = m.rope_cos[s:e], m.rope_sin[s:e]
-        tmask = st.text.mask_BS[:, None, None, :]
-        for i, blk in enumerate(m.blocks):
-            past = None if s == 0 else (st.k_cache[i][:, :, :s], st.v_cache[i][:, :, :s])
-            x, (kk, vv) = blk(x, st.mods[i], cos, sin, None, st.text_kvs[i], tmask, past)
-            if commit:
-                st.k_cache[i][:, :, s:e].copy_(kk)
-                st.v_cache[i][:, :, s:e].copy_(vv)
-        if commit:
-            return None
-        return m.head_logits(x.float(), st.text.cond_BE.float())  # the head stays fp32
-
-    def _pass_fn(self, st: _Static, k: int, commit: bool, batch: int) -> Callable[[], Any]:
-        t = self.cfg.guidance(k)
-
-        def fn() -> Any:
-            out = self._forward(st, k, commit)
-            if commit:
-                return None
-            return sampling_dists(out, batch, t, self.cfg)
-
-        return fn
-
-    def _runner(self, key: tuple[int, bool], st: _Static, k: int, commit: bool, batch: int) -> Callable[[], Any]:
-        fn = self._pass_fn(st, k, commit, batch)
-        if self.mode == "eager":
-            return fn
-        if self.mode == "compile":
-            if self._compiled is None:
-                import torch._dynamo
-
-                for name in ("recompile_limit", "cache_size_limit"):  # one compiled graph per pass shape
-                    if hasattr(torch._dynamo.config, name):
-                        setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), 64))
-                self._compiled = torch.compile(self._forward, mode="default", dynamic=False)
-            t = self.cfg.guidance(k)
-            comp = self._compiled
-
-            def cfn() -> Any:
-                out = comp(st, k, commit)
-                return None if commit else sampling_dists(out, batch, t, self.cfg)
-
-            return cfn
-        graphs = self._graphs.setdefault(key, {})
-        gkey = ("commit" if commit else "pass", k)
-        if gkey not in graphs:
-            graphs[gkey] = self._capture(fn)
-        g, out = graphs[gkey]
-
-        def replay() -> Any:
-            g.replay()
+        past = None if s == 0 else [(kc[:, :, :s], vc[:, :, :s]) for kc, vc in zip(st.k_cache, st.v_cache, strict=True)]
+        out, kv = m.trunk(x, s, st.text, None, past, st.cond, head=not commit)
+        if not commit:
             return out
+        for kc, vc, (kk, vv) in zip(st.k_cache, st.v_cache, kv, strict=True):
+            kc[:, :, s:e].copy_(kk)
+            vc[:, :, s:e].copy_(vv)
+        return None
 
-        return replay
+    def _run(self, k: int, ids_RL: torch.Tensor, context_RCL: torch.Tensor | None, commit: bool,
+             fuse: tuple[int, float, SamplingConfig] | None = None) -> Dists | torch.Tensor | None:
+        st = self.st
+        if st is None:
+            raise ValueError("call begin() with the text rows first")
+        st.ids[k].copy_(ids_RL)
+        if context_RCL is not None:
+            st.ctx[k].copy_(context_RCL)
 
-    def _capture(self, fn: Callable[[], Any]) -> tuple[Any, Any]:
+        def fn() -> Dists | torch.Tensor | None:
+            out = self._forward(st, k, commit)
+            if fuse is None or out is None:
+                return out
+            B, t, cfg = fuse
+            return distributions(guide(out.float(), B, t), cfg)
+
+        if self.mode == "eager":
+            return fn()
+        if self.mode == "compile":
+            return self._compiled_forward()(st, k, commit)
+        f = None if fuse is None else (fuse[0], fuse[1], fuse[2].temperature, fuse[2].top_k, fuse[2].top_p, fuse[2].min_p)
+        gkey = (self.key, k, commit, f)
+        if gkey not in self._graphs:
+            self._graphs[gkey] = self._capture(fn)
+        g, out = self._graphs[gkey]
+        g.replay()
+        return out
+
+    def _compiled_forward(self) -> Callable[[_Static, int, bool], torch.Tensor | None]:
+        if self._compiled is None:
+            import torch._dynamo
+
+            for name in ("recompile_limit", "cache_size_limit"):  # one compiled graph per pass shape
+                if hasattr(torch._dynamo.config, name):
+                    setattr(torch._dynamo.config, name, max(getattr(torch._dynamo.config, name), 64))
+            self._compiled = torch.compile(self._forward, mode="default", dynamic=False)
+        return self._compiled
+
+    def _capture(self, fn: Callable[[], Dists | torch.Tensor | None]) -> tuple[torch.cuda.CUDAGraph, Dists | torch.Tensor | None]:
         if self._pool is None:
             self._pool = torch.cuda.graph_pool_handle()
         s = torch.cuda.Stream(device=self.device)
@@ -229,85 +194,63 @@ class FastSampler:
             out = fn()
         return g, out
 
-    # ------------------------------------------------------------------ the sampling loop
+    # ------------------------------------------------------------------ the runner interface
     @torch.no_grad()
-    def sample(
-        self,
-        text_features: Any,
-        lengths_frames: Any,
-        generator_seed: int | torch.Generator = 0,
-        null_tokens: int = 16,
-        batch_size: int | None = None,
-    ) -> SampleResult:
-        """Generate token maps and normalised features (same contract as :func:`sample`, no editing)."""
-        m, cfg, dev, tok = self.model, self.cfg, self.device, self.tokenizer
-        S = m.cfg.text_len
-        tokens, mask, drop, B = text_rows(m, text_features, lengths_frames, cfg, null_tokens, batch_size, dev)
-        if text_features is not None:
-            mask = mask.bool()
-        guided = drop is not None
-        if tokens.shape[1] > S:
-            raise ConfigError(f"text has {tokens.shape[1]} tokens but the generator accepts at most {S}")
-        if tokens.shape[1] < S:  # fixed shapes: pad the text; padded keys are masked, so this is exact
-            pad = S - tokens.shape[1]
-            tokens = F.pad(tokens, (0, 0, 0, pad))
-            mask = F.pad(mask, (0, pad), value=False)
-        lengths = check_lengths(lengths_frames, tok, B, dev)
-        gen = torch_generator(generator_seed, dev)
+    def logits(self, k: int, ids_RL: torch.Tensor, context_RCL: torch.Tensor | None) -> torch.Tensor:
+        """Raw logits (R, L_k, K) of scale ``k`` (float32; a graph's output buffer in graphs mode)."""
+        out = self._run(k, ids_RL, context_RCL, False)
+        assert isinstance(out, torch.Tensor)
+        return out.clone() if self.mode == "graphs" else out  # the graph's buffer is rewritten by the next replay
 
-        rep = 2 if guided else 1
-        key = (B, guided)
-        if key not in self._static:
-            self._static[key] = self._make_static(rep * B, S)
-        st = self._static[key]
-        self._load_text(st, tokens, mask, drop)
+    @torch.no_grad()
+    def commit(self, k: int, ids_RL: torch.Tensor, context_RCL: torch.Tensor | None) -> None:
+        """Store scale ``k``'s keys/values (its final ids) in the static cache."""
+        self._run(k, ids_RL, context_RCL, True)
 
-        valid = tok.valid_lengths(lengths)
-        fhat = None
-        out_ids: list[torch.Tensor] = []
-        n_scales = len(m.scale_lengths)
-        for k, L in enumerate(m.scale_lengths):
-            pad_k = ~length_mask(valid[k].to(dev), L)
-            ids = torch.full((B, L), MASK_ID, dtype=torch.long, device=dev).masked_fill(pad_k, PAD_ID)
-            scores = torch.zeros(B, L, device=dev).masked_fill(pad_k, LOCKED_SCORE)
-            run = self._runner(key, st, k, False, B)
-            for n in mask_counts(cfg.refine_steps[k], L):
-                ranks = scores.argsort(dim=1, stable=True).argsort(dim=1)
-                remask = (ranks < n) & (scores < LOCKED_SCORE)
-                in_ids = ids.masked_fill(remask, MASK_ID)
-                st.ids[k].copy_(in_ids.repeat(rep, 1))
-                probs, draw_probs = run()
-                new, prob = draw(probs, draw_probs, gen)
-                ids = torch.where(remask, new, ids)
-                scores = torch.where(remask, prob, torch.full_like(prob, LOCKED_SCORE))
-            out_ids.append(ids)
-            contrib = tok.ids_to_contribution(ids, k, lengths).float()
-            fhat = contrib if fhat is None else fhat + contrib
-            if k + 1 < n_scales:
-                st.ids[k].copy_(ids.repeat(rep, 1))
-                self._runner(key, st, k, True, B)()
-                st.ctx[k + 1].copy_(tok.coarse_context(fhat, k + 1).repeat(rep, 1, 1))
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.precision == "bf16" and dev.type == "cuda"):
-            feats = tok.decode_latent(fhat, lengths)
-        return SampleResult(ids=out_ids, feats=feats.float(), lengths=lengths, fhat=fhat)
+    @torch.no_grad()
+    def _fused(self, k: int, ids_RL: torch.Tensor, context_RCL: torch.Tensor | None, batch: int, t: float,
+               cfg: SamplingConfig) -> Dists:
+        out = self._run(k, ids_RL, context_RCL, False, (batch, t, cfg))
+        assert isinstance(out, tuple)
+        return out
 
 
-def fast_sample(
-    generator: MoScaleTransformer,
-    tokenizer: Any,
-    text_features: Any,
-    lengths_frames: Any,
-    cfg: SamplingConfig | None = None,
-    generator_seed: int | torch.Generator = 0,
-    mode: str | None = None,
-    precision: str | None = None,
-) -> SampleResult:
-    """One-shot fast sampling. Defaults: CUDA -> graphs + bf16; otherwise eager + fp32."""
-    dev = next(generator.parameters()).device
-    mode = mode or ("graphs" if dev.type == "cuda" else "eager")
-    precision = precision or ("bf16" if dev.type == "cuda" else "fp32")
-    return FastSampler(generator, tokenizer, cfg, mode=mode, precision=precision).sample(
-        text_features, lengths_frames, generator_seed)
+class FastSampler:
+    """A :class:`StaticRunner` with its tokenizer and sampling settings: ``sample(text_features, lengths, seed)``
+    is :func:`~moscale_cli.sampling.sampler.sample` on the static runner (editing and hooks included)."""
+
+    def __init__(self, generator: MoScaleTransformer, tokenizer: MSTokenizer, cfg: SamplingConfig | None = None,
+                 mode: str = "eager", precision: str = "fp32") -> None:
+        self.cfg = cfg or SamplingConfig()
+        n_scales = len(generator.scale_lengths)
+        if len(self.cfg.refine_steps) != n_scales:
+            raise ConfigError(f"refine steps {self.cfg.refine_steps} must give one count for each of the {n_scales} scales")
+        self.generator, self.tokenizer = generator, tokenizer
+        self.runner = StaticRunner(generator, mode, precision)
+
+    @property
+    def model(self) -> MoScaleTransformer:
+        """The generator the runner runs (a bf16 copy with ``precision="bf16"``)."""
+        return self.runner.model
+
+    def sample(self, text_features: TextFeatures | None, lengths_frames: Lengths, generator_seed: Seeds = 0,
+               null_tokens: int = 16, batch_size: int | None = None, edit: EditSpec | None = None,
+               hook: LogitHook | None = None) -> SampleResult:
+        return sample(self.generator, self.tokenizer, text_features, lengths_frames, self.cfg, generator_seed, edit,
+                      null_tokens, batch_size, hook, self.runner)
 
 
-__all__ = ["MODES", "PRECISIONS", "FastSampler", "fast_sample", "sampling_dists"]
+def default_fast(device: torch.device) -> tuple[str, str]:
+    """The fast path's defaults on ``device``: CUDA -> (graphs, bf16); otherwise (eager, fp32)."""
+    return ("graphs", "bf16") if device.type == "cuda" else ("eager", "fp32")
+
+
+def fast_sample(generator: MoScaleTransformer, tokenizer: MSTokenizer, text_features: TextFeatures | None,
+                lengths_frames: Lengths, cfg: SamplingConfig | None = None, generator_seed: Seeds = 0,
+                mode: str | None = None, precision: str | None = None) -> SampleResult:
+    """One-shot fast sampling (defaults: :func:`default_fast`)."""
+    dm, dp = default_fast(next(generator.parameters()).device)
+    return FastSampler(generator, tokenizer, cfg, mode or dm, precision or dp).sample(text_features, lengths_frames, generator_seed)
+
+
+__all__ = ["MODES", "PRECISIONS", "FastSampler", "StaticRunner", "default_fast", "fast_sample"]

@@ -11,14 +11,21 @@ source (exact known frames, blends at the seams) is the caller's job (``pipeline
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from moscale_cli.errors import UsageError
+from moscale_cli.models.generator import MoScaleTransformer
+from moscale_cli.models.tokenizer import MSTokenizer
+from moscale_cli.motion.normalize import Normalizer
 from moscale_cli.sampling.config import SamplingConfig
 from moscale_cli.sampling.masks import cover_masks
+
+if TYPE_CHECKING:
+    from moscale_cli.sampling.sampler import ScaleRunner
+    from moscale_cli.text.features import TextFeatures
 
 Region = tuple[int, int]
 
@@ -46,7 +53,7 @@ def fill_unknown(feats: np.ndarray, known: np.ndarray) -> np.ndarray:
     return out
 
 
-def model_length(frames: int, tokenizer: Any, min_frames: int = 0) -> int:
+def model_length(frames: int, tokenizer: MSTokenizer, min_frames: int = 0) -> int:
     """The sampler's length for a timeline of ``frames`` frames: rounded up to the unit, and up to
     ``min_frames`` (the shortest motion the model was trained on: a shorter window would give the coarse scales
     token counts the model never saw), within the window."""
@@ -69,22 +76,24 @@ class InfillResult:
 
 @torch.no_grad()
 def infill(
-    generator: Any,
-    tokenizer: Any,
-    normalizer: Any,
+    generator: MoScaleTransformer,
+    tokenizer: MSTokenizer,
+    normalizer: Normalizer,
     feats: np.ndarray,
     known: np.ndarray,
-    text_features: Any,
+    text_features: TextFeatures | None,
     sampling: SamplingConfig,
     seed: int | torch.Generator = 0,
     min_frames: int = 0,
+    runner: ScaleRunner | None = None,
 ) -> InfillResult:
     """Regenerate the unknown frames of a timeline (see the module doc). ``feats`` (T, D) de-normalised (values
     at unknown frames are ignored), ``known`` (T,) bool, ``text_features`` for one prompt or None.
 
     A timeline shorter than ``min_frames`` runs in a window of ``min_frames`` (padded with its last frame,
-    which is regenerated with a final unknown region, else held) and the first T frames are returned."""
-    from moscale_cli.sampling.sampler import EditSpec, sample, torch_generator
+    which is regenerated with a final unknown region, else held) and the first T frames are returned.
+    ``runner``: the sampler's runner (default: the eager KV-cache runner; see ``sampling/sampler.py``)."""
+    from moscale_cli.sampling.sampler import EditSpec, sample
 
     feats = np.asarray(feats)
     known = np.asarray(known, dtype=bool)
@@ -105,8 +114,7 @@ def infill(
     regions = [(s, n if e == T else e) for s, e in runs(~known)]  # the rounded-up tail goes with a final region
     masks = cover_masks(n, regions, tokenizer)
     spec = EditSpec(locked_ids=src_ids, edit_mask=[m.to(device) for m in masks])
-    res = sample(generator, tokenizer, text_features, lengths, sampling, torch_generator(seed, device), edit=spec,
-                 batch_size=1)
+    res = sample(generator, tokenizer, text_features, lengths, sampling, seed, edit=spec, batch_size=1, runner=runner)
     out_n = res.feats[0, :T].detach().float().cpu().numpy()
     generated = np.asarray(normalizer.denormalize(out_n), dtype=feats.dtype)
     return InfillResult(generated, known, n)

@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Union
 
 import torch
 import torch.nn.functional as F
 
 from moscale_cli.errors import UsageError
+from moscale_cli.models.tokenizer import MSTokenizer
 
 Region = tuple[float, float]
+Regions = Sequence[Sequence[float]]  # frame ranges (start, end) of one motion
+Lengths = Union[torch.Tensor, Sequence[int]]
 
 
-def _per_sample(regions: Any, batch: int) -> list[list[Region]]:
+def _per_sample(regions: Sequence[Regions] | Regions, batch: int) -> list[list[Region]]:
     if regions and isinstance(regions[0], (tuple, list)) and regions[0] and not isinstance(regions[0][0], (tuple, list)):
         regions = [regions] * batch  # one list of (start, end) for every sample
     if len(regions) != batch:
@@ -33,7 +36,7 @@ def _per_sample(regions: Any, batch: int) -> list[list[Region]]:
     return [[(float(s), float(e)) for s, e in r] for r in regions]
 
 
-def grid_mask(lengths_frames: Any, regions_frames: Sequence[Any], unit: int, n_grid: int) -> torch.Tensor:
+def grid_mask(lengths_frames: Lengths, regions_frames: Sequence[Regions] | Regions, unit: int, n_grid: int) -> torch.Tensor:
     """(B, n_grid) bool: finest-grid tokens overlapping a region, within each sample's valid tokens."""
     lengths = torch.as_tensor(lengths_frames).long().view(-1)
     B = lengths.numel()
@@ -49,7 +52,7 @@ def grid_mask(lengths_frames: Any, regions_frames: Sequence[Any], unit: int, n_g
     return out
 
 
-def region_masks(lengths_frames: Any, regions_frames: Sequence[Any], tokenizer: Any) -> list[torch.Tensor]:
+def region_masks(lengths_frames: Lengths, regions_frames: Sequence[Regions] | Regions, tokenizer: MSTokenizer) -> list[torch.Tensor]:
     """Per-scale edit masks (B, L_k) bool (True = re-predict) for frame regions of the target lengths.
 
     ``regions_frames``: per sample a list of ``(start, end)`` frame ranges (end exclusive), or one such list
@@ -71,7 +74,7 @@ def region_masks(lengths_frames: Any, regions_frames: Sequence[Any], tokenizer: 
     return masks
 
 
-def cover_masks(length_frames: int, regions: Sequence[Region], tokenizer: Any) -> list[torch.Tensor]:
+def cover_masks(length_frames: int, regions: Regions, tokenizer: MSTokenizer) -> list[torch.Tensor]:
     """Per-scale edit masks (1, L_k) bool that *cover* frame regions of a motion of ``length_frames``.
 
     Scale k's token j contributes (linear upsampling of L_k tokens to the N-step grid) to grid steps

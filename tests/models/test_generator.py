@@ -1,18 +1,24 @@
-"""MoScaleTransformer: config, attention structure, null text, KV-cache exactness."""
+"""MoScaleTransformer: config, attention structure, null text and cond drop, the init and old checkpoints.
+
+(The KV-cache runners are tested in tests/sampling/test_runners.py.)"""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 import torch
 
 from moscale_cli.errors import ConfigError
 from moscale_cli.models.generator import (
+    LEGACY_PREFIXES,
     MASK_ID,
     PAD_ID,
     GeneratorConfig,
     MoScaleTransformer,
-    ScaleDecoder,
     block_causal_mask,
+    rename_legacy_keys,
     scale_positions,
 )
 from moscale_cli.models.layers import count_parameters
@@ -43,7 +49,7 @@ def model() -> MoScaleTransformer:
     torch.manual_seed(0)
     m = MoScaleTransformer(tiny_cfg()).eval()
     with torch.no_grad():  # make the AdaLN gates matter (they start near zero)
-        for b in m.blocks:
+        for b in m.trunk.blocks:
             b.ada[1].bias.normal_(0, 0.5)
     return m
 
@@ -57,7 +63,7 @@ def test_presets_round_trip_and_tokenizer_fields():
         assert GeneratorConfig.from_dict(cfg.to_dict()) == cfg
     base = GeneratorConfig.preset("base")
     assert (base.latent_dim, base.width, base.depth, base.heads, base.head_dim) == (384, 768, 16, 8, 96)
-    assert base.seq_len == 91 and abs(base.drop_path - 0.0667) < 1e-3
+    assert base.seq_len == 91
     with pytest.raises(ConfigError):
         GeneratorConfig.preset("huge")
     with pytest.raises(ConfigError):
@@ -151,39 +157,7 @@ def test_null_text_keeps_length_and_replaces_rows(model):
         model.prepare_text(torch.randn(1, 4, 100), torch.ones(1, 4, dtype=torch.bool))
 
 
-@pytest.mark.parametrize("passes", [(1, 2, 5, 10), (3, 1, 2, 1)])
-def test_kv_cache_matches_full_recompute(model, passes):
-    ctx, ids, text, mask = random_inputs(seed=3)
-    tc = model.prepare_text(text, mask)
-    cached, plain = ScaleDecoder(model, tc, use_cache=True), ScaleDecoder(model, tc, use_cache=False)
-    g = torch.Generator().manual_seed(1)
-    for k, n in enumerate(SCALES):
-        for _ in range(passes[k]):
-            cur = torch.randint(0, K, (3, n), generator=g)
-            cur[torch.rand(3, n, generator=g) < 0.4] = MASK_ID
-            a = cached.logits(k, cur, ctx[k])
-            b = plain.logits(k, cur, ctx[k])
-            assert a.shape == (3, n, K)
-            assert (a - b).abs().max() < 1e-5
-        cached.commit(k, ids[k], ctx[k])
-        plain.commit(k, ids[k], ctx[k])
-    # both equal the teacher-forced forward when fed the final ids
-    full = model(ctx, ids, text, mask)
-    dec = ScaleDecoder(model, tc, use_cache=True)
-    for k in range(len(SCALES)):
-        out = dec.logits(k, ids[k], ctx[k])
-        assert (out - full[:, model.offsets[k]:model.offsets[k + 1]]).abs().max() < 1e-5
-        dec.commit(k, ids[k], ctx[k])
-
-
-def test_decoder_rejects_out_of_order_scales(model):
-    ctx, ids, text, mask = random_inputs()
-    dec = ScaleDecoder(model, model.prepare_text(text, mask))
-    with pytest.raises(ValueError):
-        dec.logits(1, ids[1], ctx[1])
-
-
-def test_dropout_and_cond_drop_change_training_outputs():
+def test_dropout_changes_training_outputs_only():
     torch.manual_seed(0)
     m = MoScaleTransformer(GeneratorConfig.preset("tiny", codebook_size=K, code_dim=C, scale_lengths=SCALES, dropout=0.5))
     ctx, ids, text, mask = random_inputs()
@@ -192,3 +166,117 @@ def test_dropout_and_cond_drop_change_training_outputs():
     assert not torch.allclose(a, b)
     m.eval()
     assert torch.equal(m(ctx, ids, text, mask), m(ctx, ids, text, mask))
+
+
+def test_cond_drop_rows_are_the_null_text(model):
+    """Rows with drop_B see the learned null text (the text's length of it), the others their own text."""
+    ctx, ids, text, mask = random_inputs()
+    drop = torch.tensor([True, False, True])
+    out = model(ctx, ids, text, mask, drop)
+    null_tok, _ = model.null_text(3, text.shape[1])
+    as_null = model(ctx, ids, null_tok, mask)
+    plain = model(ctx, ids, text, mask)
+    assert torch.allclose(out[drop], as_null[drop], atol=1e-6)
+    assert torch.allclose(out[~drop], plain[~drop], atol=1e-6)
+    assert not torch.allclose(out[drop], plain[drop], atol=1e-3)  # the null text is not the prompt
+    # the null text is a parameter that training reaches through drop_B only
+    model.zero_grad()
+    model(ctx, ids, text, mask, drop).square().mean().backward()
+    g = model.conditioner.cfg_uncond.grad
+    assert g is not None and g[: text.shape[1]].abs().sum() > 0 and torch.count_nonzero(g[text.shape[1]:]) == 0
+    model.zero_grad()
+    model(ctx, ids, text, mask).square().mean().backward()
+    assert model.conditioner.cfg_uncond.grad is None or torch.count_nonzero(model.conditioner.cfg_uncond.grad) == 0
+    model.zero_grad()
+
+
+def test_drop_path_rises_linearly_over_the_blocks_and_acts_in_training():
+    torch.manual_seed(0)
+    cfg = GeneratorConfig.preset("tiny", codebook_size=K, code_dim=C, scale_lengths=SCALES, depth=4, dropout=0.0,
+                                 drop_path=0.3)
+    m = MoScaleTransformer(cfg)
+    assert [round(b.drop_path, 6) for b in m.trunk.blocks] == [0.0, 0.1, 0.2, 0.3]
+    with torch.no_grad():  # open the AdaLN gates so that dropped residual branches show
+        for b in m.trunk.blocks:
+            b.ada[1].bias.normal_(0, 0.5)
+    ctx, ids, text, mask = random_inputs()
+    m.train()
+    torch.manual_seed(1)
+    a = m(ctx, ids, text, mask)
+    b = m(ctx, ids, text, mask)
+    assert not torch.allclose(a, b)  # a different set of samples lost a branch
+    m.eval()
+    assert torch.equal(m(ctx, ids, text, mask), m(ctx, ids, text, mask))
+
+
+# ------------------------------------------------------------------ the module layout, its init and old weights
+V1 = Path(__file__).parent / "data" / "generator_v1_init.json"  # recorded with the flat layout (before the modules)
+
+
+def _v1():
+    d = json.loads(V1.read_text())
+    cfg = {**d["config"], "scale_lengths": tuple(d["config"]["scale_lengths"])}
+    return d, cfg
+
+
+@pytest.mark.parametrize("arch", ["next-scale", "next-token"])
+def test_init_is_the_flat_layouts_and_old_keys_map_onto_the_modules(arch):
+    """Same seed, same initial weights as the code before TextConditioner/ScaleTrunk (checksums recorded from it),
+    and every old key renames to a key of the new layout with the same shape."""
+    from moscale_cli.models.next_token import build_generator
+
+    d, cfg = _v1()
+    old = d["models"][arch]
+    torch.manual_seed(d["seed"])
+    m = build_generator(GeneratorConfig(arch=arch, **cfg))
+    new = m.state_dict()
+    renamed = rename_legacy_keys({k: torch.zeros(v["shape"]) for k, v in old.items()})
+    assert sorted(renamed) == sorted(new)
+    assert any(k.startswith("conditioner.") for k in new) and any(k.startswith("trunk.blocks.") for k in new)
+    for k_old, v in old.items():
+        (k_new,) = [k for k, t in rename_legacy_keys({k_old: torch.zeros(1)}).items()]
+        x = new[k_new].double().flatten()
+        w = torch.arange(1, x.numel() + 1, dtype=torch.float64) / x.numel()
+        assert list(new[k_new].shape) == v["shape"], k_old
+        assert float(x.sum()) == pytest.approx(v["sum"], rel=1e-6, abs=1e-6), k_old
+        assert float((x * w).sum()) == pytest.approx(v["wsum"], rel=1e-6, abs=1e-6), k_old
+        assert float(x[0]) == pytest.approx(v["first"], rel=1e-6, abs=1e-7), k_old
+
+
+@pytest.mark.parametrize("arch", ["next-scale", "next-token"])
+def test_weights_in_the_flat_layout_load(tmp_path, arch):
+    """A state dict with the old keys loads through load_state_dict and through checkpoint.load_module."""
+    from moscale_cli.checkpoint import load_module, save_tensors
+    from moscale_cli.models.next_token import build_generator
+
+    d, cfg = _v1()
+    torch.manual_seed(1)
+    src = build_generator(GeneratorConfig(arch=arch, **cfg))
+    inverse = {v: k for k, v in LEGACY_PREFIXES.items()}
+    flat = {}
+    for k, t in src.state_dict().items():
+        new_prefix = next((p for p in inverse if k.startswith(p)), "")
+        flat[inverse[new_prefix] + k[len(new_prefix):] if new_prefix else k] = t
+    assert sorted(flat) == sorted(d["models"][arch])  # exactly the keys the old code saved
+    for load in ("state_dict", "file"):
+        torch.manual_seed(2)
+        dst = build_generator(GeneratorConfig(arch=arch, **cfg))
+        if load == "state_dict":
+            dst.load_state_dict(flat)
+        else:
+            save_tensors(tmp_path / "g.safetensors", flat)
+            load_module(tmp_path / "g.safetensors", dst)
+        assert all(torch.equal(a, b) for a, b in zip(src.state_dict().values(), dst.state_dict().values(), strict=True))
+
+
+def test_the_shipped_default_model_is_in_the_flat_layout_and_loads():
+    from moscale_cli.checkpoint import load_tensors
+    from moscale_cli.model_dir import load_model_dir, resolve_model
+
+    path = resolve_model(None)
+    flat = load_tensors(path / "generator.safetensors")
+    assert "cfg_uncond" in flat and "blocks.0.qkv.weight" in flat and "head.weight" in flat
+    gen = load_model_dir(path).generator
+    assert torch.equal(gen.conditioner.cfg_uncond, flat["cfg_uncond"])
+    assert torch.equal(gen.trunk.blocks[0].qkv.weight, flat["blocks.0.qkv.weight"])
+    assert torch.equal(gen.trunk.head.weight, flat["head.weight"])

@@ -93,12 +93,14 @@ def test_loss_backward_frozen_tokenizer_and_reproducibility():
     gen.train()
     loss, _ = run(2)
     loss.backward()
-    assert all(p.grad is not None for n, p in gen.named_parameters() if not n.startswith("cfg_uncond"))
+    assert all(p.grad is not None for n, p in gen.named_parameters() if n != "conditioner.cfg_uncond")
     assert torch.equal(tok.codebook, cb) and not tok.training
     groups = generator_param_groups(gen, 0.05)
     no_decay = {id(p) for p in groups[1]["params"]}
-    assert id(gen.cfg_uncond) in no_decay and id(gen.token_emb.weight) in no_decay and id(gen.head.bias) in no_decay
-    assert id(gen.head.weight) not in no_decay
+    assert id(gen.conditioner.cfg_uncond) in no_decay and id(gen.token_emb.weight) in no_decay
+    assert id(gen.trunk.head.bias) in no_decay and id(gen.trunk.lvl_embed.weight) in no_decay and id(gen.pos_start) in no_decay
+    assert id(gen.conditioner.pool.queries) in no_decay
+    assert id(gen.trunk.head.weight) not in no_decay
 
 
 def test_stage_with_trainer_exports_a_loadable_generator(tmp_path):

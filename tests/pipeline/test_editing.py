@@ -33,7 +33,31 @@ def source_npy(pipe, tmp_path_factory) -> Path:
     m = pipe.generate("a person walks in a circle", frames=120, seed=7, sampling=FAST)[0]
     path = tmp_path_factory.mktemp("edit-src") / "src.npy"
     save_motion(path, m.joints, features=m.features, write_features=True)
+    np.save(path.with_name("src_joints.npy"), m.joints)
     return path
+
+
+def runs_of(flags: np.ndarray) -> list[tuple[int, int]]:
+    out, start = [], None
+    for t, f in enumerate(list(flags) + [False]):
+        if f and start is None:
+            start = t
+        elif not f and start is not None:
+            out.append((start, t))
+            start = None
+    return out
+
+
+def _rigid_yaw_fit(target: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """``src`` (T, 22, 3) turned about +y and shifted, both constant, to best match ``target`` (least squares)."""
+    a, b = src.reshape(-1, 3), target.reshape(-1, 3)
+    ca, cb = a.mean(0), b.mean(0)
+    x, z = a[:, 0] - ca[0], a[:, 2] - ca[2]
+    u, w = b[:, 0] - cb[0], b[:, 2] - cb[2]
+    ang = np.arctan2((z * u - x * w).sum(), (x * u + z * w).sum())
+    c, s = np.cos(ang), np.sin(ang)
+    rot = np.stack([c * x + s * z, a[:, 1] - ca[1], -s * x + c * z], -1) + cb
+    return rot.reshape(src.shape)
 
 
 def bits(a: np.ndarray) -> np.ndarray:
@@ -56,9 +80,26 @@ def test_frames_outside_the_regions_are_the_source_bitwise(pipe, source_npy, reg
     assert np.array_equal(bits(m.features[keep]), bits(src[keep]))
     assert not np.allclose(m.features[~keep], src[~keep])
     assert m.regions == regions and m.seams is not None and len(m.seams.jumps) == len(m.boundaries)
-    # local pose and root velocities outside the regions are the source's: joints relative to the root agree
-    # after the last region (the global placement may differ, as the edited frames moved the root)
-    assert np.allclose(m.joints, recover_from_ric(m.features), atol=1e-5)
+    # the joints against the source's own joints (as saved beside its features): before the first region they
+    # are the source's; in a kept run after an edit the pose is the source's, turned about the vertical and
+    # moved as a whole (the edited frames moved the root)
+    src_joints = np.load(source_npy.with_name("src_joints.npy"))
+    first = regions[0][0]
+    assert np.allclose(m.joints[:first], src_joints[:first], atol=1e-5)
+    for s, e in runs_of(keep):
+        if s >= first and e - s >= 2:
+            assert np.allclose(_rigid_yaw_fit(m.joints[s:e], src_joints[s:e]), m.joints[s:e], atol=1e-4)
+
+
+def test_regions_as_a_numpy_array(pipe, source_npy):
+    """An (n, 2) array of regions is accepted like a list of pairs (it used to raise on its truth value)."""
+    a = pipe.edit(source_npy, "wave", regions=np.array([[30, 50], [80, 90]]), sampling=FAST, seed=4)
+    b = pipe.edit(source_npy, "wave", regions=[(30, 50), (80, 90)], sampling=FAST, seed=4)
+    assert np.array_equal(a.features, b.features) and a.regions == [(30, 50), (80, 90)]
+    with pytest.raises(UsageError, match="either regions or a mask"):
+        pipe.edit(source_npy, "wave", regions=np.array([[30, 50]]), mask=np.zeros(120, bool), sampling=FAST)
+    empty = pipe.edit(source_npy, "wave", regions=np.zeros((0, 2), int), sampling=FAST, seed=4)
+    assert empty.regions == []
 
 
 def test_mask_equals_regions_and_empty_edit_is_the_source(pipe, source_npy):

@@ -165,3 +165,45 @@ def test_recommended_guidance_from_the_model_directory(tiny_model_dir, tmp_path,
     (d / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(CheckpointError, match=r"config.json: recommended sampling setting cfg must be a number"):
         MoScalePipeline.from_pretrained(d, device="cpu")
+
+
+def test_motions_do_not_depend_on_the_batch_size(tiny_pipeline):
+    """Motion r of a request draws from (seed, r): batch sizes 1, 3 and 32 give the same motions, the first one is
+    the single-motion result of the seed, and motion 2 of seed s is not motion 1 of seed s + 1 (the old chunk seeds).
+    (Batches of other shapes decode with float differences of ~1e-6 in the features; the random tiny model's roots
+    wander ~10 m in 2 s, so its joints are compared relative to that.)"""
+    prompts = ["a person walks", "a person jumps", "a person waves"]
+    kw = dict(frames=[40, 60, 48], num_samples=2, seed=11, sampling=FAST)
+    runs = {bs: tiny_pipeline.generate(prompts, batch_size=bs, **kw) for bs in (1, 3, 32)}
+    for bs in (1, 3):
+        for a, b in zip(runs[32], runs[bs], strict=True):
+            assert np.allclose(a.features, b.features, rtol=0, atol=1e-5)
+            assert np.abs(a.joints - b.joints).max() <= 1e-4 * max(1.0, float(np.abs(b.joints).max()))
+    assert len({m.features.tobytes() for m in runs[32]}) == 6  # every motion its own stream
+    first = tiny_pipeline.generate(prompts[0], frames=40, seed=11, sampling=FAST)[0]
+    assert np.array_equal(first.joints, runs[1][0].joints)
+    pair = tiny_pipeline.generate([prompts[0]] * 2, frames=40, seed=11, batch_size=1, sampling=FAST)
+    nxt = tiny_pipeline.generate(prompts[0], frames=40, seed=12, sampling=FAST)[0]
+    assert not np.allclose(pair[1].joints, nxt.joints)
+
+
+def test_the_static_runner_gives_the_same_motions(tiny_model_dir, tiny_pipeline, tmp_path):
+    """fast="eager" (the static-cache runner, fp32 on CPU) generates, edits, in-betweens and composes exactly as
+    the default eager KV-cache runner."""
+    from moscale_cli.pipeline import MoScalePipeline
+
+    fast = MoScalePipeline.from_pretrained(tiny_model_dir, device="cpu", fast="eager")
+    assert fast.runner is not None and tiny_pipeline.runner is None
+    kw = dict(frames=[40, 80], num_samples=2, seed=4, sampling=FAST)
+    for a, b in zip(tiny_pipeline.generate(["walk", "jump"], **kw), fast.generate(["walk", "jump"], **kw), strict=True):
+        assert np.array_equal(a.features, b.features)
+    src = tiny_pipeline.generate("a person walks", frames=100, seed=1, sampling=FAST)[0].features
+    def tasks(p):
+        return [p.edit(src, "jump", regions=[(30, 60)], seed=2, sampling=FAST),
+                p.inbetween("turn", start=src[:40], end=src[60:], frames=20, seed=3, sampling=FAST),
+                p.compose([("walk", 120), ("sit", 150)], seed=5, sampling=FAST)]
+
+    for a, b in zip(tasks(tiny_pipeline), tasks(fast), strict=True):
+        assert np.array_equal(a.features, b.features) and np.array_equal(a.joints, b.joints)
+    with pytest.raises(UsageError, match="CUDA"):
+        MoScalePipeline.from_pretrained(tiny_model_dir, device="cpu", fast="graphs")

@@ -16,9 +16,9 @@ def tiny_pair(seed: int = 0) -> tuple[MSTokenizer, MoScaleTransformer]:
         tok.codebook.normal_()
     gen = MoScaleTransformer(GeneratorConfig.preset("tiny", tokenizer=tok, dropout=0.0)).eval()
     with torch.no_grad():
-        for b in gen.blocks:
+        for b in gen.trunk.blocks:
             b.ada[1].bias.normal_(0, 0.5)
-        gen.head.weight.mul_(40)
+        gen.trunk.head.weight.mul_(40)
     return tok, gen
 
 

@@ -1,4 +1,5 @@
-"""Fast sampling path: the eager fp32 fallback reproduces sample() exactly; bf16 stays close; graphs on CUDA."""
+"""Fast sampling path: the static runner in eager fp32 reproduces the eager runner bitwise (generation and
+editing); bf16 stays close; graphs on CUDA (with and without a logit hook)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import torch
 
 from moscale_cli.errors import ConfigError, UsageError
 from moscale_cli.sampling.fast import FastSampler, fast_sample
-from moscale_cli.sampling.sampler import SamplingConfig, sample
+from moscale_cli.sampling.sampler import EditSpec, SamplingConfig, sample
 
 from .helpers import text, tiny_pair
 
@@ -20,7 +21,7 @@ def pair():
 def _same(a, b) -> None:
     for x, y in zip(a.ids, b.ids, strict=True):
         assert torch.equal(x, y)
-    assert torch.allclose(a.feats, b.feats, atol=1e-5)
+    assert torch.equal(a.feats, b.feats) and torch.equal(a.fhat, b.fhat)
     assert torch.equal(a.lengths, b.lengths)
 
 
@@ -44,6 +45,27 @@ def test_eager_fp32_equals_plain_without_guidance_greedy_and_unconditional(pair)
     _same(sample(gen, tok, None, [196, 60], SamplingConfig(), 2), FastSampler(gen, tok, SamplingConfig()).sample(None, [196, 60], 2))
 
 
+def test_eager_fp32_edits_equal_the_plain_sampler(pair):
+    """Editing (locked source ids) and length extension run on the static runner with the same result."""
+    tok, gen = pair
+    tf = text(3)
+    lengths = [196, 100, 40]
+    src = sample(gen, tok, tf, lengths, SamplingConfig(), 1).ids
+    masks = []
+    for s in src:
+        m = torch.zeros_like(s, dtype=torch.bool)
+        m[:, s.shape[1] // 3: 2 * s.shape[1] // 3] = True
+        masks.append(m)
+    spec = EditSpec(src, masks)
+    ref = sample(gen, tok, tf, lengths, SamplingConfig(), 6, edit=spec)
+    out = FastSampler(gen, tok, SamplingConfig()).sample(tf, lengths, 6, edit=spec)
+    _same(ref, out)
+    assert any(not torch.equal(a, b) for a, b in zip(out.ids, src, strict=True))  # the masked part was redrawn
+    longer = [196, 160, 120]  # the source's padding is re-predicted where the target is longer
+    _same(sample(gen, tok, tf, longer, SamplingConfig(), 2, edit=spec),
+          FastSampler(gen, tok, SamplingConfig()).sample(tf, longer, 2, edit=spec))
+
+
 def test_sampler_reuse_and_batch_change_keep_results(pair):
     tok, gen = pair
     fs = FastSampler(gen, tok, SamplingConfig())
@@ -59,8 +81,8 @@ def test_bf16_weights_track_fp32(pair):
     tok, gen = pair
     tf = text(4)
     fs = FastSampler(gen, tok, SamplingConfig(), precision="bf16")
-    assert fs.model.blocks[0].qkv.weight.dtype == torch.bfloat16 and fs.model.head.weight.dtype == torch.float32
-    assert gen.blocks[0].qkv.weight.dtype == torch.float32  # the original model is untouched
+    assert fs.model.trunk.blocks[0].qkv.weight.dtype == torch.bfloat16 and fs.model.trunk.head.weight.dtype == torch.float32
+    assert gen.trunk.blocks[0].qkv.weight.dtype == torch.float32  # the original model is untouched
     g = torch.Generator().manual_seed(0)
     ids = [torch.randint(0, gen.cfg.codebook_size, (4, n), generator=g) for n in gen.scale_lengths]
     ctx = [None] + [torch.randn(4, gen.cfg.code_dim, n, generator=g) for n in gen.scale_lengths[1:]]
@@ -110,6 +132,21 @@ def test_cuda_graphs_fp32_equal_plain_and_bf16_agree():
             out = fs.sample(tf, [196, 100, 40], 0)
             for x, y in zip(ref.ids, out.ids, strict=True):
                 assert torch.equal(x, y)
+        calls = []
+
+        def hook(p):  # with a hook the graph computes the logits; guidance and the hook run outside it
+            calls.append(p.k)
+            out = p.logits.clone()
+            out[:, 0] = float("-inf")
+            out[:, 0, 5] = 0.0
+            return out
+
+        hooked_ref = sample(gen, tok, tf, [196, 100, 40], SamplingConfig(autocast=False), 0, hook=hook)
+        for _ in range(2):
+            hooked = fs.sample(tf, [196, 100, 40], 0, hook=hook)
+            assert all(torch.equal(x, y) for x, y in zip(hooked_ref.ids, hooked.ids, strict=True))
+            assert all((x[:, 0] == 5).all() for x in hooked.ids)
+        assert len(calls) == 3 * SamplingConfig().passes
     finally:
         torch.backends.cuda.matmul.allow_tf32 = old
     out = fast_sample(gen, tok, tf, [196, 100, 40], SamplingConfig(), 0)  # graphs + bf16

@@ -27,9 +27,9 @@ def _model(tok, **kw) -> NextTokenTransformer:
     torch.manual_seed(1)
     m = NextTokenTransformer(GeneratorConfig.preset("tiny", tokenizer=tok, arch="next-token", dropout=0.0, **kw)).eval()
     with torch.no_grad():
-        for b in m.blocks:
+        for b in m.trunk.blocks:
             b.ada[1].bias.normal_(0, 0.5)
-        m.head.weight.mul_(40)
+        m.trunk.head.weight.mul_(40)
     return m
 
 
@@ -128,4 +128,4 @@ def test_generator_stage_trains_the_next_token_arch():
     loss, logs = stage.training_step(stage.model.train(), batch, 0)
     loss.backward()
     assert torch.isfinite(loss) and "acc_s3" in logs
-    assert stage.model.head.weight.grad is not None
+    assert stage.model.trunk.head.weight.grad is not None

@@ -10,15 +10,8 @@ import torch
 from moscale_cli.errors import ConfigError, UsageError
 from moscale_cli.models.generator import GeneratorConfig, MoScaleTransformer
 from moscale_cli.models.tokenizer import MSTokenizer, TokenizerConfig
-from moscale_cli.sampling.sampler import (
-    EditSpec,
-    SamplingConfig,
-    filter_logits,
-    generation_passes,
-    guide,
-    mask_counts,
-    sample,
-)
+from moscale_cli.sampling.draw import filter_logits, guide, row_generators, row_seed
+from moscale_cli.sampling.sampler import EditSpec, SamplingConfig, generation_passes, mask_counts, sample
 
 
 @dataclass
@@ -41,8 +34,8 @@ def gen(tok) -> MoScaleTransformer:
     torch.manual_seed(1)
     m = MoScaleTransformer(GeneratorConfig.preset("tiny", tokenizer=tok)).eval()
     with torch.no_grad():  # sharper, text-dependent logits than the near-zero init
-        m.head.weight.mul_(200.0)
-        for b in m.blocks:
+        m.trunk.head.weight.mul_(200.0)
+        for b in m.trunk.blocks:
             b.ada[1].bias.normal_(0, 0.5)
     return m
 
@@ -155,12 +148,12 @@ def test_cfg_zero_is_the_conditional_model(gen, tok):
     text = make_text(B=1, S=6)
     greedy = dict(top_k=1)
     plain = sample(gen, tok, text, [120], SamplingConfig(cfg=0.0, **greedy), 0)
-    saved = gen.cfg_uncond.data.clone()
+    saved = gen.conditioner.cfg_uncond.data.clone()
     try:
-        gen.cfg_uncond.data[:6] = text.tokens_BSE[0]
+        gen.conditioner.cfg_uncond.data[:6] = text.tokens_BSE[0]
         guided = sample(gen, tok, text, [120], SamplingConfig(cfg=5.0, **greedy), 0)
     finally:
-        gen.cfg_uncond.data.copy_(saved)
+        gen.conditioner.cfg_uncond.data.copy_(saved)
     assert same(plain.ids, guided.ids)
     other = sample(gen, tok, text, [120], SamplingConfig(cfg=5.0, **greedy), 0)
     assert not same(plain.ids, other.ids)  # with the learned null text, guidance changes the result
@@ -248,3 +241,27 @@ def test_cfg_left_to_the_model():
     assert SamplingConfig(cfg=0.0).for_model({"cfg": 2}).cfg == 0.0  # explicit wins, 0 included
     with pytest.raises(ConfigError, match="unknown"):
         s.for_model({"top_p": 0.5})
+
+
+def test_row_seeds_index_zero_is_the_seed_and_pairs_do_not_collide():
+    assert [row_seed(s, 0) for s in (0, 7, -3, 2**63)] == [0, 7, -3, 2**63]
+    seeds = {row_seed(s, i) for s in range(300) for i in range(1, 300)} | set(range(300))
+    assert len(seeds) == 300 * 300  # no two (seed, index) pairs share a stream here
+    assert all(0 <= row_seed(s, i) < 2**64 for s in (-5, 0, 2**64 - 1) for i in (1, 2, 10**9))
+    # the batching bug this replaces: chunk 2 of seed s drew from seed s + 1, which is chunk 1 of seed s + 1
+    assert all(row_seed(s, i) != row_seed(s + 1, 0) for s in range(100) for i in range(1, 100))
+
+
+def test_each_row_draws_from_its_own_stream(gen, tok):
+    """Row i of a batch sampled with seed s equals that prompt sampled alone with row i's generator, so a motion
+    depends on (seed, index), not on the rows sampled beside it."""
+    text = make_text()
+    batch = sample(gen, tok, text, LENS, SamplingConfig(), 13)
+    for i in range(3):
+        one = Text(text.tokens_BSE[i:i + 1], text.mask_BS[i:i + 1])
+        alone = sample(gen, tok, one, [LENS[i]], SamplingConfig(), row_generators(13, 1, torch.device("cpu"), start=i))
+        assert same([x[i:i + 1] for x in batch.ids], alone.ids)
+    assert same([x[:1] for x in batch.ids], sample(gen, tok, Text(text.tokens_BSE[:1], text.mask_BS[:1]), LENS[:1],
+                                                   SamplingConfig(), 13).ids)  # row 0 of seed s is seed s alone
+    with pytest.raises(ValueError, match="one generator per row"):
+        sample(gen, tok, text, LENS, SamplingConfig(), torch.Generator().manual_seed(0))
