@@ -51,8 +51,8 @@ PART_FILES = ("tokenizer.safetensors", "generator.safetensors", "length.safetens
 FINGERPRINT_KEY = "moscale.fingerprint"
 # which parts each part was trained with (their fingerprints are recorded in its metadata)
 BINDINGS = {
-    "tokenizer.safetensors": ("stats.safetensors",),
     "generator.safetensors": ("tokenizer.safetensors", "stats.safetensors"),
+    "tokenizer.safetensors": ("stats.safetensors",),
 }
 STD_FLOOR = 1e-8  # the normaliser treats a smaller std as 1: a model directory may not hold one
 
@@ -541,6 +541,12 @@ def check_bindings(path: Path, parts: dict[str, dict[str, torch.Tensor]], cfg: d
             actual[f] = metas[f].get(FINGERPRINT_KEY) or tensors_fingerprint(parts[f])
         return actual[f]
 
+    recorded = cfg.get("fingerprints") or {}
+
+    def foreign() -> str:
+        odd = [f for f, rec in recorded.items() if f in parts and rec != fingerprint(f)]
+        return f"; {' and '.join(odd)} {'is' if len(odd) == 1 else 'are'} not the one config.json was written with" if odd else ""
+
     checked = False
     for f, deps in BINDINGS.items():
         for dep in deps:
@@ -550,10 +556,11 @@ def check_bindings(path: Path, parts: dict[str, dict[str, torch.Tensor]], cfg: d
             checked = True
             if rec != fingerprint(dep):
                 raise CheckpointError(
-                    f"{path}: {dep} does not belong with {f} ({f} was trained with the {dep.removesuffix('.safetensors')} "
-                    f"{rec[:12]}, this {dep} is {fingerprint(dep)[:12]}): a part of another run?"
+                    f"{path}: {dep} and {f} do not belong together ({f} was trained with the "
+                    f"{dep.removesuffix('.safetensors')} {rec[:12]}, this {dep} is {fingerprint(dep)[:12]}{foreign()}): "
+                    "parts of another run?"
                 )
-    for f, rec in (cfg.get("fingerprints") or {}).items():
+    for f, rec in recorded.items():
         if f in parts:
             checked = True
             if rec != fingerprint(f):

@@ -70,7 +70,17 @@ def _register_all() -> None:
 _register_all()
 
 
+_MAIN_PID: list[int] = []  # the process that installed the handlers
+
+
 def _on_terminate(signum: int, frame: object) -> None:
+    import os
+    import signal
+
+    if _MAIN_PID and os.getpid() != _MAIN_PID[0]:  # a forked child (a pool or DataLoader worker): die as usual
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     from moscale_cli.errors import Terminated
 
     raise Terminated(signum)
@@ -80,12 +90,14 @@ def install_signal_handlers() -> dict[int, object]:
     """SIGTERM and SIGHUP are handled like Ctrl-C: :class:`~moscale_cli.errors.Terminated` is raised, so
     temporary files and staging folders are removed and worker pools shut down before the process exits
     (128 + the signal number). Returns the previous handlers (main thread only; elsewhere nothing changes)."""
+    import os
     import signal
     import threading
 
     old: dict[int, object] = {}
     if threading.current_thread() is not threading.main_thread():
         return old
+    _MAIN_PID[:] = [os.getpid()]
     for name in ("SIGTERM", "SIGHUP"):
         sig = getattr(signal, name, None)
         if sig is not None and signal.getsignal(sig) in (signal.SIG_DFL, None):

@@ -222,6 +222,7 @@ def _cmd_train(
     The defaults are the reference recipe (method spec §8); the normalisation statistics are the tokenizer run's."""
     from moscale_cli.training.train_model import default_length_train_config, train_model
 
+    check_run_out(out_dir, data)
     cfg = common_train_config(epochs, steps, GENERATOR_REFERENCE, batch_size=batch_size, lr=lr, betas=betas,
                               weight_decay=weight_decay, warmup=warmup, warmup_epochs=warmup_epochs,
                               warmup_start=warmup_start, schedule=schedule, horizon_epochs=horizon_epochs,
@@ -232,7 +233,6 @@ def _cmd_train(
         print_config({"preset": preset, "arch": arch, "perturb_max": perturb_max, "cond_drop": cond_drop,
                       "train": cfg.to_dict()})
         return
-    check_run_out(out_dir, data)
     lcfg = default_length_train_config(device, seed, epochs=length_epochs)
     res = train_model([str(d) for d in data], str(tokenizer), str(out_dir), cfg, preset=preset, perturb_max=perturb_max,
                       cond_drop=cond_drop, text_encoder=text_encoder, text_max_tokens=text_tokens, with_length=with_length,

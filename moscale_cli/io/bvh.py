@@ -68,7 +68,7 @@ def check_frame_time(frame_time: float, frames: int, where: str) -> str | None:
         )
     notes = []
     if not PLAUSIBLE_FPS[0] <= fps <= PLAUSIBLE_FPS[1]:
-        notes.append(f"a frame rate of {fps:.4g} fps (Frame Time {frame_time:g} s) is outside 1-1,000 fps")
+        notes.append(f"a frame rate of {fps:.6g} fps (Frame Time {frame_time:.6g} s) is outside 1-1,000 fps")
     seconds = frames * frame_time
     if seconds > MAX_PLAUSIBLE_SECONDS:
         notes.append(f"the clip lasts {seconds / 3600:.1f} h ({frames} frames x {frame_time:g} s)")

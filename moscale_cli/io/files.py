@@ -40,21 +40,18 @@ def check_output_path(path: str | os.PathLike, force: bool = False) -> str:
     folder existing and writable, or creatable (missing parent folders are created when it is written); an
     existing read-only file (no write permission bit, root included) only with ``force``. A symbolic link is
     checked (and later written) through to the file it points to."""
-    from moscale_cli.utils.atomic import write_target
+    from moscale_cli.errors import MoScaleError
+    from moscale_cli.utils.atomic import check_creatable, write_target
 
     path = Path(path)
     ext = _ext(path, SAVE_EXTENSIONS, "write")
     target = write_target(path)
     if target.is_dir():
         raise MotionFileError(f"cannot write {path}: it is a folder")
-    parent = target.parent if str(target.parent) else Path(".")
-    anc = parent
-    while not anc.exists() and anc != anc.parent:
-        anc = anc.parent
-    if not anc.is_dir():
-        raise MotionFileError(f"cannot write {path}: {anc} is a file, not a folder")
-    if not os.access(anc, os.W_OK | os.X_OK):
-        raise MotionFileError(f"cannot write {path}: folder {anc} is not writable")
+    try:
+        check_creatable(target)
+    except MoScaleError as e:
+        raise MotionFileError(str(e).replace(f"cannot write {target}", f"cannot write {path}")) from None
     if target.exists() and not force and (not os.access(target, os.W_OK) or not target.stat().st_mode & 0o222):
         raise MotionFileError(f"cannot write {path}: the file is read-only (pass --force to replace it)")
     return ext

@@ -136,6 +136,19 @@ def ensure_parent(path: str | os.PathLike) -> Path:
     return parent
 
 
+def check_creatable(path: str | os.PathLike) -> None:
+    """Before any work: ``path`` can be written, its folder existing and writable or creatable (the nearest
+    existing folder above it writable, no file in the way). One-line :class:`MoScaleError` otherwise."""
+    path = Path(path)
+    anc = path.parent if str(path.parent) else Path(".")
+    while not anc.exists() and anc != anc.parent:
+        anc = anc.parent
+    if not anc.is_dir():
+        raise MoScaleError(f"cannot write {path}: {anc} is a file, not a folder")
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise MoScaleError(f"cannot write {path}: folder {anc} is not writable")
+
+
 def write_target(path: str | os.PathLike) -> Path:
     """The file a write to ``path`` replaces: ``path`` itself, or the file a symbolic link points to."""
     path = Path(path)
@@ -196,7 +209,9 @@ def temp_dir(beside: str | os.PathLike, kind: str = "partial") -> Path:
     beside = Path(beside)
     parent = ensure_parent(beside)
     remove_stale(parent)
-    return Path(tempfile.mkdtemp(prefix=temp_name(beside.name), suffix=f".{kind}", dir=parent))
+    path = Path(tempfile.mkdtemp(prefix=temp_name(beside.name), suffix=f".{kind}", dir=parent))
+    os.chmod(path, 0o777 & ~_umask())  # mkdtemp makes 0700 folders; the finished folder gets the usual mode
+    return path
 
 
 def replace_dir(staging: str | os.PathLike, final: str | os.PathLike, trash: str | os.PathLike | None = None) -> None:
