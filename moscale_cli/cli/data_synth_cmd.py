@@ -23,10 +23,10 @@ def register(data_app: typer.Typer) -> None:
         """Generate the procedural text-motion corpus (SMPL-22 motions, several captions per clip)."""
         from moscale_cli.data.layout import check_output_dir
         from moscale_cli.data.synth.corpus import build_corpus, check_out
-        from moscale_cli.utils.atomic import ensure_parent
+        from moscale_cli.utils.atomic import ensure_parent, remove_stale
 
         check_output_dir(out_dir, overwrite, "synth", "moscale data synth")  # --overwrite: only its own output
-        ensure_parent(out_dir)  # parent folders are created, as every command does
+        remove_stale(ensure_parent(out_dir))  # parent folders are created; a killed run's staging folder removed
         check_out(out_dir, overwrite)
         with progress() as bar:
             task = bar.add_task("synth", total=clips)

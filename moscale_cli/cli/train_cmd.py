@@ -149,7 +149,8 @@ def _cmd_train_tokenizer(
                               warmup_start=warmup_start, schedule=schedule, horizon_epochs=horizon_epochs,
                               min_lr_ratio=min_lr_ratio, grad_clip=grad_clip, seed=seed, device=device,
                               val_every=val_every, save_every=save_every, keep_last=keep_last, num_workers=num_workers)
-    check_run_out(out_dir, data)
+    if not print_cfg:  # --print-config writes nothing
+        check_run_out(out_dir, data)
     stats_spec = resolve_stats(stats, [str(d) for d in data], str(evaluator_meta) if evaluator_meta else None)
     stage_cfg = TokenizerStageConfig(stats=stats_spec, val_split=val_split)
     if print_cfg:
@@ -222,7 +223,8 @@ def _cmd_train(
     The defaults are the reference recipe (method spec §8); the normalisation statistics are the tokenizer run's."""
     from moscale_cli.training.train_model import default_length_train_config, train_model
 
-    check_run_out(out_dir, data)
+    if not print_cfg:  # --print-config writes nothing
+        check_run_out(out_dir, data)
     cfg = common_train_config(epochs, steps, GENERATOR_REFERENCE, batch_size=batch_size, lr=lr, betas=betas,
                               weight_decay=weight_decay, warmup=warmup, warmup_epochs=warmup_epochs,
                               warmup_start=warmup_start, schedule=schedule, horizon_epochs=horizon_epochs,

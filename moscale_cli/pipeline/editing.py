@@ -296,9 +296,10 @@ def inbetween_motion(
       ``frames`` sets the total length (default: the source's).
 
     With joints / BVH motions the result is in the space of ``source`` (or of ``start``, else ``end``): its
-    kept frames exactly; the ``end`` clip after a ``start`` clip keeps its own motion, turned and shifted as
-    a whole so that it continues from the generated frames, on the ``start`` clip's skeleton (its bone
-    lengths), so that every frame of the result has one skeleton (``EditedMotion.skeleton``)."""
+    kept frames exactly; the ``end`` clip after a ``start`` clip keeps its own joints, turned and shifted as a
+    whole so that it continues from the generated frames; when it comes from another rig (other bone lengths)
+    it is re-posed on the ``start`` clip's skeleton, so that every frame of the result has one skeleton
+    (``EditedMotion.skeleton``)."""
     caption = task_prompt(pipe, prompt, unconditional)
     dim = feature_dim(pipe)
     if source is not None:

@@ -185,7 +185,7 @@ def place_in_source(
         if e < T and e in floating:
             fl = floating[e]
             out[e : fl.end] = _place_floating(fl, model.head[e] + theta[-1], placed[-1, 0],
-                                              None if fl.source is reference else offsets)
+                                              None if same_bones(fl.source, reference) else offsets)
         fitted = impose_bones(placed, offsets)
         fitted[..., 1] += model.clearance_shift(ts, fitted)[:, None]
         gen = np.arange(s, e)
@@ -199,6 +199,18 @@ def place_in_source(
                 fit[i] = fit[i] + (1.0 - w[t]) * res
         out[s:e] = fit
     return out.astype(np.float32)
+
+
+BONE_TOLERANCE = 1e-3  # metres: two sources whose bones differ by less have the same skeleton
+
+
+def same_bones(a: EditSource, b: EditSource, tol: float = BONE_TOLERANCE) -> bool:
+    """True when two sources have the same skeleton: every SMPL-22 bone (median length) within ``tol``."""
+    if a is b:
+        return True
+    la = np.linalg.norm(a.rest_offsets(), axis=-1)
+    lb = np.linalg.norm(b.rest_offsets(), axis=-1)
+    return bool(np.abs(la - lb).max() <= tol)
 
 
 def _place_floating(piece: Piece, head: float, root: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
@@ -221,4 +233,4 @@ def _place_floating(piece: Piece, head: float, root: np.ndarray, offsets: np.nda
     return moved
 
 
-__all__ = ["Piece", "impose_bones", "place_in_source", "wrap"]
+__all__ = ["Piece", "impose_bones", "place_in_source", "same_bones", "wrap"]

@@ -6,8 +6,8 @@ import pytest
 
 
 @pytest.mark.parametrize("command, out", [
-    (["train-tokenizer", "--print-config"], "{d}/run"),
-    (["train", "--tokenizer", "{t}", "--print-config"], "{d}"),
+    (["train-tokenizer"], "{d}/run"),
+    (["train", "--tokenizer", "{t}"], "{d}"),
     (["train-length"], "{p}"),
     (["train-evaluator"], "{d}/eval"),
 ])
