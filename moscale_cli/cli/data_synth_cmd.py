@@ -23,9 +23,13 @@ def register(data_app: typer.Typer) -> None:
         """Generate the procedural text-motion corpus (SMPL-22 motions, several captions per clip)."""
         from moscale_cli.data.layout import check_output_dir
         from moscale_cli.data.synth.corpus import build_corpus, check_out
+        from moscale_cli.errors import DatasetError, UsageError
         from moscale_cli.utils.atomic import ensure_parent, remove_stale
 
-        check_output_dir(out_dir, overwrite, "synth", "moscale data synth")  # --overwrite: only its own output
+        try:
+            check_output_dir(out_dir, overwrite, "synth", "moscale data synth")  # --overwrite: only its own output
+        except DatasetError as e:
+            raise UsageError(str(e)) from None  # synth's output errors are usage errors (exit 2), as before
         remove_stale(ensure_parent(out_dir))  # parent folders are created; a killed run's staging folder removed
         check_out(out_dir, overwrite)
         with progress() as bar:
