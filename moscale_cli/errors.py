@@ -29,3 +29,12 @@ class CheckpointError(MoScaleError):
 
 class ConfigError(MoScaleError):
     """A configuration is invalid or does not match another one."""
+
+
+class MoScaleWarning(UserWarning):
+    """Base class of the warnings moscale gives about a user's input (the CLI prints them as one yellow line)."""
+
+
+class Terminated(BaseException):  # noqa: N818 - not an error: a request to stop, like KeyboardInterrupt
+    """The process received SIGTERM (or SIGHUP), raised by the CLI's signal handler: like Ctrl-C, every
+    clean-up (``except BaseException`` / ``finally``) runs; the CLI exits with 128 + the signal number."""

@@ -13,6 +13,15 @@
 ``save_model_dir`` builds the folder under a temporary name and renames it into place, so a reader never
 sees a half-written model. Weights may be stored in float16 (``fp16=True``); they are loaded as float32.
 ``resolve_model`` turns a local folder or a Hugging Face hub id into a local folder.
+
+The parts are bound together (:func:`write_parts`): every weight file carries the fingerprint of its tensors
+in its safetensors metadata (``moscale.fingerprint``), the tokenizer the fingerprint of the statistics it was
+trained with (``moscale.stats``), the generator those of the tokenizer and the statistics
+(``moscale.tokenizer``, ``moscale.stats``), and ``config.json`` lists them all (``fingerprints``).
+:func:`load_model_dir` checks them, so a part of another run is one error naming both files; directories
+written before the fingerprints existed load as before (:func:`bind_model_dir` adds them). ``config.json``
+is validated field by field (:func:`check_model_config`), and weights with NaN/inf values or statistics with
+a non-positive std are refused, naming the file and the tensor.
 """
 
 from __future__ import annotations
@@ -21,14 +30,13 @@ import datetime as _dt
 import os
 import re
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from moscale_cli.config import check_recommended_sampling
+from moscale_cli.config import ConfigValueError, check_recommended_sampling
 from moscale_cli.errors import CheckpointError, ConfigError
 from moscale_cli.models.layers import count_parameters
 
@@ -39,6 +47,14 @@ REQUIRED_FILES = ("config.json", "tokenizer.safetensors", "generator.safetensors
 TOKENIZER_WEIGHTS = "tokenizer.safetensors"  # an exported tokenizer run (train-tokenizer) ...
 TOKENIZER_CONFIG = "tokenizer_config.json"  # ... beside Mean.npy / Std.npy
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
+PART_FILES = ("tokenizer.safetensors", "generator.safetensors", "length.safetensors", "stats.safetensors")
+FINGERPRINT_KEY = "moscale.fingerprint"
+# which parts each part was trained with (their fingerprints are recorded in its metadata)
+BINDINGS = {
+    "generator.safetensors": ("tokenizer.safetensors", "stats.safetensors"),
+    "tokenizer.safetensors": ("stats.safetensors",),
+}
+STD_FLOOR = 1e-8  # the normaliser treats a smaller std as 1: a model directory may not hold one
 
 
 def _module_cfg(m: torch.nn.Module) -> Any:
@@ -210,9 +226,10 @@ def save_model_dir(
     fp16: bool = False,
     **config_kwargs: Any,
 ) -> Path:
-    """Write a complete model directory at ``path`` (replacing an existing model directory there)."""
-    from moscale_cli.checkpoint import save_module, save_tensors
-    from moscale_cli.utils.atomic import replace_dir, write_json_atomic, write_text_atomic
+    """Write a complete model directory at ``path`` (replacing an existing model directory there); the parts
+    are bound by their fingerprints (:func:`write_parts`)."""
+    from moscale_cli.checkpoint import state_dict_for_save
+    from moscale_cli.utils.atomic import replace_dir, temp_dir, write_json_atomic, write_text_atomic
 
     path = Path(path)
     if path.exists():
@@ -224,24 +241,60 @@ def save_model_dir(
     cfg = build_config(tokenizer, generator, normalizer, text_encoder, length=length, **config_kwargs)
     cfg["weights_dtype"] = "float16" if fp16 else "float32"
     dtype = torch.float16 if fp16 else None
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    parts = {
+        "tokenizer.safetensors": state_dict_for_save(tokenizer, dtype),
+        "generator.safetensors": state_dict_for_save(generator, dtype),
+        **({"length.safetensors": state_dict_for_save(length, dtype)} if length is not None else {}),
+        "stats.safetensors": {"mean": torch.as_tensor(normalizer.mean, dtype=torch.float32),
+                              "std": torch.as_tensor(normalizer.std, dtype=torch.float32)},
+    }
+    tmp = temp_dir(path, "tmp")
     try:
-        save_module(tmp / "tokenizer.safetensors", tokenizer, dtype=dtype)
-        save_module(tmp / "generator.safetensors", generator, dtype=dtype)
-        if length is not None:
-            save_module(tmp / "length.safetensors", length, dtype=dtype)
-        save_tensors(
-            tmp / "stats.safetensors",
-            {"mean": torch.as_tensor(normalizer.mean, dtype=torch.float32), "std": torch.as_tensor(normalizer.std, dtype=torch.float32)},
-        )
+        cfg["fingerprints"] = write_parts(tmp, parts)
         write_text_atomic(tmp / "README.md", _model_card(cfg))
         write_json_atomic(tmp / "config.json", cfg)
-        replace_dir(tmp, path, path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}")
+        replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _bound_key(part: str) -> str:
+    return "moscale." + part.removesuffix(".safetensors")
+
+
+def write_parts(folder: str | os.PathLike, parts: dict[str, dict[str, torch.Tensor]]) -> dict[str, str]:
+    """Write the weight files ``parts`` (file name -> tensors) into ``folder``, each atomically, bound together:
+    every file's metadata holds its own fingerprint and those of the parts it was trained with (``BINDINGS``).
+    Returns the fingerprints (for config.json). The one writer of a model directory's weights."""
+    from moscale_cli.checkpoint import save_tensors, tensors_fingerprint
+
+    folder = Path(folder)
+    fps = {f: tensors_fingerprint(t) for f, t in parts.items()}
+    for f, t in parts.items():
+        meta = {FINGERPRINT_KEY: fps[f]}
+        meta.update({_bound_key(dep): fps[dep] for dep in BINDINGS.get(f, ()) if dep in fps})
+        save_tensors(folder / f, t, metadata=meta)
+    return fps
+
+
+def bind_model_dir(path: str | os.PathLike) -> dict[str, str]:
+    """Add the part fingerprints to an existing model directory (written before they existed), by the same
+    writer a new export uses (:func:`write_parts`): the weight files are rewritten with the same tensors and the
+    fingerprints in their metadata, and config.json gets ``fingerprints``. Only for a directory whose parts do
+    belong together (it cannot tell)."""
+    from moscale_cli.checkpoint import check_finite, load_tensors
+    from moscale_cli.utils.atomic import write_json_atomic
+
+    path = Path(path)
+    cfg = read_model_config(path)
+    parts = {f: load_tensors(path / f) for f in PART_FILES if (path / f).is_file()}
+    for f, t in parts.items():
+        check_finite(t, path / f)
+    cfg["fingerprints"] = write_parts(path, parts)
+    write_json_atomic(path / "config.json", cfg)
+    return cfg["fingerprints"]
 
 
 EVALUATOR_DIR = "evaluator"
@@ -256,7 +309,7 @@ def update_model_dir(path: str | os.PathLike, evaluator_run: str | os.PathLike |
     more metrics (merged into config.json's ``metrics``) and/or the sampling settings the model recommends
     (config.json ``sampling``, e.g. ``{"cfg": 2.0}``: used wherever the user leaves them unset); the model card
     is rewritten. Atomic per file."""
-    from moscale_cli.utils.atomic import replace_dir, write_json_atomic, write_text_atomic
+    from moscale_cli.utils.atomic import replace_dir, temp_dir, write_json_atomic, write_text_atomic
 
     path = Path(path)
     cfg = read_model_config(path)
@@ -265,12 +318,11 @@ def update_model_dir(path: str | os.PathLike, evaluator_run: str | os.PathLike |
         missing = [f for f in EVALUATOR_FILES if not (src / f).is_file()]
         if missing:
             raise CheckpointError(f"{src} is not an exported evaluator run (missing {', '.join(missing)})")
-        tmp = path / f".{EVALUATOR_DIR}.tmp-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
+        tmp = temp_dir(path / EVALUATOR_DIR, "tmp")
         try:
             for f in EVALUATOR_FILES:
                 shutil.copyfile(src / f, tmp / f)
-            replace_dir(tmp, path / EVALUATOR_DIR, path / f".{EVALUATOR_DIR}.old-{uuid.uuid4().hex[:8]}")
+            replace_dir(tmp, path / EVALUATOR_DIR)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -315,6 +367,7 @@ def read_model_config(path: str | os.PathLike) -> dict[str, Any]:
         check_recommended_sampling(cfg.get("sampling"))
     except ConfigError as e:
         raise CheckpointError(f"{path}/config.json: {e}") from None
+    check_model_config(cfg, path / "config.json")
     missing = [f for f in REQUIRED_FILES if not (path / f).is_file()]
     if cfg.get("length") and not (path / "length.safetensors").is_file():
         missing.append("length.safetensors")
@@ -323,13 +376,85 @@ def read_model_config(path: str | os.PathLike) -> dict[str, Any]:
     return cfg
 
 
-def _build(kind: str, cls_cfg: Any, cls_mod: Any, d: dict[str, Any], path: Path) -> Any:
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    import math
+
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _bad(where: Path, key: str, value: Any, allowed: str) -> CheckpointError:
+    import json
 
     try:
+        shown = json.dumps(value)
+    except (TypeError, ValueError):
+        shown = repr(value)
+    return CheckpointError(f"{where}: {key} must be {allowed}, got {shown}")
+
+
+def check_model_config(cfg: dict[str, Any], where: Path) -> None:
+    """The fields of a model directory's config.json that the loader and the pipeline read, each checked with
+    a one-line :class:`CheckpointError` naming ``where`` (the file), the key, the value and what is allowed.
+    The tokenizer/generator/length blocks are checked field by field when they are built (``_build``)."""
+    for key in ("tokenizer", "generator"):
+        if not isinstance(cfg[key], dict):
+            raise _bad(where, key, cfg[key], "an object of settings")
+    if cfg.get("length") is not None and not isinstance(cfg["length"], dict):
+        raise _bad(where, "length", cfg["length"], "an object of settings or null")
+    te = cfg["text_encoder"]
+    if not isinstance(te, dict):
+        raise _bad(where, "text_encoder", te, 'an object like {"name": ..., "max_tokens": 32, "dim": 384}')
+    if not isinstance(te.get("name"), str) or not te["name"].strip():
+        raise _bad(where, "text_encoder.name", te.get("name"), "the text encoder's name or path (a string)")
+    if "max_tokens" in te and not (_is_int(te["max_tokens"]) and te["max_tokens"] >= 1):
+        raise _bad(where, "text_encoder.max_tokens", te["max_tokens"], "an integer >= 1")
+    if te.get("dim") is not None and not (_is_int(te["dim"]) and te["dim"] >= 1):
+        raise _bad(where, "text_encoder.dim", te["dim"], "an integer >= 1 or null")
+    if not (_is_int(cfg["feature_dim"]) and cfg["feature_dim"] >= 1):
+        raise _bad(where, "feature_dim", cfg["feature_dim"], "an integer >= 1 (263 for SMPL-22, 251 for KIT-21)")
+    tok = cfg["tokenizer"]
+    if _is_int(tok.get("feature_dim", cfg["feature_dim"])) and tok.get("feature_dim", cfg["feature_dim"]) != cfg["feature_dim"]:
+        raise _bad(where, "feature_dim", cfg["feature_dim"], f"the tokenizer's feature_dim {tok['feature_dim']}")
+    if "fps" in cfg and not (_is_number(cfg["fps"]) and cfg["fps"] > 0):
+        raise _bad(where, "fps", cfg["fps"], "a number > 0 (frames per second, 20 for HumanML3D)")
+    down_t = tok.get("down_t", 2)
+    tok_unit = 2 ** down_t if _is_int(down_t) and 0 <= down_t <= 8 else None
+    tok_max = tok.get("max_frames", 196) if _is_int(tok.get("max_frames", 196)) else None
+    unit = cfg.get("unit", 4)
+    if not (_is_int(unit) and unit >= 1) or (tok_unit is not None and unit != tok_unit):
+        allowed = f"the tokenizer's time unit {tok_unit} (2 ** tokenizer.down_t)" if tok_unit else "an integer >= 1"
+        raise _bad(where, "unit", unit, allowed)
+    lo, hi = cfg.get("min_frames", 40), cfg.get("max_frames", 196)
+    top = tok_max if tok_max is not None else hi
+    if not (_is_int(hi) and unit <= hi <= (top if _is_int(top) else hi)):
+        raise _bad(where, "max_frames", hi, f"an integer in [{unit}, {top}] (the tokenizer's max_frames)")
+    if not (_is_int(lo) and unit <= lo <= hi):
+        raise _bad(where, "min_frames", lo, f"an integer in [{unit}, {hi}] (unit <= min_frames <= max_frames)")
+    if "skeleton" in cfg and not isinstance(cfg["skeleton"], str):
+        raise _bad(where, "skeleton", cfg["skeleton"], "a string such as \"smpl22\"")
+    fps = cfg.get("fingerprints")
+    if fps is not None and not (isinstance(fps, dict) and all(isinstance(v, str) for v in fps.values())):
+        raise _bad(where, "fingerprints", fps, "an object of file name -> fingerprint strings")
+
+
+def _build(kind: str, cls_cfg: Any, cls_mod: Any, d: dict[str, Any], path: Path) -> Any:
+    """Build a module from its config.json block; every bad value is one CheckpointError naming the key."""
+    where = path / "config.json"
+    try:
         cfg = cls_cfg.from_dict(d)
+    except ConfigValueError as e:
+        raise _bad(where, f"{kind}.{e.key}", e.value, e.allowed) from None
     except ConfigError as e:
-        raise CheckpointError(f"{path}: incompatible {kind} config ({e})") from None
-    return cls_mod(cfg)
+        raise CheckpointError(f"{where}: incompatible {kind} config ({e})") from None
+    try:
+        return cls_mod(cfg)
+    except Exception as e:  # noqa: BLE001 - values that pass the checks but cannot build the network
+        raise CheckpointError(f"{where}: the {kind} settings do not give a working network ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else ''})") from None
 
 
 def _check_pair(tokenizer: Any, generator: Any, path: Path) -> None:
@@ -346,8 +471,9 @@ def _check_pair(tokenizer: Any, generator: Any, path: Path) -> None:
 
 
 def load_model_dir(path: str | os.PathLike, device: str | torch.device = "cpu", with_length: bool = True) -> LoadedModel:
-    """Load a model directory (float32, eval mode) with clear errors for missing or incompatible ones."""
-    from moscale_cli.checkpoint import load_module, load_tensors
+    """Load a model directory (float32, eval mode) with clear errors for missing, incompatible, damaged or
+    mismatched ones (a part of another run: see the module doc)."""
+    from moscale_cli.checkpoint import apply_state, check_finite, load_tensors
     from moscale_cli.models.generator import GeneratorConfig
     from moscale_cli.models.length import LengthConfig, LengthEstimator
     from moscale_cli.models.next_token import build_generator
@@ -360,17 +486,21 @@ def load_model_dir(path: str | os.PathLike, device: str | torch.device = "cpu", 
     tokenizer = _build("tokenizer", TokenizerConfig, MSTokenizer, cfg["tokenizer"], path)
     generator = _build("generator", GeneratorConfig, build_generator, cfg["generator"], path)  # the arch it names
     _check_pair(tokenizer, generator, path)
-    load_module(path / "tokenizer.safetensors", tokenizer)
-    load_module(path / "generator.safetensors", generator)
     length = None
     if with_length and cfg.get("length"):
         length = _build("length", LengthConfig, LengthEstimator, cfg["length"], path)
-        load_module(path / "length.safetensors", length)
-    stats = load_tensors(path / "stats.safetensors")
-    if "mean" not in stats or "std" not in stats:
-        raise CheckpointError(f"{path}/stats.safetensors lacks mean/std")
-    if stats["mean"].numel() != int(cfg["feature_dim"]):
-        raise CheckpointError(f"{path}: statistics have {stats['mean'].numel()} dims, config says {cfg['feature_dim']}")
+    files = ["tokenizer.safetensors", "generator.safetensors", "stats.safetensors"]
+    files += ["length.safetensors"] if length is not None else []
+    parts = {f: load_tensors(path / f) for f in files}
+    for f, t in parts.items():
+        check_finite(t, path / f)
+    stats = parts["stats.safetensors"]
+    check_stats(stats, path / "stats.safetensors", int(cfg["feature_dim"]))
+    check_bindings(path, parts, cfg)
+    apply_state(tokenizer, parts["tokenizer.safetensors"], path / "tokenizer.safetensors")
+    apply_state(generator, parts["generator.safetensors"], path / "generator.safetensors")
+    if length is not None:
+        apply_state(length, parts["length.safetensors"], path / "length.safetensors")
     normalizer = Normalizer(stats["mean"].float().numpy(), stats["std"].float().numpy())
     mods = [m for m in (tokenizer, generator, length) if m is not None]
     for m in mods:
@@ -378,6 +508,71 @@ def load_model_dir(path: str | os.PathLike, device: str | torch.device = "cpu", 
         for p in m.parameters():
             p.requires_grad_(False)
     return LoadedModel(path, cfg, tokenizer, generator, normalizer, length, device)
+
+
+def check_stats(stats: dict[str, torch.Tensor], where: Path, feature_dim: int) -> None:
+    """Statistics hold ``mean`` and ``std`` of ``feature_dim`` values each, finite, std above ``STD_FLOOR``."""
+    if "mean" not in stats or "std" not in stats:
+        raise CheckpointError(f"{where} lacks mean/std")
+    for k in ("mean", "std"):
+        if tuple(stats[k].shape) != (feature_dim,):
+            raise CheckpointError(f"{where}: {k} has shape {tuple(stats[k].shape)}, config.json's feature_dim is {feature_dim}")
+    std = stats["std"].float()
+    bad = torch.nonzero(~(std > STD_FLOOR)).flatten()
+    if bad.numel():
+        i = int(bad[0])
+        raise CheckpointError(
+            f"{where}: std must be > 0 in every dimension (features are divided by it), got {float(std[i]):g} "
+            f"at dimension {i} ({bad.numel()} dimension(s)); the statistics are damaged or not this model's"
+        )
+
+
+def check_bindings(path: Path, parts: dict[str, dict[str, torch.Tensor]], cfg: dict[str, Any]) -> None:
+    """Each part's recorded fingerprints of the parts it was trained with (its metadata) and config.json's
+    ``fingerprints`` against the files present: a part of another run is one error naming both files.
+    Files without fingerprints (older directories) are fingerprinted here only when another part records one."""
+    from moscale_cli.checkpoint import read_metadata, tensors_fingerprint
+
+    metas = {f: read_metadata(path / f) for f in parts}
+    actual: dict[str, str] = {}
+
+    def fingerprint(f: str) -> str:
+        if f not in actual:
+            actual[f] = metas[f].get(FINGERPRINT_KEY) or tensors_fingerprint(parts[f])
+        return actual[f]
+
+    recorded = cfg.get("fingerprints") or {}
+
+    def foreign() -> str:
+        odd = [f for f, rec in recorded.items() if f in parts and rec != fingerprint(f)]
+        return f"; {' and '.join(odd)} {'is' if len(odd) == 1 else 'are'} not the one config.json was written with" if odd else ""
+
+    checked = False
+    for f, deps in BINDINGS.items():
+        for dep in deps:
+            rec = metas.get(f, {}).get(_bound_key(dep))
+            if rec is None or dep not in parts:
+                continue
+            checked = True
+            if rec != fingerprint(dep):
+                raise CheckpointError(
+                    f"{path}: {dep} and {f} do not belong together ({f} was trained with the "
+                    f"{dep.removesuffix('.safetensors')} {rec[:12]}, this {dep} is {fingerprint(dep)[:12]}{foreign()}): "
+                    "parts of another run?"
+                )
+    for f, rec in recorded.items():
+        if f in parts:
+            checked = True
+            if rec != fingerprint(f):
+                raise CheckpointError(
+                    f"{path}: {f} is not the file config.json was written with (fingerprint {fingerprint(f)[:12]}, "
+                    f"config.json records {rec[:12]}): a part of another run?"
+                )
+    if not checked:
+        from moscale_cli.utils.console import STATE, info
+
+        if STATE.debug:
+            info(f"{path}: no part fingerprints (a model directory from before moscale 0.3); parts not cross-checked")
 
 
 # ----------------------------------------------------------------------------- resolving

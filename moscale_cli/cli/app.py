@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
+from typing import TextIO
 
 import typer
 
@@ -68,11 +70,70 @@ def _register_all() -> None:
 _register_all()
 
 
+_MAIN_PID: list[int] = []  # the process that installed the handlers
+
+
+def _on_terminate(signum: int, frame: object) -> None:
+    import os
+    import signal
+
+    if _MAIN_PID and os.getpid() != _MAIN_PID[0]:  # a forked child (a pool or DataLoader worker): die as usual
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    from moscale_cli.errors import Terminated
+
+    raise Terminated(signum)
+
+
+def install_signal_handlers() -> dict[int, object]:
+    """SIGTERM and SIGHUP are handled like Ctrl-C: :class:`~moscale_cli.errors.Terminated` is raised, so
+    temporary files and staging folders are removed and worker pools shut down before the process exits
+    (128 + the signal number). Returns the previous handlers (main thread only; elsewhere nothing changes)."""
+    import os
+    import signal
+    import threading
+
+    old: dict[int, object] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return old
+    _MAIN_PID[:] = [os.getpid()]
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) in (signal.SIG_DFL, None):
+            old[sig] = signal.signal(sig, _on_terminate)
+    return old
+
+
+def _warning_printer(fallback: Callable[..., None]) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints moscale's own warnings (``MoScaleWarning``) as one yellow line
+    and hands any other warning to ``fallback`` (Python's usual display)."""
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        from moscale_cli.errors import MoScaleWarning
+
+        if issubclass(category, MoScaleWarning):
+            from moscale_cli.utils.console import warn
+
+            warn(str(message))
+            return
+        fallback(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: runs the app and turns MoScaleError into one red line + exit code."""
-    from moscale_cli.errors import MoScaleError
+    import signal
+    import warnings
+
+    from moscale_cli.errors import MoScaleError, Terminated
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    old_handlers = install_signal_handlers()
+    old_show = warnings.showwarning
+    warnings.showwarning = _warning_printer(old_show)
     try:
         app(args=argv, prog_name="moscale", standalone_mode=True)
     except MoScaleError as e:
@@ -80,6 +141,9 @@ def main(argv: list[str] | None = None) -> None:
             raise
         console.print(f"[bold red]error:[/bold red] {e}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
+    except Terminated as e:
+        console.print("[bold red]terminated[/bold red]")
+        sys.exit(128 + int(e.args[0]) if e.args else 143)
     except KeyboardInterrupt:
         console.print("[bold red]interrupted[/bold red]")
         sys.exit(130)
@@ -92,3 +156,7 @@ def main(argv: list[str] | None = None) -> None:
             soft_wrap=True,
         )
         sys.exit(3)
+    finally:  # in-process callers (tests) get their process back as it was
+        warnings.showwarning = old_show
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]

@@ -10,8 +10,14 @@ from moscale_cli.cli.common import console, info, out, progress, warn
 
 
 def import_bvh(
-    src: Path = typer.Argument(..., metavar="SRC", help="Folder of .bvh files (searched recursively)."),
-    dest: Path = typer.Argument(..., metavar="OUT", help="Dataset folder to write."),
+    src: Path = typer.Argument(
+        ..., metavar="SRC",
+        help="Folder of .bvh files (searched recursively), or an archive of one (.tar.gz, .tgz, .tar, .zip; read "
+        "in place, never unpacked).",
+    ),
+    dest: Path = typer.Argument(
+        ..., metavar="OUT", help="Dataset folder to write (parent folders are created); not inside SRC nor around it."
+    ),
     captions: str = typer.Option(
         "auto",
         "--captions",
@@ -35,9 +41,11 @@ def import_bvh(
         help="Shortest clip/window kept (frames at 20 fps, >= 4); recorded in meta.json so training and "
         "evaluation keep the same clips.",
     ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty OUT."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace OUT when it is an earlier import-bvh output (never another folder)."
+    ),
 ) -> None:
-    """Import a folder of BVH files: SMPL-22 retargeting, 20 fps, features, captions, splits, Mean/Std."""
+    """Import a folder (or an archive) of BVH files: SMPL-22 retargeting, 20 fps, features, captions, splits, Mean/Std."""
     from moscale_cli.data.bvh_import import ImportConfig, import_bvh_folder, plan_import
 
     cfg = ImportConfig(
@@ -98,7 +106,9 @@ def merge(
     prefix_names: bool = typer.Option(
         False, "--prefix-names", help="Prefix every id with its source folder name."
     ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty OUT."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace OUT when it is an earlier merge output (never another folder)."
+    ),
 ) -> None:
     """Merge dataset folders: clips, captions and splits; Mean/Std recomputed."""
     from moscale_cli.data.merge import merge_datasets

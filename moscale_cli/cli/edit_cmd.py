@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +12,7 @@ import typer
 
 from moscale_cli.cli import rig_opts as ro
 from moscale_cli.cli import sampling_opts as so
+from moscale_cli.cli.outputs import BACKUP_HELP, FORCE_HELP, Outputs
 
 if TYPE_CHECKING:
     from moscale_cli.sampling.config import SamplingConfig
@@ -64,16 +65,22 @@ def load_mask(path: Path) -> Any:
         raise UsageError(f"cannot read mask {path}: {e}") from None
 
 
-def _prepare(outputs: list[Path], report: Path | None) -> list[Path]:
-    from moscale_cli.cli.generate_cmd import check_outputs
-
-    outs = [Path(o) for o in outputs]
-    check_outputs(outs)
+def _prepare(
+    outputs: list[Path], report: Path | None, inputs: Sequence[Path | str | None] = (),
+    force: bool = False, backup: bool = False,
+) -> Outputs:
+    """Check the outputs before any work (see ``cli/outputs.py``): ``inputs`` are the files the command reads
+    (source motions, mask, mapping file); an output may replace one only with ``backup``."""
+    files = [Path(i) for i in inputs if i is not None and not str(i).lstrip().startswith("{")]  # not inline JSON
+    guard = Outputs([Path(o) for o in outputs], files, force, backup).check()
     if report is not None:
-        parent = report.parent if str(report.parent) else Path(".")
-        if report.suffix.lower() != ".json" or not parent.is_dir():
-            raise UsageError(f"--report {report}: give a .json file in an existing folder")
-    return outs
+        if report.suffix.lower() != ".json":
+            raise UsageError(f"--report {report}: give a .json file")
+        Outputs([report], files, force, check_extension=False).check()
+    return guard
+
+
+SEAM_WARN = 1.5  # a seam above this many times the clip's p95 step is worth a warning
 
 
 RIGS = ("source", "template")
@@ -102,23 +109,25 @@ def check_rig(rig: str | None, source: Any) -> str:
 
 
 def _write(
-    m: Any, outputs: list[Path], features: bool, verbose: bool, report: Path | None, took: float, rig: str = "template",
-    target: Any = None,
+    m: Any, guard: Outputs, features: bool, verbose: bool, report: Path | None, took: float, rig: str = "template",
+    target: Any = None, skeleton: bool = False,
 ) -> None:
-    from moscale_cli.cli.common import console, info, out
+    from moscale_cli.cli.common import console, info, out, warn
     from moscale_cli.io.files import save_motion
     from moscale_cli.utils.atomic import write_json_atomic
 
+    outputs = guard.paths
     on_rig = rig == "source" and any(p.suffix.lower() in (".bvh", ".glb", ".gltf") for p in outputs)
     rig_frames = None
     if on_rig:  # solved before any file is written: a failure leaves no output
         from moscale_cli.pipeline.source_rig import source_rig_frames, write_source_bvh, write_source_gltf
 
         rig_frames = source_rig_frames(m)
+    guard.before_write()
     on_target = None
     if target is not None:  # --rig FILE.bvh
         on_target = ro.save_outputs(outputs, m.joints, m.fps, m.caption, m.features if features else None, features,
-                                    target, verbose)
+                                    target, verbose, force=guard.force)
     for path in outputs if on_target is None else []:
         if on_rig and path.suffix.lower() == ".bvh":
             write_source_bvh(m, path, rig_frames)
@@ -127,7 +136,7 @@ def _write(
             write_source_gltf(m, path, rig_frames)
             continue
         save_motion(path, m.joints, features=m.features, caption=m.caption,
-                    write_features=features and path.suffix.lower() == ".npy", fps=m.fps)
+                    write_features=features and path.suffix.lower() == ".npy", fps=m.fps, force=guard.force)
     s = m.seams
     line = (f"{m.frames} frames ({m.seconds:.1f} s), generated {_fmt_regions(m.regions)}; seams: max jump "
             f"{s.jump * 100:.1f} cm vs p95 step {s.p95 * 100:.1f} cm (x{s.ratio:.2f}); {took:.1f} s")
@@ -135,10 +144,16 @@ def _write(
         clip = m.source.bvh.clip
         line += (f"; on the source rig: {len(rig_frames.keep)} frames at {clip.fps:g} fps, "
                  f"{int(rig_frames.keep.sum())} kept verbatim")
+    if skeleton:
+        sk = getattr(m, "skeleton", "model")
+        line += "; one skeleton: " + ("the model's" if sk == "model" else f"{sk}'s bone lengths")
     if verbose:
         console.print(line, highlight=False, soft_wrap=True)
     else:
         info(line)
+    if s is not None and s.p95 > 0 and s.ratio > SEAM_WARN:
+        warn(f"a seam jumps {s.jump * 100:.1f} cm, {s.ratio:.2f}x the clip's p95 step of {s.p95 * 100:.1f} cm "
+             f"(above {SEAM_WARN:g}x): a longer region or another --seed may join it better")
     if report is not None:
         write_json_atomic(report, {
             "caption": m.caption, "frames": m.frames, "fps": m.fps, "regions": [list(r) for r in m.regions],
@@ -149,13 +164,15 @@ def _write(
                                "mpjpe_m": round(on_target.mpjpe, 6), "max_error_m": round(on_target.max_error, 6)}}
                if on_target is not None else {}),
         })
+    guard.report()
     for p in outputs:
         out.print(str(p), highlight=False, soft_wrap=True)
 
 
 def _run(
-    model: str | None, device: str, text: bool, outputs: list[Path], features: bool, verbose: bool,
+    model: str | None, device: str, text: bool, guard: Outputs, features: bool, verbose: bool,
     report: Path | None, task: Callable[[Any], Any], rig: str = "template", target: Any = None,
+    skeleton: bool = False,
 ) -> None:
     """Load the pipeline, run ``task(pipe)`` (timed without the loading) and write its motion (on ``target``,
     a ``TargetRig``, when given)."""
@@ -164,7 +181,7 @@ def _run(
     pipe = _pipeline(model, device, text)
     t0 = time.perf_counter()
     m = task(pipe)
-    _write(m, outputs, features, verbose, report, time.perf_counter() - t0, rig, target)
+    _write(m, guard, features, verbose, report, time.perf_counter() - t0, rig, target, skeleton)
 
 
 def _fmt_regions(regions: list[tuple[int, int]]) -> str:
@@ -198,6 +215,13 @@ _OPT_RIG = typer.Option(
     "22-joint BVH; FILE.bvh = that rig's hierarchy, rest pose, units and frame rate (joints that map to the body "
     "solved, the others at rest, feet planted; see --rig-mapping). Default: source for a .bvh source, else template.",
 )
+_OPT_MAPPING = typer.Option(
+    None, "--mapping",
+    help='BVH sources: JSON mapping (file or inline) from the 22 SMPL joint names to the file\'s joints, e.g. '
+    '\'{"pelvis": "Hips", ...}\'; not needed for built-in or CMU/Mixamo-style rigs.',
+)
+_OPT_FORCE = typer.Option(False, "--force", help=FORCE_HELP)
+_OPT_BACKUP = typer.Option(False, "--backup", help=BACKUP_HELP)
 _REGION_HELP = (
     "Region to regenerate, START:END in frames at 20 fps or in seconds (40:120, 2.5s:4s); repeatable. "
     "A BVH source is edited at 20 fps; written on its own rig at its own rate, a frame is regenerated when "
@@ -219,11 +243,12 @@ def edit(
     features: bool = _OPT_FEATS, unconditional: bool = _OPT_UNCOND, blend: int = _OPT_BLEND,
     verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT, rig: str = _OPT_RIG,
     rig_mapping: str = ro.RIG_MAPPING_OPT,
+    mapping: str = _OPT_MAPPING, force: bool = _OPT_FORCE, backup: bool = _OPT_BACKUP,
 ) -> None:
     """Regenerate time regions of a motion under a (new) text; every other frame stays exactly as it was."""
     from moscale_cli.pipeline.sources import load_source
 
-    outs = _prepare(output, report)
+    outs = _prepare(output, report, [source, mask, mapping, rig if ro.is_rig_file(rig) else None], force, backup)
     target = rig_target(rig, rig_mapping)
     if text is None and not unconditional:
         raise UsageError("give a TEXT prompt for the regenerated regions (or --unconditional)")
@@ -231,7 +256,7 @@ def edit(
         raise UsageError("give either --region or --mask, not both")
     if not region and mask is None and frames is None:
         raise UsageError("nothing to regenerate: give --region START:END, --mask FILE or a longer --frames")
-    src = load_source(source)
+    src = load_source(source, mapping=mapping)
     rig_kind = check_rig(rig, src)
     total = src.frames
     regions = [parse_region(r, total) for r in region]
@@ -260,11 +285,12 @@ def inbetween(
     features: bool = _OPT_FEATS, unconditional: bool = _OPT_UNCOND, blend: int = _OPT_BLEND,
     verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT, rig: str = _OPT_RIG,
     rig_mapping: str = ro.RIG_MAPPING_OPT,
+    mapping: str = _OPT_MAPPING, force: bool = _OPT_FORCE, backup: bool = _OPT_BACKUP,
 ) -> None:
     """Generate the frames between two motions (or the middle of one) under a text."""
     from moscale_cli.pipeline.sources import load_source
 
-    outs = _prepare(output, report)
+    outs = _prepare(output, report, [source, start, end, mapping, rig if ro.is_rig_file(rig) else None], force, backup)
     target = rig_target(rig, rig_mapping)
     if text is None and not unconditional:
         raise UsageError("give a TEXT prompt for the generated frames (or --unconditional)")
@@ -274,9 +300,9 @@ def inbetween(
         raise UsageError("--keep-start/--keep-end need --source")
     if rig == "source" and source is None:
         raise UsageError("--rig source works with --source (one .bvh clip); --start/--end outputs use --rig template")
-    src = load_source(source) if source is not None else None
-    a = load_source(start) if start is not None else None
-    b = load_source(end) if end is not None else None
+    src = load_source(source, mapping=mapping) if source is not None else None
+    a = load_source(start, mapping=mapping) if start is not None else None
+    b = load_source(end, mapping=mapping) if end is not None else None
     rig_kind = check_rig(rig, src)
     _run(
         model, device, not unconditional, outs, features, verbose, report,
@@ -284,7 +310,7 @@ def inbetween(
             text, start=a, end=b, frames=n, source=src, keep_start=k0, keep_end=k1, seed=seed, sampling=sampling,
             unconditional=unconditional, blend=blend,
         ),
-        rig_kind, target,
+        rig_kind, target, skeleton=a is not None and b is not None,
     )
 
 
@@ -296,11 +322,12 @@ def compose(
     seed: int = _OPT_SEED, sampling: SamplingConfig = None, model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
     features: bool = _OPT_FEATS, blend: int = _OPT_BLEND, verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT,
     rig: Path = ro.RIG_OPT, rig_mapping: str = ro.RIG_MAPPING_OPT,
+    force: bool = _OPT_FORCE,
 ) -> None:
     """One continuous motion of any length from several prompts, window by window."""
     from moscale_cli.cli.common import progress
 
-    outs = _prepare(output, report)
+    outs = _prepare(output, report, [rig], force=force)
     target = ro.load_rig(rig, rig_mapping)
     segs = [parse_segment(s) for s in segments]
     ov = parse_time(overlap, what="--overlap")

@@ -46,8 +46,9 @@ def _cmd_eval(
     if out_path is not None:
         if out_path.suffix.lower() != ".json":
             raise UsageError(f"--out must be a .json file, got {out_path}")
-        if not out_path.parent.exists():
-            raise UsageError(f"cannot write {out_path}: folder {out_path.parent} does not exist")
+        from moscale_cli.utils.atomic import check_creatable
+
+        check_creatable(out_path)  # parent folders are created when the report is written
     if not data.is_dir():
         raise UsageError(f"dataset folder {data} does not exist")
     model_path = resolve_model(model)

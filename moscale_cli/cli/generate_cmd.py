@@ -10,42 +10,60 @@ import typer
 
 from moscale_cli.cli import rig_opts as ro
 from moscale_cli.cli import sampling_opts as so
+from moscale_cli.cli.outputs import FORCE_HELP
 
 if TYPE_CHECKING:
     from moscale_cli.sampling.config import SamplingConfig
-from moscale_cli.errors import MoScaleError, UsageError
+from moscale_cli.errors import UsageError
+
+
+def read_prompt_text(path: str | Path) -> tuple[str, str]:
+    """(name shown in messages, text) of a prompt file: ``-`` reads standard input; a pipe, a FIFO or
+    ``/dev/stdin`` is read like a file."""
+    import sys
+
+    if str(path) == "-":
+        try:
+            return "<stdin>", sys.stdin.read()
+        except (OSError, UnicodeDecodeError) as e:
+            raise UsageError(f"cannot read prompts from standard input: {e}") from None
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"prompt file not found: {p}")
+    if p.is_dir():
+        raise UsageError(f"prompt file {p} is a folder")
+    try:
+        with open(p, encoding="utf-8") as f:  # not read_text: a pipe has no size
+            return str(p), f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read prompt file {p}: {e}") from None
 
 
 def parse_prompt_file(path: str | Path) -> list[tuple[str, int | None]]:
-    """Lines ``text#frames`` or ``text#NA`` (blank lines skipped); a malformed line raises naming its number."""
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"prompt file not found: {p}")
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read prompt file {p}: {e}") from None
+    """Lines ``text#frames`` or ``text#NA``; blank lines and comment lines (first non-blank character ``#``)
+    are skipped; a malformed line raises naming its number. ``-`` reads the prompts from standard input."""
+    name, text = read_prompt_text(path)
     out: list[tuple[str, int | None]] = []
-    for no, raw in enumerate(lines, start=1):
+    for no, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
-        if not line:
+        if not line or line.startswith("#"):
             continue
         if "#" not in line:
-            raise UsageError(f"{p}:{no}: expected 'text#frames' or 'text#NA', got {line!r}")
-        text, _, length = line.rpartition("#")
-        text, length = text.strip(), length.strip()
-        if not text:
-            raise UsageError(f"{p}:{no}: empty prompt text")
+            raise UsageError(f"{name}:{no}: expected 'text#frames' or 'text#NA', got {line!r}")
+        text_, _, length = line.rpartition("#")
+        text_, length = text_.strip(), length.strip()
+        if not text_:
+            raise UsageError(f"{name}:{no}: empty prompt text")
         if length.upper() == "NA":
-            out.append((text, None))
+            out.append((text_, None))
             continue
         try:
             frames = int(length)
         except ValueError:
-            raise UsageError(f"{p}:{no}: length {length!r} is not a whole number of frames or NA") from None
-        out.append((text, frames))
+            raise UsageError(f"{name}:{no}: length {length!r} is not a whole number of frames or NA") from None
+        out.append((text_, frames))
     if not out:
-        raise UsageError(f"prompt file {p} holds no prompts")
+        raise UsageError(f"prompt file {name} holds no prompts")
     return out
 
 
@@ -62,17 +80,12 @@ def output_paths(outputs: list[Path], n_prompts: int, n_samples: int, prompt: in
     return [o.with_name(f"{o.stem}_{tag}{o.suffix}") for o in outputs]
 
 
-def check_outputs(outputs: list[Path]) -> None:
-    """At least one output, each with a known extension in an existing writable folder (before any work)."""
-    from moscale_cli.io.files import check_output_path
+def check_outputs(outputs: list[Path], force: bool = False) -> None:
+    """At least one output, each with a known extension in a writable (or creatable) folder, not read-only
+    unless ``force`` (before any work)."""
+    from moscale_cli.cli.outputs import Outputs
 
-    if not outputs:
-        raise UsageError("give at least one output file with -o (e.g. -o out.bvh)")
-    for o in outputs:
-        try:
-            check_output_path(o)
-        except MoScaleError as e:
-            raise UsageError(f"output {o}: {e}") from None
+    Outputs(outputs, force=force).check()
 
 
 @so.sampling_options
@@ -87,7 +100,8 @@ def generate(
     sampling: SamplingConfig = None,
     model: str = typer.Option(None, "--model", "-m", help="Model directory or hub id (default: the installed default model)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
-    prompts: Path = typer.Option(None, "--prompts", help="File of 'text#frames' or 'text#NA' lines."),
+    prompts: Path = typer.Option(None, "--prompts", help="File of 'text#frames' or 'text#NA' lines ('#' at the start "
+                                 "of a line: a comment); - reads standard input."),
     features: bool = typer.Option(False, "--features", help="Write the 263-dim features (not joints) to .npy outputs."),
     unconditional: bool = typer.Option(False, "--unconditional", help="Generate without text (needs a length)."),
     batch_size: int = typer.Option(32, "--batch-size", help="Motions generated at once."),
@@ -96,12 +110,14 @@ def generate(
     rig: Path = ro.RIG_OPT,
     rig_mapping: str = ro.RIG_MAPPING_OPT,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the joint error of outputs on --rig."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Generate motion from text and write it as BVH, NPY, MP4, glTF or an HTML page (optionally on your rig)."""
     from moscale_cli.cli.common import info, progress, warn
+    from moscale_cli.cli.outputs import Outputs
 
     outputs = [Path(o) for o in output]
-    check_outputs(outputs)
+    check_outputs(outputs, force)
     if seconds is not None and frames is not None:
         raise UsageError("give either --seconds or --frames, not both")
     if num_samples < 1:
@@ -122,6 +138,12 @@ def generate(
             raise UsageError("give a TEXT prompt (or --prompts FILE, or --unconditional)")
         texts = [text or ""]
         lens = frames
+    files, pages = [o for o in outputs if not ro.is_page(o)], [o for o in outputs if ro.is_page(o)]
+    guard = Outputs(  # every file this run writes (numbered as below), checked against its inputs
+        [p for k in range(len(texts)) for j in range(num_samples) for p in output_paths(files, len(texts), num_samples, k, j)]
+        + [p for k in range(len(texts)) for p in output_paths(pages, len(texts), 1, k, 0)],
+        inputs=[prompts if prompts is not None and str(prompts) != "-" else None, rig], force=force,
+    ).check()
 
     target = ro.load_rig(rig, rig_mapping)  # read and checked before any generation
     from moscale_cli.pipeline import MoScalePipeline
@@ -147,18 +169,18 @@ def generate(
         else:  # not ours: hand it back to Python's usual warning machinery
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     written = []
-    files = [o for o in outputs if not ro.is_page(o)]
     for m in motions:
         paths = output_paths(files, len(texts), num_samples, m.prompt_index, m.sample_index)
         info(f"{m.caption or '(unconditional)'!s}: {m.frames} frames ({m.seconds:.1f} s)")
-        ro.save_outputs(paths, m.joints, m.fps, m.caption, m.features if features else None, features, target, verbose)
+        ro.save_outputs(paths, m.joints, m.fps, m.caption, m.features if features else None, features, target, verbose,
+                        force=force)
         written += paths
-    pages = [o for o in outputs if ro.is_page(o)]
     for i in range(len(texts) if pages else 0):  # a page per prompt: its samples side by side
         ms = sorted((m for m in motions if m.prompt_index == i), key=lambda m: m.sample_index)
         paths = output_paths(pages, len(texts), 1, i, 0)
         ro.save_pages(paths, [m.joints for m in ms], ms[0].fps, ms[0].caption)
         written += paths
+    guard.report()
     for p in written:  # plain print: a file name is not rich markup, and rich stays unimported with -q
         print(p, flush=True)
 

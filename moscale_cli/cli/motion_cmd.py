@@ -8,6 +8,7 @@ import typer
 
 from moscale_cli.cli import rig_opts as ro
 from moscale_cli.cli.common import info
+from moscale_cli.cli.outputs import BACKUP_HELP, FORCE_HELP, Outputs
 
 _MAPPING_HELP = (
     "BVH import: JSON mapping from the 22 SMPL joint names to the file's joint names, as a file path or "
@@ -19,6 +20,11 @@ _SCALE_HELP = (
     "BVH import: factor from file units to metres (default: detected from the skeleton height: "
     "< 3 units = metres, < 300 = centimetres, else millimetres)."
 )
+
+
+def _inputs(input: Path, mapping: str | None) -> list[Path]:
+    """The files a conversion reads: the motion, and a mapping file (not inline JSON)."""
+    return [input] + ([Path(mapping)] if mapping and not mapping.lstrip().startswith("{") else [])
 
 
 def render(
@@ -39,6 +45,7 @@ def render(
     ),
     mapping: str | None = typer.Option(None, "--mapping", help=_MAPPING_HELP),
     scale: float | None = typer.Option(None, "--scale", help=_SCALE_HELP),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Render a motion file as a stick-figure video (3/4 view, ground grid, root trail, left = red, right = blue),
     or as a page that plays it in 3D in any browser (.html, offline).
@@ -48,15 +55,17 @@ def render(
     from moscale_cli.errors import UsageError
     from moscale_cli.io.files import check_output_path, load_motion, save_motion
 
-    if check_output_path(output) not in (".mp4", ".gif", ".html"):
+    if check_output_path(output, force) not in (".mp4", ".gif", ".html"):
         raise UsageError(
             f"render writes videos and pages: {output.name} must end in .mp4, .gif or .html "
             "(use `moscale convert` for other formats)"
         )
+    guard = Outputs([output], _inputs(input, mapping), force).check()
     motion = load_motion(input, mapping=mapping, scale=scale)
     rate = fps if fps is not None else motion.fps
-    save_motion(output, motion.joints, caption=input.stem if title is None else title, fps=rate)
+    save_motion(output, motion.joints, caption=input.stem if title is None else title, fps=rate, force=force)
     info(f"wrote {output} ({motion.num_frames} frames, {motion.num_frames / rate:.1f} s)")
+    guard.report()
 
 
 def convert(
@@ -90,6 +99,8 @@ def convert(
     rig: Path | None = ro.RIG_OPT,
     rig_mapping: str | None = ro.RIG_MAPPING_OPT,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the joint error of an output on --rig."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    backup: bool = typer.Option(False, "--backup", help=BACKUP_HELP),
 ) -> None:
     """Convert a motion between BVH, NPY (joints or features) and MP4/GIF.
 
@@ -101,25 +112,28 @@ def convert(
     """
     from moscale_cli.io.files import check_output_path, load_motion, save_motion
 
-    check_output_path(output)
+    check_output_path(output, force)
     if features and output.suffix.lower() != ".npy":
         from moscale_cli.errors import UsageError
 
         raise UsageError(f"--features applies to .npy outputs only, not {output.name}")
     target = ro.load_rig(rig, rig_mapping)
+    guard = Outputs([output], _inputs(input, mapping) + ([Path(rig)] if rig is not None else []), force, backup).check()
     motion = load_motion(input, mapping=mapping, scale=scale)
     caption = input.stem if title is None else title
-    if target is not None and output.suffix.lower() in (".bvh", ".glb", ".gltf"):
-        if motion.joints.shape[1] != 22:
-            from moscale_cli.errors import UsageError
+    on_rig = target is not None and output.suffix.lower() in (".bvh", ".glb", ".gltf")
+    if on_rig and motion.joints.shape[1] != 22:
+        from moscale_cli.errors import UsageError
 
-            raise UsageError("--rig needs a motion on the 22-joint SMPL skeleton")
+        raise UsageError("--rig needs a motion on the 22-joint SMPL skeleton")
+    guard.before_write()
+    if on_rig:
         joints = motion.joints
         if foot_cleanup:
             from moscale_cli.io.footlock import lock_feet
 
             joints = lock_feet(joints, fps=motion.fps)
-        ro.save_outputs([output], joints, motion.fps, caption, rig=target, verbose=verbose)
+        ro.save_outputs([output], joints, motion.fps, caption, rig=target, verbose=verbose, force=force)
     else:
         save_motion(
             output,
@@ -129,8 +143,10 @@ def convert(
             write_features=features,
             fps=motion.fps,
             foot_cleanup=foot_cleanup,
+            force=force,
         )
     info(f"wrote {output}")
+    guard.report()
 
 
 def register(app: typer.Typer) -> None:

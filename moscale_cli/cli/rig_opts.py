@@ -63,10 +63,12 @@ def save_outputs(
     write_features: bool = False,
     rig: TargetRig | None = None,
     verbose: bool = False,
+    force: bool = False,
 ) -> RigMotion | None:
     """Write one motion (SMPL-22 joints) to every path: on ``rig`` for .bvh/.glb/.gltf when given, the
     other formats through ``save_motion``. The rig is solved before any file is written (a failure leaves
-    no output). Returns the motion on the rig, if any; with ``verbose`` its joint error is printed."""
+    no output). Returns the motion on the rig, if any; with ``verbose`` its joint error is printed.
+    ``force``: read-only files may be replaced (the command checked its outputs with ``cli.outputs``)."""
     from moscale_cli.io.files import save_motion
     from moscale_cli.pipeline.target_rig import RIG_EXTENSIONS, motion_on_rig, write_on_rig
 
@@ -78,7 +80,7 @@ def save_outputs(
             write_on_rig(p, on_rig, caption)
         else:
             save_motion(p, joints, features=features, caption=caption, fps=fps,
-                        write_features=write_features and p.suffix.lower() == ".npy")
+                        write_features=write_features and p.suffix.lower() == ".npy", force=force)
     if on_rig is not None:
         report_rig(on_rig, verbose)
     return on_rig

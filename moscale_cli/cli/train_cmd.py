@@ -82,6 +82,14 @@ def common_train_config(epochs: int | None, steps: int | None, recipe: dict[str,
         raise UsageError(str(e)) from None
 
 
+def check_run_out(out_dir: Path, data: list[Path]) -> None:
+    """A run folder may not be, contain or lie inside a dataset folder it trains on (checkpoints and exports
+    would be written into the data, and a data folder inside the run could be replaced with it)."""
+    from moscale_cli.utils.paths import check_not_input
+
+    check_not_input(out_dir, data, "--out", "choose a run folder outside the --data folders")
+
+
 def print_config(obj: dict[str, Any]) -> None:
     import json
 
@@ -141,6 +149,8 @@ def _cmd_train_tokenizer(
                               warmup_start=warmup_start, schedule=schedule, horizon_epochs=horizon_epochs,
                               min_lr_ratio=min_lr_ratio, grad_clip=grad_clip, seed=seed, device=device,
                               val_every=val_every, save_every=save_every, keep_last=keep_last, num_workers=num_workers)
+    if not print_cfg:  # --print-config writes nothing
+        check_run_out(out_dir, data)
     stats_spec = resolve_stats(stats, [str(d) for d in data], str(evaluator_meta) if evaluator_meta else None)
     stage_cfg = TokenizerStageConfig(stats=stats_spec, val_split=val_split)
     if print_cfg:
@@ -213,6 +223,8 @@ def _cmd_train(
     The defaults are the reference recipe (method spec §8); the normalisation statistics are the tokenizer run's."""
     from moscale_cli.training.train_model import default_length_train_config, train_model
 
+    if not print_cfg:  # --print-config writes nothing
+        check_run_out(out_dir, data)
     cfg = common_train_config(epochs, steps, GENERATOR_REFERENCE, batch_size=batch_size, lr=lr, betas=betas,
                               weight_decay=weight_decay, warmup=warmup, warmup_epochs=warmup_epochs,
                               warmup_start=warmup_start, schedule=schedule, horizon_epochs=horizon_epochs,
@@ -253,6 +265,7 @@ def _cmd_train_length(
     """Train the length estimator (text -> motion length) used when no length is given."""
     from moscale_cli.training.train_model import default_length_train_config, train_length
 
+    check_run_out(out_dir, data)
     cfg = default_length_train_config(device, seed, epochs=epochs, batch_size=batch_size, lr=lr)
     res = train_length([str(d) for d in data], str(out_dir), cfg, text_encoder=text_encoder, text_max_tokens=text_tokens,
                        resume=resume, text_cache=str(text_cache) if text_cache else None, val_split=val_split)

@@ -36,12 +36,13 @@ def _cmd_train_evaluator(
     text_cache: str = typer.Option("", "--text-cache", help="Folder for a disk cache of caption features."),
 ) -> None:
     """Train our evaluator (InfoNCE); exports evaluator.safetensors + config + normaliser stats of the best weights."""
-    from moscale_cli.cli.train_cmd import common_train_config
+    from moscale_cli.cli.train_cmd import check_run_out, common_train_config
     from moscale_cli.training.evaluator_stage import EvaluatorStageConfig, train_evaluator
 
     cfg = common_train_config(epochs, steps, {"epochs": 10}, batch_size=batch_size, lr=lr, device=device,
                               val_every=val_every, save_every=save_every, keep_last=keep_last, seed=seed, warmup=warmup,
                               schedule=schedule, grad_clip=grad_clip, num_workers=num_workers)
+    check_run_out(out_dir, data)
     stage_cfg = EvaluatorStageConfig(val_split=val_split, text_cache=text_cache)
     res = train_evaluator([str(d) for d in data], str(out_dir), preset, cfg, stage_cfg, resume=resume,
                           text_encoder=text_encoder, text_max_tokens=text_max_tokens)

@@ -14,19 +14,21 @@ or built from the labels' words for labels without templates. A label that does 
 warning on that file. Splits: train/val/test by a seeded hash of the file name, so all windows of a
 file share a split.
 The dataset is built in a hidden folder beside ``out`` and renamed into place at the end, so a failed
-or interrupted import never leaves a half-written dataset.
+or interrupted import never leaves a half-written dataset (and the next import over ``out`` removes the
+staging folder of a killed one). ``src`` may also be an archive (``.tar.gz``, ``.tgz``, ``.tar``, ``.zip``),
+read member by member without unpacking it (``data/archive.py``). The output may not be, contain or lie
+inside the source, and ``overwrite`` replaces only an earlier import's output (``meta.json`` kind
+``bvh-import``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import multiprocessing as mp
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ from moscale_cli.data import layout
 from moscale_cli.data.captions import label_captions, tag_tokens
 from moscale_cli.data.labels import DATASET_NAME, LabelFinder, resolve_labels
 from moscale_cli.data.layout import CaptionLine
-from moscale_cli.errors import DatasetError, MoScaleError, UsageError
+from moscale_cli.errors import DatasetError, MoScaleError, MoScaleWarning, UsageError
 from moscale_cli.utils.atomic import write_json_atomic
 
 CAPTION_MODES = ("auto", "sidecar", "labels", "bandai")  # "bandai": the old name of "labels"
@@ -193,6 +195,7 @@ class _Task:
     window: int
     stride: int
     min_len: int
+    data: bytes | None = None  # the file's bytes (an archive member); None = read ``path``
 
 
 @dataclass
@@ -204,6 +207,7 @@ class _Done:
     error: str | None = None  # broken input
     skip: str | None = None  # usable input that gives no clip
     too_short: bool = False
+    warnings: list[str] = field(default_factory=list)  # implausible frame time, ...
 
 
 def convert_file(task: _Task) -> _Done:
@@ -215,7 +219,10 @@ def convert_file(task: _Task) -> _Done:
     path = Path(task.path)
     done = _Done(path.stem)
     try:
-        joints = bvh_to_smpl22(path, task.mapping, target_fps=task.fps)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MoScaleWarning)
+            joints = bvh_to_smpl22(path, task.mapping, target_fps=task.fps, data=task.data)
+        done.warnings = [str(w.message) for w in caught if issubclass(w.category, MoScaleWarning)]
         if not np.all(np.isfinite(joints)):
             raise MoScaleError("NaN or infinite joint positions")
         total = joints.shape[0] - 1
@@ -250,56 +257,46 @@ def convert_file(task: _Task) -> _Done:
     return done
 
 
-@contextlib.contextmanager
-def _single_threaded_children() -> Iterator[None]:
-    keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    old = {k: os.environ.get(k) for k in keys}
-    os.environ.update({k: "1" for k in keys})
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def _run(
-    tasks: list[_Task], workers: int, on_progress: Callable[[int, int, str], None] | None
+    tasks: Iterable[_Task], total: int, workers: int, on_progress: Callable[[int, int, str], None] | None
 ) -> list[_Done]:
+    """Convert every task (one process, or a pool of ``workers`` one-thread processes that never outlive this
+    call: terminated on any exception, Ctrl-C or SIGTERM, and gone by themselves if this process is killed)."""
+    from moscale_cli.utils.pool import imap_bounded, worker_pool
+
     results: list[_Done] = []
-    total = len(tasks)
     if workers == 1:
         for t in tasks:
             results.append(convert_file(t))
             if on_progress:
                 on_progress(len(results), total, results[-1].stem)
         return results
-    with (
-        _single_threaded_children(),
-        ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool,
-    ):
-        futures = [pool.submit(convert_file, t) for t in tasks]
-        try:
-            for fut in as_completed(futures):
-                results.append(fut.result())
-                if on_progress:
-                    on_progress(len(results), total, results[-1].stem)
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+    with worker_pool(workers, env=_ONE_THREAD) as pool:
+        for done in imap_bounded(pool, convert_file, tasks, max_pending=4 * workers):
+            results.append(done)
+            if on_progress:
+                on_progress(len(results), total, done.stem)
     return results
 
 
 # ------------------------------------------------------------------------------------------ driver
 def find_bvh_files(src: Path) -> list[Path]:
+    if src.is_file():
+        from moscale_cli.data.archive import ARCHIVE_SUFFIXES
+
+        raise DatasetError(f"{src} is a file: give a folder of .bvh files or an archive ({', '.join(ARCHIVE_SUFFIXES)})")
     if not src.is_dir():
         raise DatasetError(f"BVH folder {src} does not exist")
     files = sorted(p for p in src.rglob("*") if p.suffix.lower() == ".bvh" and p.is_file())
     if not files:
         raise DatasetError(f"no .bvh files in {src}")
+    return _unique_stems(files)
+
+
+def _unique_stems(files: list[Path]) -> list[Path]:
     seen: dict[str, Path] = {}
     for p in files:
         if p.stem in seen:
@@ -321,36 +318,86 @@ class ImportPlan:
     failed: list[tuple[str, str]]
     mapping: dict[str, Any] | None
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    archive: Any = None  # data.archive.BvhArchive when ``src`` is an archive
+    tree: Path | None = None  # the archive's side files (captions, labels, licence), mirrored; removed at the end
+
+    @property
+    def root(self) -> Path:
+        """The folder the BVH paths, sidecars and label tables live in (``src``, or the archive's mirror)."""
+        return self.tree if self.tree is not None else self.src
+
+    def cleanup(self) -> None:
+        if self.tree is not None:
+            shutil.rmtree(self.tree, ignore_errors=True)
+
+    def tasks(self, stage: Path) -> Iterator[_Task]:
+        """One task per file with captions (an archive's BVH bytes read here, one member at a time)."""
+        cfg = self.cfg
+
+        def task(p: Path, data: bytes | None = None) -> _Task:
+            return _Task(str(p), self.captions[p.stem], str(stage), self.mapping, cfg.fps, cfg.window,
+                         cfg.stride, cfg.min_len, data)
+
+        if self.archive is None:
+            for p in self.files:
+                if p.stem in self.captions:
+                    yield task(p)
+            return
+        assert self.tree is not None
+        for rel, data in self.archive.members():
+            p = self.tree / rel
+            if p.stem in self.captions:
+                yield task(p, data)
+
+
+def check_import_paths(src: Path, out: Path) -> None:
+    """The output may not be, contain or lie inside the source (an import over its own source deleted it)."""
+    from moscale_cli.utils.paths import check_not_input
+
+    check_not_input(out, [src], "the output folder", "choose an output folder outside the source")
 
 
 def plan_import(
     src: str | os.PathLike, out: str | os.PathLike, cfg: ImportConfig | None = None
 ) -> ImportPlan:
     """Validate the inputs of an import (raises the clear errors: empty folder, malformed captions, ...)."""
+    from moscale_cli.data.archive import BvhArchive, is_archive
     from moscale_cli.io.bvh import load_mapping
     from moscale_cli.motion.mapping import check_mapping
 
     cfg = cfg or ImportConfig()
     cfg.check()
     src, out = Path(src), Path(out)
-    files = find_bvh_files(src)
+    check_import_paths(src, out)
     mapping = load_mapping(cfg.mapping) if cfg.mapping else None
     if mapping is not None:
         where = str(cfg.mapping)
         check_mapping(mapping, where if len(where) <= 60 else "the mapping")
-    if out.exists() and not out.is_dir():
-        raise DatasetError(f"output {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not cfg.overwrite:
-        raise DatasetError(f"output folder {out} is not empty (pass --overwrite to replace it)")
-    cp = resolve_captions(files, cfg, src)
-    return ImportPlan(src, out, cfg, files, cp.captions, cp.skipped, cp.failed, mapping, cp.warnings)
+    layout.check_output_dir(out, cfg.overwrite, "bvh-import", "moscale data import-bvh")
+    if not is_archive(src):
+        files = find_bvh_files(src)
+        cp = resolve_captions(files, cfg, src)
+        return ImportPlan(src, out, cfg, files, cp.captions, cp.skipped, cp.failed, mapping, cp.warnings)
+    from moscale_cli.utils.atomic import temp_dir
+
+    archive = BvhArchive(src)
+    tree = temp_dir(out, "archive")
+    try:
+        archive.scan(tree)
+        files = _unique_stems([tree / rel for rel in archive.bvh])
+        cp = resolve_captions(files, cfg, tree)
+    except BaseException:
+        shutil.rmtree(tree, ignore_errors=True)
+        raise
+    skipped = cp.skipped + [(name, why) for name, _, why in (u.partition(": ") for u in archive.unsafe)]
+    return ImportPlan(src, out, cfg, files, cp.captions, skipped, cp.failed, mapping, cp.warnings, archive, tree)
 
 
-def _license_file(src: Path) -> Path | None:
+def _license_file(src: Path, beside: bool = True) -> Path | None:
     """The source's LICENSE file: under ``src``, else beside it when ``src`` is the data/ folder of a
     dataset whose cfg/ lies beside it."""
     found = sorted(p for p in src.rglob("LICENSE*") if p.is_file())
-    if not found and (src.parent / "cfg").is_dir():
+    if not found and beside and (src.parent / "cfg").is_dir():
         found = sorted(p for p in src.parent.glob("LICENSE*") if p.is_file())
     return found[0] if found else None
 
@@ -372,23 +419,16 @@ def import_bvh_folder(
         if out is None:
             raise UsageError("import_bvh_folder needs an output folder")
         plan = plan_import(src, out, cfg)
-    src, out, cfg, files, caps, mapping = (
-        plan.src,
-        plan.out,
-        plan.cfg,
-        plan.files,
-        plan.captions,
-        plan.mapping,
-    )
+    src, out, cfg, files, caps = plan.src, plan.out, plan.cfg, plan.files, plan.captions
     skipped = list(plan.skipped)
-    stage = layout.staging_dir(out, cfg.overwrite)
     try:
-        tasks = [
-            _Task(str(p), caps[p.stem], str(stage), mapping, cfg.fps, cfg.window, cfg.stride, cfg.min_len)
-            for p in files
-            if p.stem in caps
-        ]
-        offset = len(files) - len(tasks)  # files skipped before conversion count as done
+        stage = layout.staging_dir(out, cfg.overwrite, "bvh-import", "moscale data import-bvh")
+    except BaseException:
+        plan.cleanup()
+        raise
+    try:
+        n_tasks = sum(1 for p in files if p.stem in caps)
+        offset = len(files) - n_tasks  # files skipped before conversion count as done
         if on_progress:
             on_progress(offset, len(files), "")
 
@@ -396,7 +436,7 @@ def import_bvh_folder(
             if on_progress:
                 on_progress(done + offset, total + offset, name)
 
-        results = sorted(_run(tasks, cfg.workers, report), key=lambda r: r.stem)
+        results = sorted(_run(plan.tasks(stage), n_tasks, cfg.workers, report), key=lambda r: r.stem)
         failed = sorted(plan.failed + [(r.stem, r.error) for r in results if r.error])
         skipped = sorted(skipped + [(r.stem, r.skip) for r in results if r.skip and not r.error])
         good = [r for r in results if r.clips and not r.error]
@@ -421,7 +461,7 @@ def import_bvh_folder(
             splits={k: len(v) for k, v in splits.items()},
             failed=failed,
             skipped=skipped,
-            warnings=sorted(plan.warnings),
+            warnings=sorted(plan.warnings + [(r.stem, w) for r in results for w in r.warnings]),
             too_short=[(r.stem, r.frames) for r in results if r.too_short and not r.error],
         )
         meta = {
@@ -453,12 +493,14 @@ def import_bvh_folder(
                 f"{names} by Bandai Namco Research Inc., CC BY-NC 4.0 (attribution, non-commercial)"
             )
         write_json_atomic(stage / "meta.json", meta)
-        lic = _license_file(src)
+        lic = _license_file(plan.root, beside=plan.tree is None)
         if lic is not None:
             shutil.copyfile(lic, stage / "LICENSE-source")
         layout.commit_dir(stage, out)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+    finally:
+        plan.cleanup()
     result.seconds = time.perf_counter() - t0
     return result

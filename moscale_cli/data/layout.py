@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from moscale_cli.errors import DatasetError
-from moscale_cli.utils.atomic import atomic_path, replace_dir, write_text_atomic
+from moscale_cli.utils.atomic import atomic_path, replace_dir, temp_dir, write_text_atomic
 
 FEATS_DIR = "new_joint_vecs"
 JOINTS_DIR = "new_joints"
@@ -265,20 +264,60 @@ def detect_feature_dim(root: str | os.PathLike) -> int:
     raise DatasetError(f"cannot tell the feature width of {root}: no Mean.npy and no readable feature file")
 
 
-def staging_dir(out: str | os.PathLike, overwrite: bool = False) -> Path:
-    """A hidden folder beside ``out`` to build a dataset in (then ``commit_dir``), with the three subfolders.
+def dataset_kind(root: str | os.PathLike) -> str | None:
+    """Which moscale command wrote the dataset folder ``root``: "bvh-import" or "merge" (``meta.json``'s
+    ``kind``), "synth" (``synth.json``), else None (a folder moscale did not write, or not a dataset)."""
+    root = Path(root)
+    try:
+        kind = read_meta(root).get("kind")
+    except DatasetError:
+        kind = None
+    if isinstance(kind, str) and kind:
+        return kind
+    if (root / "synth.json").is_file() and (root / FEATS_DIR).is_dir():
+        return "synth"
+    return None
 
-    Refuses a non-empty ``out`` unless ``overwrite``.
-    """
+
+def check_output_dir(out: str | os.PathLike, overwrite: bool, kind: str, command: str) -> None:
+    """Refuse to write a dataset over a file or a non-empty folder, except with ``overwrite`` over a folder
+    that ``command`` wrote before (its ``meta.json``/``synth.json`` names ``kind``): ``--overwrite`` never
+    replaces a foreign folder."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise DatasetError(f"output {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
+    if not (out.is_dir() and any(out.iterdir())):
+        return
+    if not overwrite:
         raise DatasetError(f"output folder {out} is not empty (pass --overwrite to replace it)")
-    parent = out.resolve().parent
-    if not parent.is_dir():
-        raise DatasetError(f"cannot write {out}: folder {parent} does not exist")
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=parent))
+    have = dataset_kind(out)
+    if have != kind:
+        what = f"a '{have}' dataset" if have else "a folder moscale did not write"
+        raise DatasetError(
+            f"output folder {out} is {what}, not an earlier `{command}` output; --overwrite only replaces "
+            "those (choose another folder, or remove it yourself)"
+        )
+
+
+def staging_dir(out: str | os.PathLike, overwrite: bool = False, kind: str | None = None, command: str = "") -> Path:
+    """A hidden folder beside ``out`` to build a dataset in (then ``commit_dir``), with the three subfolders.
+
+    Refuses a non-empty ``out`` unless ``overwrite`` (and, when ``kind`` is given, unless ``out`` is an earlier
+    output of that kind: see :func:`check_output_dir`). Missing parent folders are created; staging folders
+    left by killed runs beside ``out`` are removed.
+    """
+    out = Path(out)
+    if kind is not None:
+        check_output_dir(out, overwrite, kind, command or kind)
+    else:
+        if out.exists() and not out.is_dir():
+            raise DatasetError(f"output {out} exists and is not a folder")
+        if out.is_dir() and any(out.iterdir()) and not overwrite:
+            raise DatasetError(f"output folder {out} is not empty (pass --overwrite to replace it)")
+    try:
+        stage = temp_dir(out, "partial")
+    except OSError as e:
+        raise DatasetError(f"cannot write {out}: {e.strerror or e}") from None
     for d in (FEATS_DIR, JOINTS_DIR, TEXTS_DIR):
         (stage / d).mkdir()
     return stage

@@ -71,11 +71,13 @@ def merge_datasets(
         raise UsageError("give at least one dataset folder to merge")
     roots = [Path(s) for s in sources]
     out = Path(out)
+    from moscale_cli.utils.paths import check_not_input
+
     for r in roots:
         if not r.is_dir():
             raise DatasetError(f"dataset folder {r} does not exist")
-        if out.resolve() == r.resolve():
-            raise UsageError(f"the output {out} is also a source")
+    check_not_input(out, roots, "the output folder", "choose an output folder outside every source")
+    layout.check_output_dir(out, overwrite, "merge", "moscale data merge")
     dims = {r: layout.detect_feature_dim(r) for r in roots}
     if len(set(dims.values())) > 1:
         raise DatasetError(
@@ -114,7 +116,7 @@ def merge_datasets(
             if not p.is_file():
                 raise DatasetError(f"{r}: {split}.txt lists {name} but {p.relative_to(r)} is missing")
 
-    stage = layout.staging_dir(out, overwrite)
+    stage = layout.staging_dir(out, overwrite, "merge", "moscale data merge")
     try:
         feats = []
         short = {(i, name) for i, name, _, _ in plan

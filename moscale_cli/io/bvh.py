@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from moscale_cli.errors import MotionFileError
+from moscale_cli.errors import MoScaleWarning, MotionFileError
 from moscale_cli.motion.kinematics import resample
 from moscale_cli.motion.mapping import (
     BANDAI_MAPPING,
@@ -44,6 +44,35 @@ from moscale_cli.motion.mapping import (
 from moscale_cli.motion.rig import POS_CHANNELS, ROT_CHANNELS, Rig, rig_smpl22, smpl22_rig, solve_channels
 from moscale_cli.motion.skeleton import SMPL22
 from moscale_cli.utils.atomic import write_bytes_atomic
+
+
+class BvhTimingWarning(MoScaleWarning):
+    """A BVH ``Frame Time`` that is possible but implausible (a rate outside 1-1,000 fps, over an hour long)."""
+
+
+MAX_PLAUSIBLE_SECONDS = 3600.0
+PLAUSIBLE_FPS = (1.0, 1000.0)
+
+
+def check_frame_time(frame_time: float, frames: int, where: str) -> str | None:
+    """Plausibility of a BVH ``Frame Time`` (seconds per frame): a :class:`MotionFileError` with a hint when
+    it looks like milliseconds (more than 1 s per frame and, read as milliseconds, 10-1,000 fps: ``33.3333``
+    is 30 fps written in ms), else a warning text (None when plausible) for a rate outside 1-1,000 fps or a
+    clip longer than an hour."""
+    fps = 1.0 / frame_time
+    if 1.0 < frame_time <= 100.0:
+        raise MotionFileError(
+            f"{where}: Frame Time {frame_time:g} s ({fps:.3g} fps, {frames} frames = "
+            f"{frames * frame_time / 3600:.1f} h) looks like milliseconds; the file should say "
+            f"'Frame Time: {frame_time / 1000:.7g}' ({1000 / frame_time:.4g} fps): fix the header"
+        )
+    notes = []
+    if not PLAUSIBLE_FPS[0] <= fps <= PLAUSIBLE_FPS[1]:
+        notes.append(f"a frame rate of {fps:.6g} fps (Frame Time {frame_time:.6g} s) is outside 1-1,000 fps")
+    seconds = frames * frame_time
+    if seconds > MAX_PLAUSIBLE_SECONDS:
+        notes.append(f"the clip lasts {seconds / 3600:.1f} h ({frames} frames x {frame_time:g} s)")
+    return f"{where}: {'; '.join(notes)}; check its Frame Time" if notes else None
 
 
 @dataclass
@@ -228,6 +257,11 @@ def _parse_motion(
         raise MotionFileError(f"{path}: frame time must be positive (line {l2 + 1})")
     if n_frames < 1:
         raise MotionFileError(f"{path}: BVH has no frames")
+    note = check_frame_time(frame_time, n_frames, str(path))
+    if note is not None:
+        import warnings
+
+        warnings.warn(note, BvhTimingWarning, stacklevel=2)
     rows = body[2:]
     if len(rows) < n_frames:
         raise MotionFileError(f"{path}: truncated BVH: header says {n_frames} frames, file holds {len(rows)}")
@@ -261,11 +295,13 @@ def _parse_motion(
     return data, frame_time, rows
 
 
-def read_bvh(path: str | os.PathLike) -> BvhClip:
-    """Read a BVH file and run forward kinematics -> :class:`BvhClip` (in the file's units)."""
+def read_bvh(path: str | os.PathLike, data: bytes | None = None) -> BvhClip:
+    """Read a BVH file (or its bytes ``data``, e.g. an archive member named ``path``) and run forward
+    kinematics -> :class:`BvhClip` (in the file's units). An implausible ``Frame Time`` gives a
+    :class:`BvhTimingWarning` (or an error when it looks like milliseconds, see :func:`check_frame_time`)."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = path.read_bytes() if data is None else data
     except FileNotFoundError:
         raise MotionFileError(f"{path}: file not found") from None
     except OSError as e:
@@ -495,9 +531,10 @@ def import_bvh_smpl22(
     target_fps: float = 20.0,
     scale: float | None = None,
     floor: bool | None = None,
+    data: bytes | None = None,
 ) -> BvhImport:
-    """Read a BVH -> :class:`BvhImport` (see :func:`bvh_to_smpl22`)."""
-    clip = read_bvh(path)
+    """Read a BVH (or its bytes ``data``) -> :class:`BvhImport` (see :func:`bvh_to_smpl22`)."""
+    clip = read_bvh(path, data)
     src = source_smpl22(clip, mapping, scale)
     joints = resample(src.joints * src.scale, src.fps, target_fps, SMPL22.parents)
     if floor is None:
@@ -515,8 +552,9 @@ def bvh_to_smpl22(
     target_fps: float = 20.0,
     scale: float | None = None,
     floor: bool | None = None,
+    data: bytes | None = None,
 ) -> np.ndarray:
-    """Read a BVH and return SMPL-22 joints (T, 22, 3) in metres at ``target_fps``, float32.
+    """Read a BVH (or its bytes ``data``) and return SMPL-22 joints (T, 22, 3) in metres at ``target_fps``, float32.
 
     ``mapping``: None = built-in (our files, Bandai-Namco) or detected from the joint names (CMU /
     Mixamo style), or a dict / JSON path / JSON string ``{"pelvis": "Hips", ...}`` (a value may be a
@@ -524,7 +562,7 @@ def bvh_to_smpl22(
     lengths (see ``motion.kinematics.resample``). ``floor``: put the lowest joint of the clip at y=0
     (None = yes, except for files moscale wrote, which are read back unchanged).
     """
-    return import_bvh_smpl22(path, mapping, target_fps, scale, floor).joints
+    return import_bvh_smpl22(path, mapping, target_fps, scale, floor, data).joints
 
 
 # ----------------------------------------------------------------------------------------- export

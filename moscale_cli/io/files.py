@@ -35,19 +35,25 @@ def _ext(path: Path, allowed: tuple[str, ...], verb: str) -> str:
     return ext
 
 
-def check_output_path(path: str | os.PathLike) -> str:
-    """Validate an output path before any work: known extension, existing writable folder. Returns ext."""
+def check_output_path(path: str | os.PathLike, force: bool = False) -> str:
+    """Validate an output path before any work; returns its extension. A known extension; not a folder; its
+    folder existing and writable, or creatable (missing parent folders are created when it is written); an
+    existing read-only file (no write permission bit, root included) only with ``force``. A symbolic link is
+    checked (and later written) through to the file it points to."""
+    from moscale_cli.errors import MoScaleError
+    from moscale_cli.utils.atomic import check_creatable, write_target
+
     path = Path(path)
     ext = _ext(path, SAVE_EXTENSIONS, "write")
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
+    target = write_target(path)
+    if target.is_dir():
         raise MotionFileError(f"cannot write {path}: it is a folder")
-    if not parent.is_dir():
-        raise MotionFileError(f"cannot write {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise MotionFileError(f"cannot write {path}: folder {parent} is not writable")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise MotionFileError(f"cannot write {path}: the file is read-only")
+    try:
+        check_creatable(target)
+    except MoScaleError as e:
+        raise MotionFileError(str(e).replace(f"cannot write {target}", f"cannot write {path}")) from None
+    if target.exists() and not force and (not os.access(target, os.W_OK) or not target.stat().st_mode & 0o222):
+        raise MotionFileError(f"cannot write {path}: the file is read-only (pass --force to replace it)")
     return ext
 
 
@@ -88,6 +94,7 @@ def save_motion(
     write_features: bool = False,
     fps: float = 20.0,
     foot_cleanup: bool = False,
+    force: bool = False,
 ) -> Path:
     """Write a motion; the extension picks the format:
 
@@ -100,10 +107,11 @@ def save_motion(
     - ``.html``: a self-contained page that plays the motion in 3D (:mod:`moscale_cli.io.html`).
 
     ``foot_cleanup`` locks feet in ground contact first (SMPL-22; any format).
-    Unknown extensions and unwritable paths raise :class:`MotionFileError` before any work.
+    Unknown extensions and unwritable paths raise :class:`MotionFileError` before any work; a read-only file
+    is replaced only with ``force`` (it keeps its mode), a symbolic link is written through.
     """
     path = Path(path)
-    ext = check_output_path(path)
+    ext = check_output_path(path, force)
     if write_features and ext != ".npy":
         raise UsageError(f"features can only be written to .npy files, not {path.name}")
     from moscale_cli.io.npy import check_motion_array

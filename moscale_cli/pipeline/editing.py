@@ -195,6 +195,7 @@ def _result(
         caption, joints, feats, int(feats.shape[0]), float(pipe.fps),
         regions=runs(~known), boundaries=b, seams=seam_report(joints, b, refs), source_offset=offset,
         space=space, source=reference, source_frames=source_frames,
+        skeleton=reference.name if space == "source" else "model",  # one skeleton for every frame
     )
 
 
@@ -295,8 +296,10 @@ def inbetween_motion(
       ``frames`` sets the total length (default: the source's).
 
     With joints / BVH motions the result is in the space of ``source`` (or of ``start``, else ``end``): its
-    kept frames exactly; the ``end`` clip after a ``start`` clip keeps its own joints, turned and shifted as
-    a whole so that it continues from the generated frames."""
+    kept frames exactly; the ``end`` clip after a ``start`` clip keeps its own joints, turned and shifted as a
+    whole so that it continues from the generated frames; when it comes from another rig (other bone lengths)
+    it is re-posed on the ``start`` clip's skeleton, so that every frame of the result has one skeleton
+    (``EditedMotion.skeleton``)."""
     caption = task_prompt(pipe, prompt, unconditional)
     dim = feature_dim(pipe)
     if source is not None:

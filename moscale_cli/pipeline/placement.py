@@ -183,7 +183,9 @@ def place_in_source(
                 shift = np.broadcast_to(d, (len(ts), 2))
             placed = model.placed(ts, theta, pivot, shift)
         if e < T and e in floating:
-            out[e : floating[e].end] = _place_floating(floating[e], model.head[e] + theta[-1], placed[-1, 0])
+            fl = floating[e]
+            out[e : fl.end] = _place_floating(fl, model.head[e] + theta[-1], placed[-1, 0],
+                                              None if same_bones(fl.source, reference) else offsets)
         fitted = impose_bones(placed, offsets)
         fitted[..., 1] += model.clearance_shift(ts, fitted)[:, None]
         gen = np.arange(s, e)
@@ -199,10 +201,31 @@ def place_in_source(
     return out.astype(np.float32)
 
 
-def _place_floating(piece: Piece, head: float, root: np.ndarray) -> np.ndarray:
+BONE_TOLERANCE = 1e-3  # metres: two sources whose bones differ by less have the same skeleton
+
+
+def same_bones(a: EditSource, b: EditSource, tol: float = BONE_TOLERANCE) -> bool:
+    """True when two sources have the same skeleton: every SMPL-22 bone (median length) within ``tol``."""
+    if a is b:
+        return True
+    la = np.linalg.norm(a.rest_offsets(), axis=-1)
+    lb = np.linalg.norm(b.rest_offsets(), axis=-1)
+    return bool(np.abs(la - lb).max() <= tol)
+
+
+def _place_floating(piece: Piece, head: float, root: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
     """A floating piece's joints turned (yaw) and shifted (ground plane) so that its first frame has the
-    heading ``head`` and the root position (x, z) of ``root``; heights stay the piece's own."""
+    heading ``head`` and the root position (x, z) of ``root``; heights stay the piece's own.
+
+    ``offsets`` (22, 3): the result's skeleton when the piece comes from another source (another rig): its
+    frames are re-posed with those bone lengths (IK/FK from the same root positions), each frame moved
+    vertically so that its lowest joints keep the piece's own clearance above the floor, so the whole result
+    has one skeleton."""
     j = np.asarray(piece.source.joints[piece.src_start : piece.src_start + piece.n], dtype=np.float64)
+    if offsets is not None:
+        fitted = impose_bones(j, offsets)
+        fitted[..., 1] += (soft_min(j[..., 1]) - soft_min(fitted[..., 1]))[:, None]
+        j = fitted
     theta = float(wrap(head - piece.source.headings()[piece.src_start]))
     moved = j @ yaw_matrix(theta).T
     moved[..., 0] += root[0] - moved[0, 0, 0]
@@ -210,4 +233,4 @@ def _place_floating(piece: Piece, head: float, root: np.ndarray) -> np.ndarray:
     return moved
 
 
-__all__ = ["Piece", "impose_bones", "place_in_source", "wrap"]
+__all__ = ["Piece", "impose_bones", "place_in_source", "same_bones", "wrap"]

@@ -106,6 +106,7 @@ class EditedMotion(GeneratedMotion):
     space: str = "model"
     source: Any = field(default=None, repr=False)
     source_frames: np.ndarray | None = field(default=None, repr=False)
+    skeleton: str = "model"
 
     @property
     def known(self) -> np.ndarray:

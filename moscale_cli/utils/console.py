@@ -117,4 +117,7 @@ def info(msg: str) -> None:
 
 
 def warn(msg: str) -> None:
-    console.print(f"[yellow]warning:[/yellow] {msg}")
+    """One yellow-tagged line on stderr (not wrapped; ``msg`` is plain text, not markup)."""
+    from rich.markup import escape
+
+    console.print(f"[yellow]warning:[/yellow] {escape(msg)}", soft_wrap=True, highlight=False)

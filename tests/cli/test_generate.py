@@ -77,7 +77,7 @@ def test_info(cli_model_dir, run_cli):
         (["walk", "-o", "{d}/x.bvh", "--frames", "400"], "longer than the maximum of 196 frames"),
         (["walk", "-o", "{d}/x.bvh", "--seconds", "12"], "longer than the maximum"),
         (["walk", "-o", "{d}/x.txt"], "supported extensions"),
-        (["walk", "-o", "{d}/nofolder/x.bvh"], "does not exist"),
+        (["walk", "-o", "/dev/null/x.bvh"], "/dev/null is a file, not a folder"),
         (["walk"], "at least one output"),
         (["walk", "-o", "{d}/x.bvh", "--device", "tpu"], "unknown device 'tpu'"),
         (["walk", "-o", "{d}/x.bvh", "--refine-steps", "1,x"], "refine-steps"),
@@ -123,7 +123,8 @@ def test_missing_and_incompatible_model(run_cli, tmp_path, cli_model_dir, monkey
     [
         ("a person walks#40\nno length here\n", "prompts.txt:2: expected 'text#frames' or 'text#NA'"),
         ("a person walks#40\n\nwave#forty\n", "prompts.txt:3: length 'forty'"),
-        ("#40\n", "prompts.txt:1: empty prompt text"),
+        ("#40\n  # a comment\n", "prompts.txt holds no prompts"),
+        ("  #NA\na person walks#forty\n", "prompts.txt:2: length 'forty'"),
         ("walk#20\n", "shorter than the minimum"),
     ],
 )

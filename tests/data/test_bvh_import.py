@@ -208,9 +208,14 @@ def test_bad_inputs(bvh_fixture_dir, tmp_path):
     with pytest.raises(DatasetError, match="not empty"):
         import_bvh_folder(src, tmp_path / "full")
     assert (tmp_path / "full" / "x").read_text() == "keep me"
-    import_bvh_folder(src, tmp_path / "full", ImportConfig(workers=1, overwrite=True))
-    assert not (tmp_path / "full" / "x").exists()
-    assert layout.read_split(tmp_path / "full", "all") == [WALK]
+    # --overwrite replaces only an earlier import's output, never a foreign folder
+    with pytest.raises(DatasetError, match="not an earlier `moscale data import-bvh` output"):
+        import_bvh_folder(src, tmp_path / "full", ImportConfig(workers=1, overwrite=True))
+    assert (tmp_path / "full" / "x").read_text() == "keep me"
+    (tmp_path / "o1" / "extra.txt").write_text("from before")
+    import_bvh_folder(src, tmp_path / "o1", ImportConfig(workers=1, overwrite=True))
+    assert not (tmp_path / "o1" / "extra.txt").exists()
+    assert layout.read_split(tmp_path / "o1", "all") == [WALK]
 
 
 def test_mapping_option(bvh_fixture_dir, tmp_path):

@@ -120,8 +120,8 @@ def _wrong_shape_npy(src: Path, dst: Path) -> Path:
         (_nan_npy, ".npy", "out.bvh", "NaN"),
         (_wrong_shape_npy, ".npy", "out.mp4", "not a motion"),
         (None, ".bvh", "out.fbx", "supported extensions"),
-        (None, ".bvh", "afile/out.bvh", "does not exist"),
-        (None, ".bvh", "nofolder/out.npy", "does not exist"),
+        (None, ".bvh", "afile/out.bvh", "afile is a file, not a folder"),
+        (None, ".bvh", "afile/deeper/out.npy", "afile is a file, not a folder"),
     ],
 )
 def test_bad_input_one_line(short_bvh: Path, tmp_path: Path, capsys, rigs, make, suffix, out_name, expect):

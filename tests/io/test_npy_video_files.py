@@ -126,11 +126,11 @@ def test_save_errors_before_work(tmp_path: Path, monkeypatch):
     j = _walkish(5)
     with pytest.raises(MotionFileError, match="supported extensions"):
         save_motion(tmp_path / "x.fbx", j)
-    with pytest.raises(MotionFileError, match="does not exist"):
-        save_motion(tmp_path / "missing" / "x.mp4", j)
     (tmp_path / "afile").write_text("")
-    with pytest.raises(MotionFileError, match="does not exist"):
+    with pytest.raises(MotionFileError, match="afile is a file, not a folder"):
         save_motion(tmp_path / "afile" / "x.mp4", j)
+    with pytest.raises(MotionFileError, match="afile is a file, not a folder"):
+        save_motion(tmp_path / "afile" / "deeper" / "x.mp4", j)
     with pytest.raises(UsageError, match="only be written to .npy"):
         save_motion(tmp_path / "x.bvh", j, write_features=True)
     with pytest.raises(MotionFileError, match="supported extensions"):
