@@ -135,8 +135,9 @@ def _write(
         if on_rig and path.suffix.lower() in (".glb", ".gltf"):
             write_source_gltf(m, path, rig_frames)
             continue
-        save_motion(path, m.joints, features=m.features, caption=m.caption,
-                    write_features=features and path.suffix.lower() == ".npy", fps=m.fps, force=guard.force)
+        feats = features and path.suffix.lower() == ".npy"  # read only when written (computed lazily)
+        save_motion(path, m.joints, features=m.features if feats else None, caption=m.caption,
+                    write_features=feats, fps=m.fps, force=guard.force)
     s = m.seams
     line = (f"{m.frames} frames ({m.seconds:.1f} s), generated {_fmt_regions(m.regions)}; seams: max jump "
             f"{s.jump * 100:.1f} cm vs p95 step {s.p95 * 100:.1f} cm (x{s.ratio:.2f}); {took:.1f} s")
@@ -208,6 +209,8 @@ _OPT_UNCOND = typer.Option(False, "--unconditional", help="Regenerate without te
 _OPT_BLEND = typer.Option(DEFAULT_BLEND, "--blend", help="Frames of smooth transition inside each regenerated region.")
 _OPT_VERBOSE = typer.Option(False, "--verbose", "-v", help="Print the seam measure and timing.")
 _OPT_REPORT = typer.Option(None, "--report", help="Write regions and seam numbers to this JSON file.")
+_OPT_POST = typer.Option(True, "--postprocess/--no-postprocess",
+                         help="Clean the generated frames: rigid bones, feet pinned while they touch the floor.")
 _OPT_RIG = typer.Option(
     None, "--rig",
     help="Skeleton of .bvh (and .glb/.gltf) outputs: 'source' = the source BVH's own hierarchy (names, offsets, "
@@ -242,7 +245,7 @@ def edit(
     seed: int = _OPT_SEED, sampling: SamplingConfig = None, model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
     features: bool = _OPT_FEATS, unconditional: bool = _OPT_UNCOND, blend: int = _OPT_BLEND,
     verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT, rig: str = _OPT_RIG,
-    rig_mapping: str = ro.RIG_MAPPING_OPT,
+    rig_mapping: str = ro.RIG_MAPPING_OPT, postprocess: bool = _OPT_POST,
     mapping: str = _OPT_MAPPING, force: bool = _OPT_FORCE, backup: bool = _OPT_BACKUP,
 ) -> None:
     """Regenerate time regions of a motion under a (new) text; every other frame stays exactly as it was."""
@@ -265,7 +268,7 @@ def edit(
         model, device, not unconditional, outs, features, verbose, report,
         lambda pipe: pipe.edit(
             src, text, regions=regions, mask=mask_arr, frames=frames, extend=extend, seed=seed, sampling=sampling,
-            unconditional=unconditional, blend=blend,
+            unconditional=unconditional, blend=blend, postprocess=postprocess,
         ),
         rig_kind, target,
     )
@@ -284,7 +287,7 @@ def inbetween(
     seed: int = _OPT_SEED, sampling: SamplingConfig = None, model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
     features: bool = _OPT_FEATS, unconditional: bool = _OPT_UNCOND, blend: int = _OPT_BLEND,
     verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT, rig: str = _OPT_RIG,
-    rig_mapping: str = ro.RIG_MAPPING_OPT,
+    rig_mapping: str = ro.RIG_MAPPING_OPT, postprocess: bool = _OPT_POST,
     mapping: str = _OPT_MAPPING, force: bool = _OPT_FORCE, backup: bool = _OPT_BACKUP,
 ) -> None:
     """Generate the frames between two motions (or the middle of one) under a text."""
@@ -308,7 +311,7 @@ def inbetween(
         model, device, not unconditional, outs, features, verbose, report,
         lambda pipe: pipe.inbetween(
             text, start=a, end=b, frames=n, source=src, keep_start=k0, keep_end=k1, seed=seed, sampling=sampling,
-            unconditional=unconditional, blend=blend,
+            unconditional=unconditional, blend=blend, postprocess=postprocess,
         ),
         rig_kind, target, skeleton=a is not None and b is not None,
     )
@@ -322,7 +325,7 @@ def compose(
     seed: int = _OPT_SEED, sampling: SamplingConfig = None, model: str = _OPT_MODEL, device: str = _OPT_DEVICE,
     features: bool = _OPT_FEATS, blend: int = _OPT_BLEND, verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT,
     rig: Path = ro.RIG_OPT, rig_mapping: str = ro.RIG_MAPPING_OPT,
-    force: bool = _OPT_FORCE,
+    force: bool = _OPT_FORCE, postprocess: bool = _OPT_POST,
 ) -> None:
     """One continuous motion of any length from several prompts, window by window."""
     from moscale_cli.cli.common import progress
@@ -338,7 +341,7 @@ def compose(
             task = bar.add_task("composing", total=max(1, math.ceil(total / max(1, pipe.max_frames - ov))))
             return pipe.compose(
                 segs, overlap=ov, seed=seed, sampling=sampling, blend=blend,
-                on_window=lambda i, n: bar.update(task, completed=i + 1, total=n),
+                on_window=lambda i, n: bar.update(task, completed=i + 1, total=n), postprocess=postprocess,
             )
 
     _run(model, device, True, outs, features, verbose, report, run, target=target)

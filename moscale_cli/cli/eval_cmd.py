@@ -25,7 +25,8 @@ def _cmd_eval(
                                   help="official:DIR (checkpoints/t2m or kit folder) or an evaluator run (default: the "
                                        "evaluator the model directory names). Not used by --task program."),
     out_path: Path = typer.Option(None, "--out", "-o", help="Also write the JSON report here."),
-    task: str = typer.Option("t2m", "--task", help="t2m, program, reconstruction, inbetween, outpaint, prefix or suffix."),
+    task: str = typer.Option("t2m", "--task", help="t2m, program, physics, reconstruction, inbetween, outpaint, prefix or "
+                                                   "suffix."),
     split: str = typer.Option("test", "--split"),
     replications: int = typer.Option(20, "--replications", help="Whole-protocol repetitions (95% intervals)."),
     mm_texts: int = typer.Option(96, "--mm-texts", help="Texts for MultiModality (0 = skip)."),
@@ -33,14 +34,15 @@ def _cmd_eval(
     batch_size: int = typer.Option(32, "--batch-size", help="R-precision batch size (the protocol uses 32)."),
     captions: str = typer.Option("all", "--captions", help="Program task: all captions of a clip, the first, or one drawn per clip."),
     samples: int = typer.Option(1, "--samples", help="Program task: generations per caption."),
-    max_clips: int = typer.Option(0, "--max-clips", help="Program task: at most this many test clips (0 = all)."),
+    max_clips: int = typer.Option(0, "--max-clips", help="Program and physics tasks: at most this many clips (0 = all)."),
     sampling: SamplingConfig = None,
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     glove: Path | None = typer.Option(None, "--glove", help="GloVe folder for the official evaluator (default: found near DIR)."),
 ) -> None:
     """Evaluate a model: R-precision (also with hard negatives on the procedural corpus), FID, MM-Dist, Diversity
-    and MultiModality (mean ± 95% interval), or --task program (does the motion do what the text says)."""
+    and MultiModality (mean ± 95% interval), or --task program (does the motion do what the text says), or
+    --task physics (foot skating, floating, penetration, jitter, bone lengths; before and after the post-process)."""
     from moscale_cli.model_dir import resolve_model
 
     if out_path is not None:
@@ -58,6 +60,8 @@ def _cmd_eval(
     scfg = sampling if task != "reconstruction" else None
     if task == "program":
         report = _program(model_path, data, split, captions, samples, max_clips, batch_size, seed, scfg, device)
+    elif task == "physics":
+        report = _physics(model_path, data, split, max_clips, batch_size, seed, scfg, device)
     else:
         report = _protocol(model_path, data, evaluator, task, split, replications, batch_size, mm_texts, mm_samples,
                            seed, scfg, device, glove)
@@ -107,6 +111,18 @@ def _program(model_path: Path, data: Path, split: str, captions: str, samples: i
         report = evaluate_program(str(model_path), str(data), pcfg, scfg, device=device, progress=bar)
     n = report["results"]["model"]["clips"]
     out.print(program_table(report["results"], title=f"program on {data.resolve().name} ({split} split), {n} generations"))
+    return report
+
+
+def _physics(model_path: Path, data: Path, split: str, max_clips: int, batch_size: int, seed: int, scfg: Any,
+             device: str) -> dict:
+    from moscale_cli.evaluation.physics import PhysicsEvalConfig, evaluate_physics, physics_table
+
+    pcfg = PhysicsEvalConfig(split=split, max_clips=max_clips, batch_size=batch_size, seed=seed)
+    with progress() as bar:
+        report = evaluate_physics(str(model_path), str(data), pcfg, scfg, device=device, progress=bar)
+    n = report["dataset"]["eval_items"]
+    out.print(physics_table(report["results"], title=f"physics on {data.resolve().name} ({split} split), {n} clips"))
     return report
 
 

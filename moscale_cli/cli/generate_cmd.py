@@ -102,7 +102,10 @@ def generate(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
     prompts: Path = typer.Option(None, "--prompts", help="File of 'text#frames' or 'text#NA' lines ('#' at the start "
                                  "of a line: a comment); - reads standard input."),
-    features: bool = typer.Option(False, "--features", help="Write the 263-dim features (not joints) to .npy outputs."),
+    features: bool = typer.Option(False, "--features", help="Write the 263-dim features (not joints) to .npy outputs "
+                                  "(computed from the written joints)."),
+    postprocess: bool = typer.Option(True, "--postprocess/--no-postprocess",
+                                     help="Clean the output: rigid bones, feet pinned while they touch the floor."),
     unconditional: bool = typer.Option(False, "--unconditional", help="Generate without text (needs a length)."),
     batch_size: int = typer.Option(32, "--batch-size", help="Motions generated at once."),
     threads: int = typer.Option(None, "--threads", help="CPU threads (default: the cores not busy with other work; "
@@ -158,7 +161,7 @@ def generate(
             motions = pipe.generate(
                 texts, frames=lens, seconds=seconds, num_samples=num_samples, seed=seed, sampling=sampling,
                 unconditional=unconditional, batch_size=batch_size,
-                on_batch=lambda k: bar.advance(task, k),
+                on_batch=lambda k: bar.advance(task, k), postprocess=postprocess,
             )
     from moscale_cli.pipeline import LengthAdjustedWarning
     from moscale_cli.text.encoder import PromptTruncatedWarning

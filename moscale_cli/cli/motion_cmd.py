@@ -91,7 +91,9 @@ def convert(
     foot_cleanup: bool = typer.Option(
         False,
         "--foot-cleanup",
-        help="Lock feet that are in ground contact (removes foot sliding; knees re-solved).",
+        "--postprocess",
+        help="Run the post-process of generated motion: rigid bones, feet pinned while they touch the floor "
+        "(knees re-solved). SMPL-22 only.",
     ),
     title: str | None = typer.Option(
         None, "--title", help="Caption for video, glTF and page outputs (default: the input file name)."
@@ -130,9 +132,9 @@ def convert(
     if on_rig:
         joints = motion.joints
         if foot_cleanup:
-            from moscale_cli.io.footlock import lock_feet
+            from moscale_cli.motion.postprocess import postprocess
 
-            joints = lock_feet(joints, fps=motion.fps)
+            joints = postprocess(joints, fps=motion.fps).joints
         ro.save_outputs([output], joints, motion.fps, caption, rig=target, verbose=verbose, force=force)
     else:
         save_motion(

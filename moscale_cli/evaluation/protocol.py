@@ -8,6 +8,9 @@ One replication (seed ``seed + r``):
    outputs each -> (M, 30, 512), 10 pairs (stochastic tasks only).
 3. Real-motion row: a second, independent pass B (fresh captions and crops) scored like a model whose
    output is the GT itself, FID against pass A (T2M's way; gives the small non-zero real FID).
+4. Physical plausibility (SMPL-22 data): the metrics of ``evaluation/physics.py`` (foot skate, floating,
+   penetration, jerk, bone-length variation) on the joints recovered from the model's outputs of pass A
+   (as decoded, no post-process) and from the real motions of pass B; the mean over clips per replication.
 
 Replications are summarised as mean ± 1.96·std/√n (population std).
 """
@@ -28,7 +31,7 @@ from moscale_cli.evaluation import metrics as M
 from moscale_cli.evaluation.loader import EmbeddingRunner, EvalLoader, length_order
 
 METRIC_ORDER = ("top1", "top2", "top3", "top1_hard", "top2_hard", "top3_hard", "fid", "mm_dist", "diversity",
-                "multimodality", "mpjpe_mm")
+                "multimodality", "mpjpe_mm", "foot_skate", "floating", "penetration_mm", "jerk", "bone_cv", "bone_cv_max")
 
 
 @dataclass
@@ -109,6 +112,21 @@ def _mm_embeddings(cfg: EvalConfig, batch: dict[str, Any], take: int, runner: Em
     return np.concatenate(embs).reshape(take, R, -1)
 
 
+def _physics_rows(task: Any, feats_eval: torch.Tensor, lengths: torch.Tensor) -> list[dict[str, float]]:
+    """Physics metrics (``evaluation/physics.py``) of every motion of a batch (evaluator space), SMPL-22 only."""
+    if feats_eval.shape[-1] != 263:
+        return []
+    from moscale_cli.evaluation.physics import physics_metrics
+    from moscale_cli.motion.features import recover_from_ric
+
+    raw = np.asarray(task.ev.denormalize(feats_eval.float().cpu().numpy()), dtype=np.float64)
+    return [physics_metrics(recover_from_ric(raw[b, :n], 22)) for b, n in enumerate(lengths.tolist())]
+
+
+def _mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
+
+
 def run_replication(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task: Any, rep: int,
                     on_batch: Callable[[], None] | None = None,
                     labels: dict[str, dict] | None = None) -> tuple[dict[str, float], dict[str, float]]:
@@ -122,6 +140,8 @@ def run_replication(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task
     gt_emb, model_emb, real_emb, mm_emb = [], [], [], []
     text_a, names_a, text_b, names_b = [], [], [], []
     mpjpe_total, mpjpe_frames = 0.0, 0
+    phys_model: list[dict[str, float]] = []
+    phys_real: list[dict[str, float]] = []
     mm_left = cfg.mm_texts if task.stochastic else 0
     for bi, batch in enumerate(loader_a):
         lengths = batch["lengths"]
@@ -131,6 +151,7 @@ def run_replication(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task
         out = task.run(batch, seed=seed * 100003 + bi)
         m = runner.motion_embeddings(out, lengths)[order]
         acc_model.add(t, m)
+        phys_model += _physics_rows(task, out, lengths)
         text_a.append(t)
         names_a += [batch["names"][i] for i in order]
         gt_emb.append(g)
@@ -152,6 +173,7 @@ def run_replication(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task
         t = runner.text_embeddings(batch)[order]
         g = runner.motion_embeddings(batch["feats"], batch["lengths"])[order]
         acc_real.add(t, g)
+        phys_real += _physics_rows(task, batch["feats"], batch["lengths"])
         real_emb.append(g)
         text_b.append(t)
         names_b += [batch["names"][i] for i in order]
@@ -167,6 +189,8 @@ def run_replication(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task
                                        cfg.batch_size, seed * 2))
     if mm_emb:
         model["multimodality"] = M.multimodality(np.concatenate(mm_emb), cfg.mm_pairs, rng)
+    real.update(_mean_rows(phys_real))
+    model.update(_mean_rows(phys_model))
     if mpjpe_frames:
         unit_mm = 1000.0 if runner.bundle.feature_dim == 263 else 1.0  # HumanML3D is in metres, KIT in mm
         model["mpjpe_mm"] = mpjpe_total / mpjpe_frames * unit_mm

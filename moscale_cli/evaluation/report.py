@@ -15,6 +15,8 @@ LABELS = {
     "top1_hard": "R@1 hard negatives ↑", "top2_hard": "R@2 hard negatives ↑", "top3_hard": "R@3 hard negatives ↑",
     "fid": "FID ↓", "mm_dist": "MM-Dist ↓", "diversity": "Diversity →", "multimodality": "MModality ↑",
     "mpjpe_mm": "MPJPE mm ↓",
+    "foot_skate": "foot skate ↓", "floating": "floating ↓", "penetration_mm": "penetration mm ↓",
+    "jerk": "jerk m/s³ ↓", "bone_cv": "bone CV % ↓", "bone_cv_max": "worst bone CV % ↓",
 }  # fmt: skip
 
 

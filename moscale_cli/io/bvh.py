@@ -588,15 +588,16 @@ def write_bvh(
 
     The hierarchy has the motion's own bone lengths (median per bone over the clip); root: position +
     ZXY rotation channels, other joints: ZXY rotations from IK (``motion.rig.smpl22_rig``).
-    ``foot_cleanup`` locks feet in ground contact before IK (see :mod:`moscale_cli.io.footlock`).
+    ``foot_cleanup`` runs the post-process before IK (rigid bones, feet pinned while they touch the floor;
+    :func:`moscale_cli.motion.postprocess.postprocess`).
     """
     j = _check_joints(joints_TJ3)
     if not (np.isfinite(fps) and fps > 0):
         raise MotionFileError(f"fps must be positive, got {fps}")
     if foot_cleanup:
-        from moscale_cli.io.footlock import lock_feet
+        from moscale_cli.motion.postprocess import postprocess
 
-        j = lock_feet(j, fps=fps)
+        j = postprocess(j, fps=fps).joints
     rig, values, _ = smpl22_rig(j)
     write_rig(path, rig, values, 1.0 / fps)
 

@@ -106,7 +106,8 @@ def save_motion(
       (:mod:`moscale_cli.io.gltf`);
     - ``.html``: a self-contained page that plays the motion in 3D (:mod:`moscale_cli.io.html`).
 
-    ``foot_cleanup`` locks feet in ground contact first (SMPL-22; any format).
+    ``foot_cleanup`` runs the post-process first (SMPL-22; any format): rigid bones and feet pinned while
+    they touch the floor (:func:`moscale_cli.motion.postprocess.postprocess`).
     Unknown extensions and unwritable paths raise :class:`MotionFileError` before any work; a read-only file
     is replaced only with ``force`` (it keeps its mode), a symbolic link is written through.
     """
@@ -122,9 +123,9 @@ def save_motion(
     if foot_cleanup:
         if j.shape[1] != 22:
             raise MotionFileError("foot cleanup needs SMPL-22 joints (T, 22, 3)")
-        from moscale_cli.io.footlock import lock_feet
+        from moscale_cli.motion.postprocess import postprocess
 
-        j = lock_feet(j, fps=fps).astype(np.float32)
+        j = postprocess(j, fps=fps).joints.astype(np.float32)
         features = None  # recomputed from the cleaned joints
     if ext == ".npy":
         from moscale_cli.io.npy import save_npy_motion

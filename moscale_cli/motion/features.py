@@ -279,10 +279,14 @@ def joints_to_features(
     skeleton: Skeleton = SMPL22,
     retarget: bool = True,
     contact_threshold: float | None = None,
+    canonical: bool = True,
 ) -> np.ndarray:
     """Features (T, D) from joint positions (T+1, J, 3), as HumanML3D's ``process_file`` (float32).
 
     ``retarget=False`` skips the bone-length retargeting for clips already on the skeleton.
+    ``canonical=False`` skips the placement (floor at the lowest joint, frame-0 root over the origin facing
+    +Z) for joints already in the model's space: ``recover_from_ric`` then gives back the joints as they are
+    (their height above y = 0 and frame-0 facing kept; the root must start over the origin).
     One deliberate difference: the root angular velocity is computed from the shortest-arc frame-to-
     frame rotation, so it stays correct when the facing passes 180 degrees from the initial one
     (HumanML3D's code flips its sign there, and its own recovery then turns the wrong way).
@@ -290,7 +294,8 @@ def joints_to_features(
     pos = _check_joints(joints, skeleton)
     if retarget:
         pos = retarget_joints(pos, skeleton)
-    pos = canonicalize_joints(pos, skeleton)
+    if canonical:
+        pos = canonicalize_joints(pos, skeleton)
     n = pos.shape[0]
 
     contacts = foot_contacts(pos, skeleton, contact_threshold)

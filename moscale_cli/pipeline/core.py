@@ -44,6 +44,15 @@ def _as_list(x: Any, n: int, what: str) -> list[Any]:
     return xs
 
 
+def _finished(motions: list[Any], postprocess: bool) -> list[Any]:
+    """The motions as the tasks return them: post-processed (``pipeline/postprocess.py``) unless switched off."""
+    if not postprocess:
+        return motions
+    from moscale_cli.pipeline.postprocess import postprocess_motion
+
+    return [postprocess_motion(m) for m in motions]
+
+
 class MoScalePipeline:
     """A loaded model directory + text encoder, ready to generate.
 
@@ -201,13 +210,15 @@ class MoScalePipeline:
         unconditional: bool = False,
         batch_size: int = 32,
         on_batch: Callable[[int], None] | None = None,
+        postprocess: bool = True,
     ) -> list[GeneratedMotion]:
         """Generate ``num_samples`` motions per prompt (prompt-major order).
 
         ``frames``/``seconds``: one value or one per prompt (None = drawn from the length estimator).
         Motion r of the request (prompt-major) draws from its own random stream, seeded by (``seed``, r)
         (:func:`~moscale_cli.sampling.draw.row_seed`; the first motion uses ``seed`` itself), so the same
-        arguments and ``seed`` give the same motions whatever ``batch_size``.
+        arguments and ``seed`` give the same motions whatever ``batch_size``. ``postprocess``: rigid bones and
+        clean foot contacts (``pipeline/postprocess.py``); False returns the joints as decoded.
         """
         prompts = self.check_prompts(prompts, unconditional)
         if num_samples < 1:
@@ -235,7 +246,7 @@ class MoScalePipeline:
             results += self._finish(feats_BTD, lens, [rows[r] for r in chunk], prompts)
             if on_batch is not None:
                 on_batch(len(chunk))
-        return results
+        return _finished(results, postprocess)
 
     def _row_lengths(self, rows: list[tuple[int, int]], lengths: list[int | None], text: TextFeatures | None,
                      seed: int) -> list[int]:
@@ -289,6 +300,7 @@ class MoScalePipeline:
         sampling: SamplingConfig | None = None,
         unconditional: bool = False,
         blend: int = DEFAULT_BLEND,
+        postprocess: bool = True,
     ) -> EditedMotion:
         """Regenerate frame ``regions`` ``[(start, end), ...]`` (or a per-frame ``mask``, True = regenerate) of
         ``source`` (path, ``LoadedMotion``, joints or features) under ``prompt``; ``frames`` > the source length
@@ -296,11 +308,12 @@ class MoScalePipeline:
         features for a features source; its joints, in its own space (placement, facing, bone lengths), for a
         joints or BVH source (``EditedMotion.space == "source"``; ``.features`` are then the model-space
         features). Frames count at 20 fps. Returns an ``EditedMotion`` (a ``GeneratedMotion`` with regions,
-        boundaries, seams)."""
+        boundaries, seams). ``postprocess``: clean the regenerated frames (rigid bones, foot contacts)."""
         from moscale_cli.pipeline.editing import edit_motion
 
-        return edit_motion(self, source, prompt, regions=regions, mask=mask, frames=frames, extend=extend, seed=seed,
-                           sampling=sampling, unconditional=unconditional, blend=blend)
+        m = edit_motion(self, source, prompt, regions=regions, mask=mask, frames=frames, extend=extend, seed=seed,
+                        sampling=sampling, unconditional=unconditional, blend=blend)
+        return _finished([m], postprocess)[0]
 
     def extend(
         self,
@@ -312,11 +325,12 @@ class MoScalePipeline:
         sampling: SamplingConfig | None = None,
         unconditional: bool = False,
         blend: int = DEFAULT_BLEND,
+        postprocess: bool = True,
     ) -> EditedMotion:
         """Outpainting: ``source`` grown to ``frames`` frames, the new ones generated at the ``at`` end
         ("end", "start" or "both") under ``prompt``; the source's frames are kept."""
         return self.edit(source, prompt, frames=frames, extend=at, seed=seed, sampling=sampling,
-                         unconditional=unconditional, blend=blend)
+                         unconditional=unconditional, blend=blend, postprocess=postprocess)
 
     def inbetween(
         self,
@@ -331,15 +345,17 @@ class MoScalePipeline:
         sampling: SamplingConfig | None = None,
         unconditional: bool = False,
         blend: int = DEFAULT_BLEND,
+        postprocess: bool = True,
     ) -> EditedMotion:
         """``start`` + ``frames`` generated frames + ``end``; or ``source`` keeping its first ``keep_start`` and
         last ``keep_end`` frames with the middle regenerated (``frames`` = total length). Joints/BVH motions: the
         result is in the space of ``source`` (or ``start``, else ``end``). Returns ``EditedMotion``."""
         from moscale_cli.pipeline.editing import inbetween_motion
 
-        return inbetween_motion(self, prompt, start=start, end=end, frames=frames, source=source,
-                                keep_start=keep_start, keep_end=keep_end, seed=seed, sampling=sampling,
-                                unconditional=unconditional, blend=blend)
+        m = inbetween_motion(self, prompt, start=start, end=end, frames=frames, source=source,
+                             keep_start=keep_start, keep_end=keep_end, seed=seed, sampling=sampling,
+                             unconditional=unconditional, blend=blend)
+        return _finished([m], postprocess)[0]
 
     def compose(
         self,
@@ -350,10 +366,12 @@ class MoScalePipeline:
         unconditional: bool = False,
         blend: int = DEFAULT_BLEND,
         on_window: Callable[[int, int], None] | None = None,
+        postprocess: bool = True,
     ) -> EditedMotion:
         """One continuous motion of any length from ``[(prompt, frames), ...]``; each window is conditioned on
         the last ``overlap`` frames of the previous one. Returns ``EditedMotion``."""
         from moscale_cli.pipeline.compose import compose_motion
 
-        return compose_motion(self, segments, overlap=overlap, seed=seed, sampling=sampling,
-                              unconditional=unconditional, blend=blend, on_window=on_window)
+        m = compose_motion(self, segments, overlap=overlap, seed=seed, sampling=sampling,
+                           unconditional=unconditional, blend=blend, on_window=on_window)
+        return _finished([m], postprocess)[0]

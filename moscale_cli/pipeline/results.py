@@ -13,13 +13,37 @@ Region = tuple[int, int]
 SEAM_LIMIT = 2.0  # a seam passes when its jump is at most this many times the reference 95th percentile
 
 
+class _FeaturesOfJoints:
+    """``GeneratedMotion.features`` set to None: computed from ``joints`` on first read (the post-process
+    leaves them so, ``pipeline/postprocess.py``: features of the cleaned joints, computed only when read)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> np.ndarray:
+        if obj is None:
+            raise AttributeError("features")  # a required field (no class-level default)
+        value = obj.__dict__.get(self.slot)
+        if value is None:
+            from moscale_cli.pipeline.postprocess import features_of
+
+            value = features_of(obj.joints)
+            obj.__dict__[self.slot] = value
+        return value
+
+    def __set__(self, obj: Any, value: np.ndarray | None) -> None:
+        obj.__dict__[self.slot] = value
+
+
 @dataclass
 class GeneratedMotion:
-    """One generated motion: joints (T,22,3) in metres, de-normalised features (T,D), its caption and length."""
+    """One generated motion: joints (T,22,3) in metres, de-normalised features (T,D), its caption and length.
+
+    ``features`` given as None are computed from the joints when first read (post-processed motions)."""
 
     caption: str
     joints: np.ndarray
-    features: np.ndarray
+    features: np.ndarray = _FeaturesOfJoints()  # type: ignore[assignment]
     frames: int
     fps: float = 20.0
     sample_index: int = 0

@@ -46,6 +46,8 @@ def test_eval_runs_every_task_and_writes_the_report(setup, run_cli, task):
     assert rep["dataset"]["eval_items"] == 16 and rep["moscale_version"]
     real, mod = rep["results"]["real"], rep["results"]["model"]
     assert {"top1", "top2", "top3", "fid", "mm_dist", "diversity"} <= set(real) and _finite(real) and _finite(mod)
+    physics = {"foot_skate", "floating", "penetration_mm", "jerk", "bone_cv", "bone_cv_max"}  # SMPL-22 data
+    assert physics <= set(real) and physics <= set(mod)
     assert all(len(v["values"]) == n_rep for v in mod.values())
     for row in (real, mod):
         assert 0 <= row["top1"]["mean"] <= row["top2"]["mean"] <= row["top3"]["mean"] <= 1

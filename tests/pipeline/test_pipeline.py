@@ -22,6 +22,7 @@ def test_generate_shapes_and_denormalisation(tiny_pipeline):
         assert m.joints.shape == (48, 22, 3) and m.features.shape == (48, 263) and m.frames == 48
         assert m.caption == "a person walks forward" and m.sample_index == k
         assert np.isfinite(m.joints).all()
+        # features of the (post-processed) joints: they give back the joints
         assert np.allclose(m.joints, recover_from_ric(m.features), atol=1e-5)
     assert not np.allclose(ms[0].features, ms[1].features)
 
@@ -31,7 +32,8 @@ def test_denormalise_uses_model_stats(tiny_pipeline):
     from moscale_cli.sampling.sampler import sample
 
     p = tiny_pipeline
-    m = p.generate(["wave"], frames=40, seed=3, sampling=FAST)[0]
+    m = p.generate(["wave"], frames=40, seed=3, sampling=FAST, postprocess=False)[0]
+    assert np.allclose(m.joints, recover_from_ric(m.features), atol=1e-5)
     text = p.text_encoder.encode(["wave"])
     scfg = FAST
     gen = torch.Generator().manual_seed(3)
@@ -173,14 +175,14 @@ def test_motions_do_not_depend_on_the_batch_size(tiny_pipeline):
     (Batches of other shapes decode with float differences of ~1e-6 in the features; the random tiny model's roots
     wander ~10 m in 2 s, so its joints are compared relative to that.)"""
     prompts = ["a person walks", "a person jumps", "a person waves"]
-    kw = dict(frames=[40, 60, 48], num_samples=2, seed=11, sampling=FAST)
+    kw = dict(frames=[40, 60, 48], num_samples=2, seed=11, sampling=FAST, postprocess=False)  # the sampler's motions
     runs = {bs: tiny_pipeline.generate(prompts, batch_size=bs, **kw) for bs in (1, 3, 32)}
     for bs in (1, 3):
         for a, b in zip(runs[32], runs[bs], strict=True):
             assert np.allclose(a.features, b.features, rtol=0, atol=1e-5)
             assert np.abs(a.joints - b.joints).max() <= 1e-4 * max(1.0, float(np.abs(b.joints).max()))
     assert len({m.features.tobytes() for m in runs[32]}) == 6  # every motion its own stream
-    first = tiny_pipeline.generate(prompts[0], frames=40, seed=11, sampling=FAST)[0]
+    first = tiny_pipeline.generate(prompts[0], frames=40, seed=11, sampling=FAST, postprocess=False)[0]
     assert np.array_equal(first.joints, runs[1][0].joints)
     pair = tiny_pipeline.generate([prompts[0]] * 2, frames=40, seed=11, batch_size=1, sampling=FAST)
     nxt = tiny_pipeline.generate(prompts[0], frames=40, seed=12, sampling=FAST)[0]
