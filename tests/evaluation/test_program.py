@@ -9,6 +9,8 @@ import pytest
 from moscale_cli.data.synth.corpus import generate_clip
 from moscale_cli.data.synth.program import ACTIONS, ActionSpec, Program
 from moscale_cli.evaluation.program import ATTRS, ClipScore, score_clip
+from moscale_cli.evaluation.program.detectors import circle, path_length
+from moscale_cli.evaluation.program.signals import Signals
 from moscale_cli.motion.features import body_forward
 
 LR_PAIRS = [(1, 2), (4, 5), (7, 8), (10, 11), (13, 14), (16, 17), (18, 19), (20, 21)]
@@ -209,3 +211,26 @@ def test_a_missing_action_fails_its_presence_and_the_order():
     got = failed(score_clip(still, label))
     assert ("wave", "present") in got and (None, "order") in got
     assert not any(action == "jump_in_place" for action, _ in got)
+
+
+# ------------------------------------------------------------------------------------------ circle path length
+def heading_signals(heading_deg: float, speed: float, turn: float, frames: int = 41) -> Signals:
+    """Signals of a pelvis gliding at ``speed`` m/s toward ``heading_deg`` in its body frame (0 = forward,
+    90 = left) while the facing turns by ``turn`` radians (the circle detector reads only these)."""
+    h = np.radians(heading_deg)
+    vel = np.tile([speed * np.sin(h), speed * np.cos(h)], (frames, 1))
+    vel[0] = 0.0
+    zeros = np.zeros((frames, 22, 3))
+    return Signals(zeros, zeros, np.linspace(0.0, turn, frames), vel, np.zeros((frames, 2)))
+
+
+@pytest.mark.parametrize("heading", [0.0, 30.0, 45.0, 90.0, 135.0])
+def test_the_circle_path_is_its_true_length_whatever_the_heading(heading):
+    """0.45 m of path (under the 0.5 m a circle needs) is 0.45 m whichever way the body moves: a diagonal path
+    measured as |left| + |forward| read 0.64 m and passed."""
+    sig = heading_signals(heading, speed=0.225, turn=0.6)  # 2 s at 0.225 m/s = 0.45 m
+    assert path_length(sig, 0, sig.T) == pytest.approx(0.45)
+    m = circle(sig, 0, sig.T, {"action": "walk_circle", "direction": "left"})
+    assert m.notes["present"].startswith("path 0.45 m")
+    assert m.values["present"] is False
+    assert circle(heading_signals(heading, speed=0.3, turn=0.6), 0, sig.T, {}).values["present"] is True

@@ -84,6 +84,12 @@ def travel(sig: Signals, a: int, b: int) -> np.ndarray:
     return sig.vel[a + 1 : b].sum(0) / FPS if b - a > 1 else np.zeros(2)
 
 
+def path_length(sig: Signals, a: int, b: int) -> float:
+    """Length in metres of the pelvis's ground path over ``[a, b)``: the sum of the per-frame speeds (the
+    Euclidean norm of the body-frame velocity), whatever the heading (a diagonal step counts once)."""
+    return float(np.linalg.norm(sig.vel[a + 1 : b], axis=-1).sum() / FPS) if b - a > 1 else 0.0
+
+
 def travel_direction(disp: np.ndarray, min_dist: float = TRAVEL_MIN) -> str:
     """The dominant direction of a (left, forward) displacement, or "none" below ``min_dist``."""
     left, fwd = float(disp[0]), float(disp[1])
@@ -149,9 +155,10 @@ def locomotion(sig: Signals, a: int, b: int, spec: dict) -> Measured:
 
 
 def circle(sig: Signals, a: int, b: int, spec: dict) -> Measured:
-    """Walk/jog/run in a circle: travels and turns; direction = turning direction."""
+    """Walk/jog/run in a circle: travels (path length >= 0.5 m) and turns (>= 0.35 rad); direction = turning
+    direction."""
     m = Measured()
-    dist = float(np.abs(sig.vel[a + 1 : b]).sum() / FPS) if b - a > 1 else 0.0
+    dist = path_length(sig, a, b)
     yaw = turned(sig, a, b)
     ok = dist >= 0.5 and abs(yaw) >= 0.35
     m.set("present", ok, f"path {dist:.2f} m, turned {np.degrees(yaw):+.0f} deg")
@@ -519,4 +526,4 @@ DETECTORS: dict[str, Callable[[Signals, int, int, dict], Measured]] = {
     "arm_circles": arm_circles,
 }
 
-__all__ = ["DETECTORS", "POSTURES", "Measured", "flights", "posture_at", "posture_frames"]
+__all__ = ["DETECTORS", "POSTURES", "Measured", "flights", "path_length", "posture_at", "posture_frames"]
