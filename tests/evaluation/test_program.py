@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from moscale_cli.data.synth.corpus import generate_clip
-from moscale_cli.data.synth.program import ACTIONS, ActionSpec, Program
+from moscale_cli.data.synth.program import ActionSpec, Program
+from moscale_cli.data.synth.vocabulary import VOCABULARY
 from moscale_cli.evaluation.program import ATTRS, ClipScore, score_clip
 from moscale_cli.evaluation.program.detectors import circle, path_length
 from moscale_cli.evaluation.program.signals import Signals
 from moscale_cli.motion.features import body_forward
-
-LR_PAIRS = [(1, 2), (4, 5), (7, 8), (10, 11), (13, 14), (16, 17), (18, 19), (20, 21)]
+from moscale_cli.motion.skeleton import PELVIS, R_ELBOW, R_SHOULDER, R_WRIST, SMPL22_LR_PAIRS
 
 
 def clip(*specs: dict, seed: int = 0, index: int = 0) -> tuple[np.ndarray, dict]:
@@ -27,18 +27,18 @@ def failed(score: ClipScore) -> set[tuple[str | None, str]]:
 
 
 def default_spec(name: str) -> dict:
-    meta = ACTIONS[name]
+    d = VOCABULARY[name]
     spec: dict = {"action": name}
-    if "counts" in meta:
+    if d.counts:
         spec["count"] = 2
-    if "sides" in meta:
-        spec["side"] = meta["sides"][-1]
-    if "dirs" in meta:
-        spec["direction"] = meta["dirs"][0]
-    if "angles" in meta:
+    if d.sides:
+        spec["side"] = d.sides[-1]
+    if d.directions:
+        spec["direction"] = d.directions[0]
+    if d.angles:
         spec["angle"] = 180
-    if "dur" in meta:
-        spec["duration"] = meta["dur"][0]
+    if d.durations is not None:
+        spec["duration"] = d.durations[0]
     return spec
 
 
@@ -47,14 +47,14 @@ def mirror(j: np.ndarray) -> np.ndarray:
     """Left <-> right: negate x and swap the joint chains."""
     m = j.copy()
     m[..., 0] *= -1
-    for a, b in LR_PAIRS:
+    for a, b in SMPL22_LR_PAIRS:
         m[:, [a, b]] = m[:, [b, a]]
     return m
 
 
 def cut_frames(j: np.ndarray, a: int, b: int) -> np.ndarray:
     """Drop frames [a, b); the rest is moved so that the pelvis path stays continuous."""
-    off = (j[b, 0] - j[a - 1, 0]) * np.array([1.0, 0.0, 1.0])
+    off = (j[b, PELVIS] - j[a - 1, PELVIS]) * np.array([1.0, 0.0, 1.0])
     return np.concatenate([j[:a], j[b:] - off])
 
 
@@ -64,7 +64,7 @@ def scale_turn(j: np.ndarray, s: float) -> np.ndarray:
     yaw = np.unwrap(np.arctan2(f[:, 0], f[:, 2]))
     d = (s - 1) * (yaw - yaw[0])
     c, sn = np.cos(d)[:, None], np.sin(d)[:, None]
-    p = j[:, :1] * np.array([1.0, 0.0, 1.0])
+    p = j[:, PELVIS : PELVIS + 1] * np.array([1.0, 0.0, 1.0])
     r = j - p
     out = r.copy()
     out[..., 0] = c * r[..., 0] + sn * r[..., 2]
@@ -76,19 +76,20 @@ def shift_right_arm(j: np.ndarray, k: int) -> np.ndarray:
     """The right elbow and wrist (relative to the right shoulder) ``k`` frames late."""
     idx = np.clip(np.arange(len(j)) - k, 0, len(j) - 1)
     out = j.copy()
-    out[:, [19, 21]] = j[:, 17:18] + (j[idx][:, [19, 21]] - j[idx][:, 17:18])
+    arm, sh = [R_ELBOW, R_WRIST], [R_SHOULDER]
+    out[:, arm] = j[:, sh] + (j[idx][:, arm] - j[idx][:, sh])
     return out
 
 
 def swap_at(j: np.ndarray, t: int) -> np.ndarray:
     """Frames [t, T) first, then [0, t), the second part moved to continue the first's pelvis path."""
     first, second = j[t:], j[:t]
-    off = (first[-1, 0] - second[0, 0]) * np.array([1.0, 0.0, 1.0])
+    off = (first[-1, PELVIS] - second[0, PELVIS]) * np.array([1.0, 0.0, 1.0])
     return np.concatenate([first, second + off])
 
 
 # ------------------------------------------------------------------------------------------ tests
-@pytest.mark.parametrize("name", sorted(ACTIONS))
+@pytest.mark.parametrize("name", sorted(VOCABULARY))
 def test_every_action_passes_on_its_corpus_clip(name):
     j, label = clip(default_spec(name), seed=3, index=len(name))
     score = score_clip(j, label)
