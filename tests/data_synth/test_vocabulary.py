@@ -117,3 +117,19 @@ def test_the_table_is_read_only():
     with pytest.raises(AttributeError):
         VOCABULARY["hop"].weight = 2.0  # type: ignore[misc]
     assert isinstance(VOCABULARY["hop"], ActionDef)
+
+
+def test_an_action_without_a_phrasing_bank_or_direction_words_is_an_error_naming_it():
+    from moscale_cli.data.synth.language.action_banks import ACTION_BANKS, DIRECTION_FAMILY
+    from moscale_cli.data.synth.language.word_banks import DIRECTION_BANKS
+
+    check_registry("phrasing bank", "name", ACTION_BANKS)  # the corpus's own table passes
+    assert DIRECTION_FAMILY == {n: d.direction_words for n, d in VOCABULARY.items() if d.direction_words}
+    table = make_vocabulary([*VOCABULARY.values(), replace(VOCABULARY["hop"], name="skip")])
+    with pytest.raises(VocabularyError, match=r"action 'skip' has no phrasing bank"):
+        check_registry("phrasing bank", "name", ACTION_BANKS, table)
+    table = make_vocabulary([replace(VOCABULARY["turn"], direction_words="diagonal")])
+    with pytest.raises(VocabularyError, match=r"action 'turn' has no direction words: direction_words 'diagonal'"):
+        check_registry("direction words", "direction_words", DIRECTION_BANKS, table, optional=True)
+    with pytest.raises(VocabularyError, match=r"action 'hop': direction_words for an action without directions"):
+        replace(VOCABULARY["hop"], direction_words="lateral")

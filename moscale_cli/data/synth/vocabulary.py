@@ -2,17 +2,20 @@
 
 Everything that depends on *which* action a program holds reads its entry here: the program sampler
 (``program.py``: kind, counts, sides, directions, angles, durations, weight, speeds, postures), the animation
-(``actions.py``: which generator, its verb and manner, the tired slump), the captions (``caption``: the phrasing
-bank's entry), the program evaluation (``evaluation/program``: which attributes are checked, the direction the
+(``actions.py``: which generator, its verb and manner, the tired slump), the captions (``language/``: the
+attributes a caption may leave out, the direction its name implies, the words that say its direction), the
+program evaluation (``evaluation/program``: which attributes are checked, the direction the
 name implies, which detector measures the action and which evidence rule finds it in a sequence) and the hard
 negatives (verb and manner). Generators, detectors and evidence rules are named here by key and live beside
-their code; ``actions.py`` checks at import that every action's generator exists, ``evaluation/program/table.py``
-that its detector and evidence rule do (a :class:`VocabularyError` names the action otherwise).
+their code, and the phrasing banks (``language/action_banks.ACTION_BANKS``) by the action's name; importing
+``actions.py`` checks that every action has a generator, ``language/action_banks.py`` a phrasing bank and
+``evaluation/program/table.py`` a detector and an evidence rule (a :class:`VocabularyError` names the action
+otherwise).
 
 Adding an action: one entry in :data:`VOCABULARY` (a new entry changes the corpus of every seed), a generator
 in ``actions.GENERATORS`` (or an existing one that reads the entry's fields), a detector in
 ``evaluation/program/detectors.DETECTORS`` and an evidence rule in ``evaluation/program/segment.EVIDENCE`` (or
-existing ones), and its caption entry. docs/internals.md has the recipe.
+existing ones), and its phrasing bank. docs/internals.md has the recipe.
 """
 
 from __future__ import annotations
@@ -70,11 +73,11 @@ class ActionDef:
     evidence: str  # key of segment.EVIDENCE: per-frame evidence that finds the action in a sequence
     checks: tuple[str, ...]  # the attributes the program task checks (table.ATTRIBUTES; "present" first)
     implied_direction: str | None = None  # the direction checked when the label has none (walk_backward)
-    caption_optional: tuple[str, ...] = ()  # attributes checked only when the caption phrase names a side
+    caption_optional: tuple[str, ...] = ()  # attributes a caption may leave out (then they are not checked)
     in_phase_when: tuple[str, str] | None = None  # arms_in_phase only when label[field] == value
     alternates: bool = False  # side "both" alternates one side per repetition (one repetition shows one side)
-    # -- captions (data/synth/captions.py): the phrasing bank's entry for this action (None until it has one)
-    caption: object | None = None
+    # -- captions (language/: the phrasing bank is language.action_banks.ACTION_BANKS[name])
+    direction_words: str | None = None  # the word bank (language.word_banks.DIRECTION_BANKS) that says its direction
 
     def __post_init__(self) -> None:
         if not self.verb:
@@ -113,6 +116,8 @@ class ActionDef:
             out.append(f"in_phase_when tests {self.in_phase_when[0]!r}, not a label field ({', '.join(LABEL_FIELDS)})")
         if not set(self.caption_optional) <= set(self.checks):
             out.append("caption_optional attributes must be checked")
+        if self.direction_words is not None and not self.directions:
+            out.append("direction_words for an action without directions")
         return out
 
     @property
@@ -139,7 +144,8 @@ def _loco(name: str, durations: tuple[float, float], weight: float, **kw: object
         generator="locomotion", verb=verb, manner=manner,
         detector="circle" if circle else "locomotion", evidence=evidence, checks=_TRAVEL,
         implied_direction=manner if manner in ("forward", "backward") else None,
-        caption_optional=("direction",) if circle else (), **kw,  # type: ignore[arg-type]
+        caption_optional=("direction",) if circle else (),
+        direction_words={"sideways": "lateral", "circle": "rotation"}.get(manner), **kw,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
@@ -160,12 +166,12 @@ _ENTRIES = (
               generator="climb", detector="climb", evidence="climb", checks=_TRAVEL, implied_direction="forward"),
     # the count is not checked: the corpus's steps are a ramped stepping pattern with no countable event
     ActionDef(name="side_step", kind="count", weight=1.0, counts=(1, 2, 3, 4), directions=_LR,
-              generator="side_step", detector="locomotion", evidence="lateral", checks=_TRAVEL),
+              direction_words="lateral", generator="side_step", detector="locomotion", evidence="lateral", checks=_TRAVEL),
     ActionDef(name="turn", kind="once", weight=2.0, directions=_LR, angles=(90, 180, 360),
-              angle_weights=(0.35, 0.45, 0.2), speeds=_ONE_SPEED,
+              angle_weights=(0.35, 0.45, 0.2), speeds=_ONE_SPEED, direction_words="rotation",
               generator="turn", detector="turn", evidence="turn", checks=("present", "direction", "angle"),
               caption_optional=("direction",)),
-    ActionDef(name="spin", kind="count", weight=0.8, counts=(1, 2), directions=_LR,
+    ActionDef(name="spin", kind="count", weight=0.8, counts=(1, 2), directions=_LR, direction_words="rotation",
               generator="turn", detector="spin", evidence="spin", checks=("present", "count", "direction"),
               caption_optional=("direction",)),
     ActionDef(name="jump_in_place", kind="count", weight=1.5, counts=(1, 2, 3, 4, 5),
@@ -239,13 +245,18 @@ def action_def(name: str) -> ActionDef:
 
 
 def check_registry(
-    what: str, field: str, registry: Mapping[str, object], table: Mapping[str, ActionDef] | None = None
+    what: str,
+    field: str,
+    registry: Mapping[str, object],
+    table: Mapping[str, ActionDef] | None = None,
+    optional: bool = False,
 ) -> None:
-    """Every action's ``field`` (a key such as ``detector``) names an entry of ``registry``; otherwise a
-    VocabularyError naming the first action without one (``what`` says what is missing: "detector")."""
+    """Every action's ``field`` (a key such as ``detector``) names an entry of ``registry`` (with ``optional``,
+    or is None); otherwise a VocabularyError naming the first action without one (``what`` says what is
+    missing: "detector")."""
     for name, d in (VOCABULARY if table is None else table).items():
         key = getattr(d, field)
-        if key not in registry:
+        if key not in registry and not (optional and key is None):
             raise VocabularyError(
                 f"action {name!r} has no {what}: {field} {key!r} is not one of {', '.join(sorted(registry))}"
             )
