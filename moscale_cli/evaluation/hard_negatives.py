@@ -8,10 +8,11 @@ the right hand"), so that ranking the right motion first needs the details.
 
 Rules (all deterministic from ``seed``):
 
-* the *signature* of an item is the sequence of its program's verbs (walk_forward, walk_backward,
-  walk_sideways and walk_circle are the verb "walk" with a direction; jump_in_place and jump_forward the
-  verb "jump"); its *details* are each action's ``(direction, count, side, angle)``. Two items are hard
-  negatives of each other when their signatures are equal and their details differ;
+* the *signature* of an item is the sequence of its program's verbs (the action table's ``verb``:
+  walk_forward, walk_backward, walk_sideways and walk_circle are the verb "walk" with a direction, their
+  ``manner``; jump_in_place and jump_forward the verb "jump"); its *details* are each action's
+  ``(direction, count, side, angle)``. Two items are hard negatives of each other when their signatures are
+  equal and their details differ;
 * items whose signature group shows at least two different details form *hard groups*; the others
   (walk forward, or a group whose items all share the same details) are *fillers*;
 * a hard group of up to ``batch_size`` items goes whole into one batch; a larger one is split into
@@ -33,25 +34,22 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from moscale_cli.data.synth.vocabulary import VOCABULARY
 from moscale_cli.errors import UsageError
 
 DETAIL_FIELDS = ("count", "side", "direction", "angle")
-_GAITS = ("walk", "jog", "run")
 
 
 def verb(action: dict) -> tuple[str, str | None]:
-    """An action as (verb, direction): the corpus names some directions in the action itself
-    (walk_forward, walk_backward, walk_sideways + left, walk_circle + left...; jump_in_place and
-    jump_forward), so those become one verb with a direction."""
+    """An action as (verb, direction): the corpus names some directions in the action itself (the action
+    table's ``manner``: walk_forward, walk_backward, walk_sideways + left, walk_circle + left...;
+    jump_in_place and jump_forward), so those become one verb with a direction. An action the table does
+    not know is its own verb."""
     name, direction = str(action["action"]), action.get("direction")
-    head, _, how = name.partition("_")
-    if head in _GAITS and how:
-        if how in ("forward", "backward"):
-            return head, how
-        return head, f"{how} {direction}" if direction else how
-    if name in ("jump_in_place", "jump_forward"):
-        return "jump", "forward" if name == "jump_forward" else "in place"
-    return name, direction
+    d = VOCABULARY.get(name)
+    if d is None or d.manner is None:
+        return (name if d is None else d.verb), direction
+    return d.verb, f"{d.manner} {direction}" if direction else d.manner
 
 
 def signature(label: dict) -> tuple[str, ...]:

@@ -6,21 +6,34 @@ import numpy as np
 import pytest
 
 from moscale_cli.data.synth.corpus import generate_clip
-from moscale_cli.data.synth.program import ACTION_NAMES, ACTIONS, MAX_FRAMES, MIN_FRAMES, ActionSpec, Program
+from moscale_cli.data.synth.program import ACTION_NAMES, MAX_FRAMES, MIN_FRAMES, ActionSpec, Program
+from moscale_cli.data.synth.vocabulary import VOCABULARY
 from moscale_cli.motion.features import recover_from_ric
-from moscale_cli.motion.skeleton import SMPL22
+from moscale_cli.motion.skeleton import (
+    HEAD,
+    L_FOOT,
+    L_HIP,
+    L_SHOULDER,
+    L_WRIST,
+    PELVIS,
+    R_FOOT,
+    R_HIP,
+    R_SHOULDER,
+    R_WRIST,
+    SMPL22,
+)
 
 PARENTS = list(SMPL22.parents[1:])
 
 
 def _spec(name: str, **kw) -> ActionSpec:
-    meta = ACTIONS[name]
+    d = VOCABULARY[name]
     args = dict(
-        count=meta["counts"][1] if "counts" in meta else None,
-        side=meta["sides"][0] if "sides" in meta else None,
-        direction=meta["dirs"][-1] if "dirs" in meta else None,
-        angle=180 if "angles" in meta else None,
-        duration=3.0 if "dur" in meta else None,
+        count=d.counts[1] if d.counts else None,
+        side=d.sides[0] if d.sides else None,
+        direction=d.directions[-1] if d.directions else None,
+        angle=180 if d.angles else None,
+        duration=3.0 if d.durations is not None else None,
     )
     args.update(kw)
     return ActionSpec(name, **args)
@@ -88,11 +101,11 @@ def test_sequences_of_three_render():
     assert [a.action for a in clip.program.actions] == ["walk_forward", "turn", "sit_down"]
     j = clip.joints
     # walked forward (>1 m), turned around (facing -Z at the end), and ended seated (low pelvis)
-    assert np.linalg.norm(j[clip.program.actions[0].span[1], 0, [0, 2]] - j[0, 0, [0, 2]]) > 1.0
-    across = j[-1, 1] - j[-1, 2]  # left hip - right hip
+    assert np.linalg.norm(j[clip.program.actions[0].span[1], PELVIS, [0, 2]] - j[0, PELVIS, [0, 2]]) > 1.0
+    across = j[-1, L_HIP] - j[-1, R_HIP]
     forward = np.cross(across, np.array([0.0, 1.0, 0.0]))
     assert forward[2] < -0.05
-    assert j[-1, 0, 1] < 0.6
+    assert j[-1, PELVIS, 1] < 0.6
 
 
 def test_foot_sliding_is_small_over_random_clips():
@@ -110,9 +123,9 @@ def test_foot_sliding_is_small_over_random_clips():
 def test_jumping_jack_count_is_visible(count, speed):
     clip = _clip(_spec("jumping_jacks", count=count, speed=speed))
     j = clip.joints
-    hands_up = (j[:, 20, 1] > j[:, 15, 1]) & (j[:, 21, 1] > j[:, 15, 1])
+    hands_up = (j[:, L_WRIST, 1] > j[:, HEAD, 1]) & (j[:, R_WRIST, 1] > j[:, HEAD, 1])
     assert _rising_edges(hands_up) == count
-    airborne = (j[:, [10, 11], 1] > 0.03).all(-1)
+    airborne = (j[:, [L_FOOT, R_FOOT], 1] > 0.03).all(-1)
     assert _rising_edges(airborne) == 2 * count
 
 
@@ -121,7 +134,7 @@ def test_jumping_jack_count_is_visible(count, speed):
 def test_wave_count_is_visible(count, side):
     clip = _clip(_spec("wave", count=count, side=side))
     j = clip.joints
-    for s, (wrist, shoulder) in enumerate(((20, 16), (21, 17))):
+    for s, (wrist, shoulder) in enumerate(((L_WRIST, L_SHOULDER), (R_WRIST, R_SHOULDER))):
         raised = j[:, wrist, 1] > j[:, shoulder, 1] + 0.25
         waving = side in ("both", ("left", "right")[s])
         assert raised.any() == waving
@@ -142,26 +155,26 @@ def test_wave_count_is_visible(count, side):
 @pytest.mark.parametrize("count", [1, 2, 3])
 def test_squat_jump_clap_counts_are_visible(count):
     j = _clip(_spec("squat", count=count)).joints
-    assert _rising_edges(j[:, 0, 1] < 0.75) == count
+    assert _rising_edges(j[:, PELVIS, 1] < 0.75) == count
     j = _clip(_spec("jump_in_place", count=count)).joints
-    assert _rising_edges((j[:, [10, 11], 1] > 0.05).all(-1)) == count
+    assert _rising_edges((j[:, [L_FOOT, R_FOOT], 1] > 0.05).all(-1)) == count
     j = _clip(_spec("jump_forward", count=count)).joints
-    assert _rising_edges((j[:, [10, 11], 1] > 0.05).all(-1)) == count
-    assert j[-1, 0, 2] - j[0, 0, 2] > 0.3 * count
+    assert _rising_edges((j[:, [L_FOOT, R_FOOT], 1] > 0.05).all(-1)) == count
+    assert j[-1, PELVIS, 2] - j[0, PELVIS, 2] > 0.3 * count
     j = _clip(_spec("clap", count=count)).joints
-    assert _rising_edges(np.linalg.norm(j[:, 20] - j[:, 21], axis=-1) < 0.12) == count
+    assert _rising_edges(np.linalg.norm(j[:, L_WRIST] - j[:, R_WRIST], axis=-1) < 0.12) == count
     j = _clip(_spec("kick", count=count, side="right")).joints
-    assert _rising_edges(j[:, 11, 1] > 0.4) == count
-    assert not (j[:, 10, 1] > 0.1).any()
+    assert _rising_edges(j[:, R_FOOT, 1] > 0.4) == count
+    assert not (j[:, L_FOOT, 1] > 0.1).any()
     j = _clip(_spec("hop", count=count, side="left")).joints
-    assert _rising_edges(j[:, 10, 1] > 0.04) == count
-    assert (j[:, 11, 1] > 0.1).sum() > 10  # the other foot is held up
+    assert _rising_edges(j[:, L_FOOT, 1] > 0.04) == count
+    assert (j[:, R_FOOT, 1] > 0.1).sum() > 10  # the other foot is held up
 
 
 @pytest.mark.parametrize(("angle", "direction"), [(90, "left"), (180, "right"), (360, "left")])
 def test_turn_angle(angle, direction):
     j = _clip(_spec("turn", angle=angle, direction=direction)).joints
-    across = j[:, 1] - j[:, 2]  # hips, left - right
+    across = j[:, L_HIP] - j[:, R_HIP]  # hips, left - right
     forward = np.cross(across, np.array([0.0, 1.0, 0.0]))
     heading = np.unwrap(np.arctan2(forward[:, 0], forward[:, 2]))  # + = turned to the left
     turned = np.degrees(heading[-1] - heading[0])
@@ -170,13 +183,13 @@ def test_turn_angle(angle, direction):
 
 def test_directions_of_locomotion():
     j = _clip(_spec("walk_backward", duration=3.0)).joints
-    assert j[-1, 0, 2] - j[0, 0, 2] < -0.8
+    assert j[-1, PELVIS, 2] - j[0, PELVIS, 2] < -0.8
     j = _clip(_spec("walk_sideways", direction="left", duration=3.0)).joints
-    assert j[-1, 0, 0] - j[0, 0, 0] > 0.6  # +X is the character's left
+    assert j[-1, PELVIS, 0] - j[0, PELVIS, 0] > 0.6  # +X is the character's left
     j = _clip(_spec("side_step", direction="right", count=3)).joints
-    assert j[-1, 0, 0] - j[0, 0, 0] < -0.5
+    assert j[-1, PELVIS, 0] - j[0, PELVIS, 0] < -0.5
     walk = _clip(_spec("walk_forward", duration=3.0)).joints
     run = _clip(_spec("run_forward", duration=3.0)).joints
-    assert (run[-1, 0, 2] - run[0, 0, 2]) / len(run) > 1.8 * (walk[-1, 0, 2] - walk[0, 0, 2]) / len(walk)
+    assert (run[-1, PELVIS, 2] - run[0, PELVIS, 2]) / len(run) > 1.8 * (walk[-1, PELVIS, 2] - walk[0, PELVIS, 2]) / len(walk)
     slow = _clip(_spec("walk_forward", duration=3.0, speed="slow")).joints
-    assert (slow[-1, 0, 2] - slow[0, 0, 2]) / len(slow) < (walk[-1, 0, 2] - walk[0, 0, 2]) / len(walk)
+    assert (slow[-1, PELVIS, 2] - slow[0, PELVIS, 2]) / len(slow) < (walk[-1, PELVIS, 2] - walk[0, PELVIS, 2]) / len(walk)

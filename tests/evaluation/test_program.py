@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 
 from moscale_cli.data.synth.corpus import generate_clip
-from moscale_cli.data.synth.program import ACTIONS, ActionSpec, Program
+from moscale_cli.data.synth.program import ActionSpec, Program
+from moscale_cli.data.synth.vocabulary import VOCABULARY
 from moscale_cli.evaluation.program import ATTRS, ClipScore, score_clip
+from moscale_cli.evaluation.program.detectors import circle, path_length
+from moscale_cli.evaluation.program.signals import Signals
 from moscale_cli.motion.features import body_forward
-
-LR_PAIRS = [(1, 2), (4, 5), (7, 8), (10, 11), (13, 14), (16, 17), (18, 19), (20, 21)]
+from moscale_cli.motion.skeleton import PELVIS, R_ELBOW, R_SHOULDER, R_WRIST, SMPL22_LR_PAIRS
 
 
 def clip(*specs: dict, seed: int = 0, index: int = 0) -> tuple[np.ndarray, dict]:
@@ -25,18 +27,18 @@ def failed(score: ClipScore) -> set[tuple[str | None, str]]:
 
 
 def default_spec(name: str) -> dict:
-    meta = ACTIONS[name]
+    d = VOCABULARY[name]
     spec: dict = {"action": name}
-    if "counts" in meta:
+    if d.counts:
         spec["count"] = 2
-    if "sides" in meta:
-        spec["side"] = meta["sides"][-1]
-    if "dirs" in meta:
-        spec["direction"] = meta["dirs"][0]
-    if "angles" in meta:
+    if d.sides:
+        spec["side"] = d.sides[-1]
+    if d.directions:
+        spec["direction"] = d.directions[0]
+    if d.angles:
         spec["angle"] = 180
-    if "dur" in meta:
-        spec["duration"] = meta["dur"][0]
+    if d.durations is not None:
+        spec["duration"] = d.durations[0]
     return spec
 
 
@@ -45,14 +47,14 @@ def mirror(j: np.ndarray) -> np.ndarray:
     """Left <-> right: negate x and swap the joint chains."""
     m = j.copy()
     m[..., 0] *= -1
-    for a, b in LR_PAIRS:
+    for a, b in SMPL22_LR_PAIRS:
         m[:, [a, b]] = m[:, [b, a]]
     return m
 
 
 def cut_frames(j: np.ndarray, a: int, b: int) -> np.ndarray:
     """Drop frames [a, b); the rest is moved so that the pelvis path stays continuous."""
-    off = (j[b, 0] - j[a - 1, 0]) * np.array([1.0, 0.0, 1.0])
+    off = (j[b, PELVIS] - j[a - 1, PELVIS]) * np.array([1.0, 0.0, 1.0])
     return np.concatenate([j[:a], j[b:] - off])
 
 
@@ -62,7 +64,7 @@ def scale_turn(j: np.ndarray, s: float) -> np.ndarray:
     yaw = np.unwrap(np.arctan2(f[:, 0], f[:, 2]))
     d = (s - 1) * (yaw - yaw[0])
     c, sn = np.cos(d)[:, None], np.sin(d)[:, None]
-    p = j[:, :1] * np.array([1.0, 0.0, 1.0])
+    p = j[:, PELVIS : PELVIS + 1] * np.array([1.0, 0.0, 1.0])
     r = j - p
     out = r.copy()
     out[..., 0] = c * r[..., 0] + sn * r[..., 2]
@@ -74,19 +76,20 @@ def shift_right_arm(j: np.ndarray, k: int) -> np.ndarray:
     """The right elbow and wrist (relative to the right shoulder) ``k`` frames late."""
     idx = np.clip(np.arange(len(j)) - k, 0, len(j) - 1)
     out = j.copy()
-    out[:, [19, 21]] = j[:, 17:18] + (j[idx][:, [19, 21]] - j[idx][:, 17:18])
+    arm, sh = [R_ELBOW, R_WRIST], [R_SHOULDER]
+    out[:, arm] = j[:, sh] + (j[idx][:, arm] - j[idx][:, sh])
     return out
 
 
 def swap_at(j: np.ndarray, t: int) -> np.ndarray:
     """Frames [t, T) first, then [0, t), the second part moved to continue the first's pelvis path."""
     first, second = j[t:], j[:t]
-    off = (first[-1, 0] - second[0, 0]) * np.array([1.0, 0.0, 1.0])
+    off = (first[-1, PELVIS] - second[0, PELVIS]) * np.array([1.0, 0.0, 1.0])
     return np.concatenate([first, second + off])
 
 
 # ------------------------------------------------------------------------------------------ tests
-@pytest.mark.parametrize("name", sorted(ACTIONS))
+@pytest.mark.parametrize("name", sorted(VOCABULARY))
 def test_every_action_passes_on_its_corpus_clip(name):
     j, label = clip(default_spec(name), seed=3, index=len(name))
     score = score_clip(j, label)
@@ -209,3 +212,26 @@ def test_a_missing_action_fails_its_presence_and_the_order():
     got = failed(score_clip(still, label))
     assert ("wave", "present") in got and (None, "order") in got
     assert not any(action == "jump_in_place" for action, _ in got)
+
+
+# ------------------------------------------------------------------------------------------ circle path length
+def heading_signals(heading_deg: float, speed: float, turn: float, frames: int = 41) -> Signals:
+    """Signals of a pelvis gliding at ``speed`` m/s toward ``heading_deg`` in its body frame (0 = forward,
+    90 = left) while the facing turns by ``turn`` radians (the circle detector reads only these)."""
+    h = np.radians(heading_deg)
+    vel = np.tile([speed * np.sin(h), speed * np.cos(h)], (frames, 1))
+    vel[0] = 0.0
+    zeros = np.zeros((frames, 22, 3))
+    return Signals(zeros, zeros, np.linspace(0.0, turn, frames), vel, np.zeros((frames, 2)))
+
+
+@pytest.mark.parametrize("heading", [0.0, 30.0, 45.0, 90.0, 135.0])
+def test_the_circle_path_is_its_true_length_whatever_the_heading(heading):
+    """0.45 m of path (under the 0.5 m a circle needs) is 0.45 m whichever way the body moves: a diagonal path
+    measured as |left| + |forward| read 0.64 m and passed."""
+    sig = heading_signals(heading, speed=0.225, turn=0.6)  # 2 s at 0.225 m/s = 0.45 m
+    assert path_length(sig, 0, sig.T) == pytest.approx(0.45)
+    m = circle(sig, 0, sig.T, {"action": "walk_circle", "direction": "left"})
+    assert m.notes["present"].startswith("path 0.45 m")
+    assert m.values["present"] is False
+    assert circle(heading_signals(heading, speed=0.3, turn=0.6), 0, sig.T, {}).values["present"] is True

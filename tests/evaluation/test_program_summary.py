@@ -13,6 +13,7 @@ from moscale_cli.data.synth.program import ActionSpec, Program
 from moscale_cli.errors import MoScaleError
 from moscale_cli.evaluation.program import Check, ClipScore, score_clip, summarize, wilson
 from moscale_cli.evaluation.program.table import applies, caption_phrases
+from moscale_cli.motion.skeleton import SMPL22_LR_PAIRS
 
 
 def test_wilson_matches_the_closed_form():
@@ -86,9 +87,8 @@ def test_score_clip_uses_the_caption_for_optional_attributes():
     c = generate_clip(1, 0, Program([ActionSpec("turn", angle=180, direction="left")]))
     label = c.label(1, 0)
     mirrored = c.joints.astype(np.float64) * np.array([-1.0, 1.0, 1.0])
-    mirrored[:, [1, 2, 4, 5, 7, 8, 10, 11, 13, 14, 16, 17, 18, 19, 20, 21]] = mirrored[
-        :, [2, 1, 5, 4, 8, 7, 11, 10, 14, 13, 17, 16, 19, 18, 21, 20]
-    ]
+    left, right = (list(side) for side in zip(*SMPL22_LR_PAIRS, strict=True))
+    mirrored[:, left + right] = mirrored[:, right + left]
     named = score_clip(mirrored, label, "A person turns around to the left.")
     unnamed = score_clip(mirrored, label, "A person turns around.")
     assert [c.status for c in named.checks if c.attribute == "direction"] == ["fail"]

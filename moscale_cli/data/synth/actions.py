@@ -2,6 +2,10 @@
 standing pose (sitting down ends seated, standing up starts seated), plus the frames of its counted
 events (jump apex, wave peak, clap, ...). Root motion is not generated here: the composer derives it
 from the planted feet (contact channels), the yaw-rate channel and the airborne channels.
+
+Each action's entry in the action table (:mod:`.vocabulary`) names its generator in :data:`GENERATORS`; a
+generator shared by several actions tells them apart by their entries' fields (verb, manner, kind,
+postures), not by their names.
 """
 
 from __future__ import annotations
@@ -29,8 +33,7 @@ from moscale_cli.data.synth.rig import (
     C_YAW_RATE,
     STAND_H,
 )
-
-SIDES = {"left": (0,), "right": (1,), "both": (0, 1)}
+from moscale_cli.data.synth.vocabulary import SIDE_LIMBS, check_registry
 
 
 @dataclass
@@ -200,7 +203,8 @@ GAITS = {  # cadence (steps/s), stride (m/step), stance fraction, lift, arm swin
 
 
 def _locomotion(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
-    kind, how = spec.action.split("_", 1)
+    d = spec.definition
+    kind, how = d.verb, d.manner  # gait (walk, jog, run) and path (forward, backward, sideways, circle)
     cad, stride, beta, lift, arm, elbow, lean = GAITS[kind]
     tempo, amp = spec.tempo, spec.amp
     cad *= tempo**0.5
@@ -251,7 +255,7 @@ def _side_step(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> 
 
 def _turn(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
     angle = np.radians(spec.angle or 180) * (1 if spec.direction == "left" else -1)
-    spin = spec.action == "spin"
+    spin = spec.definition.counted  # a counted turn is a spin: count full turns
     if spin:
         angle = 2 * np.pi * (spec.count or 1) * (1 if spec.direction == "left" else -1)
         dur, cad, lift = 0.3 + 1.1 * (spec.count or 1), 2.8, 0.07
@@ -388,7 +392,7 @@ def _jump_series(
 
 
 def _jump(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
-    fwd = spec.action == "jump_forward"
+    fwd = spec.definition.manner == "forward"
     h = (0.22 if fwd else 0.25) * rng.uniform(0.85, 1.15)
     return _jump_series(base, spec.count or 1, spec.tempo, spec.amp, h, forward=rng.uniform(0.45, 0.75) * spec.amp if fwd else 0.0)
 
@@ -435,7 +439,7 @@ def _wave(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segme
         wrist = np.stack([x, np.full_like(ph, 0.3), np.full_like(ph, 0.1)], -1)
         return wrist, np.array([0.4, -1.0, 0.1])
 
-    seg = _periodic_arm(base, SIDES[spec.side or "right"], spec.count or 2, period, frames(0.45, spec.tempo), path, 0.25)
+    seg = _periodic_arm(base, SIDE_LIMBS[spec.side or "right"], spec.count or 2, period, frames(0.45, spec.tempo), path, 0.25)
     seg.P[:, C_NECK_YAW] += 0.0
     return seg
 
@@ -461,7 +465,7 @@ def _arm_circles(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -
         wrist = np.stack([np.full_like(ph, 0.47), r * np.cos(ang), r * np.sin(ang)], -1)
         return wrist, np.array([0.0, -0.3, -1.0])
 
-    return _periodic_arm(base, SIDES[spec.side or "both"], spec.count or 2, period, frames(0.5, spec.tempo), path, 0.0)
+    return _periodic_arm(base, SIDE_LIMBS[spec.side or "both"], spec.count or 2, period, frames(0.5, spec.tempo), path, 0.0)
 
 
 def _raise_arms(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
@@ -474,7 +478,7 @@ def _raise_arms(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) ->
         "sideways": ([0.5, 0.03, 0.0], [0.0, -0.3, -1.0]),
     }[spec.direction or "up"]
     w = keys(n, [0, up, n - up - 1, n - 1], [0, 1, 1, 0])
-    for side in SIDES[spec.side or "both"]:
+    for side in SIDE_LIMBS[spec.side or "both"]:
         blend_arm(P, side, np.tile(arm_params(side, [tgt], [pole])[0], (n, 1)), w)
     return Segment(P, [up])
 
@@ -580,7 +584,7 @@ def _sit(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segmen
     rest = frames(rng.uniform(0.6, 1.2))
     n = move + rest + 2
     P = hold(base, n)
-    if spec.action == "sit_down":
+    if spec.definition.end_posture == "seated":  # sitting down (else standing up)
         w = keys(n, [1, 1 + move], [0, 1])
         lean = bump(n, 1 + move * 0.55, move * 0.9)
         event = 1 + move
@@ -704,31 +708,21 @@ def _idle(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segme
     return Segment(P)
 
 
+# generator name (the action table's ``generator``) -> function
 GENERATORS: dict[str, Callable[[ActionSpec, np.ndarray, np.random.Generator], Segment]] = {
-    "walk_forward": _locomotion,
-    "walk_backward": _locomotion,
-    "walk_sideways": _locomotion,
-    "walk_circle": _locomotion,
-    "jog_forward": _locomotion,
-    "jog_backward": _locomotion,
-    "jog_circle": _locomotion,
-    "run_forward": _locomotion,
-    "run_circle": _locomotion,
+    "locomotion": _locomotion,
     "march": _march,
     "climb": _climb,
     "side_step": _side_step,
     "turn": _turn,
-    "spin": _turn,
-    "jump_in_place": _jump,
-    "jump_forward": _jump,
+    "jump": _jump,
     "hop": _hop,
     "jumping_jacks": _jacks,
     "wave": _wave,
     "raise_arms": _raise_arms,
     "clap": _clap,
     "squat": _squat,
-    "sit_down": _sit,
-    "stand_up": _sit,
+    "sit": _sit,
     "crouch": _crouch,
     "kick": _kick,
     "punch": _punch,
@@ -738,11 +732,13 @@ GENERATORS: dict[str, Callable[[ActionSpec, np.ndarray, np.random.Generator], Se
     "idle": _idle,
     "arm_circles": _arm_circles,
 }
+check_registry("generator", "generator", GENERATORS)
 
 
 def generate_action(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
-    seg = GENERATORS[spec.action](spec, base, rng)
-    if spec.style == "tired" and not spec.action.startswith(("walk", "jog", "run")):
+    d = spec.definition
+    seg = GENERATORS[d.generator](spec, base, rng)
+    if spec.style == "tired" and d.tired_slump:
         seg.P[:, C_SPINE_PITCH] += 0.12
         seg.P[:, C_NECK_PITCH] += 0.15
     return seg

@@ -12,9 +12,10 @@ from moscale_cli.data.synth.actions import Segment, generate_action
 from moscale_cli.data.synth.curves import smoothstep
 from moscale_cli.data.synth.program import MAX_FRAMES, MIN_FRAMES, Program
 from moscale_cli.data.synth.rig import C_AIR, C_AIR_VX, C_AIR_VZ, C_CONTACT, C_TWIST, C_YAW_RATE
+from moscale_cli.motion.skeleton import L_FOOT, R_FOOT
 
 BLEND = 8  # frames of cross-fade between actions (0.4 s)
-TOES = (10, 11)
+TOES = (L_FOOT, R_FOOT)
 MAX_TWIST = 0.9
 
 

@@ -1,4 +1,8 @@
-"""Motion programs: what a clip shows (up to three actions with counts, sides, directions, speeds, styles)."""
+"""Motion programs: what a clip shows (up to three actions with counts, sides, directions, speeds, styles).
+
+Which actions exist and what may be drawn for each is the action table (:mod:`.vocabulary`); this module
+draws programs from it.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from moscale_cli.data.synth.vocabulary import ACTION_NAMES, SPEEDS, STYLES, VOCABULARY, ActionDef, action_def
+
 FPS = 20
 MIN_FRAMES = 40  # feature frames (2 s)
 MAX_FRAMES = 196  # feature frames (9.8 s)
 
-SPEEDS = ("slow", "normal", "fast")
-STYLES = (None, "energetic", "tired")
 TEMPO = {"slow": 0.72, "normal": 1.0, "fast": 1.35}
 STYLE_TEMPO = {None: 1.0, "energetic": 1.12, "tired": 0.85}
 STYLE_AMP = {None: 1.0, "energetic": 1.25, "tired": 0.75}
@@ -45,6 +49,11 @@ class ActionSpec:
     def amp(self) -> float:
         return STYLE_AMP[self.style]
 
+    @property
+    def definition(self) -> ActionDef:
+        """The action's entry in the action table."""
+        return action_def(self.action)
+
 
 @dataclass
 class Program:
@@ -54,80 +63,42 @@ class Program:
         return {"actions": [a.to_dict() for a in self.actions]}
 
 
-# Which actions exist, how they are parametrised, and how often they are drawn.
-# kind: "count" (count sampled), "duration" (duration sampled), "once".
-ACTIONS: dict[str, dict] = {
-    "walk_forward": dict(kind="duration", dur=(2.5, 6.0), w=3.0),
-    "walk_backward": dict(kind="duration", dur=(2.0, 4.5), w=1.5),
-    "walk_sideways": dict(kind="duration", dur=(2.0, 4.5), w=1.2, dirs=("left", "right")),
-    "walk_circle": dict(kind="duration", dur=(4.0, 7.0), w=1.2, dirs=("left", "right")),
-    "jog_forward": dict(kind="duration", dur=(2.0, 5.0), w=1.5),
-    "jog_backward": dict(kind="duration", dur=(2.0, 3.5), w=0.6),
-    "jog_circle": dict(kind="duration", dur=(3.5, 6.0), w=0.8, dirs=("left", "right")),
-    "run_forward": dict(kind="duration", dur=(2.0, 4.0), w=1.5),
-    "run_circle": dict(kind="duration", dur=(3.0, 5.0), w=0.6, dirs=("left", "right")),
-    "march": dict(kind="duration", dur=(2.0, 5.0), w=1.0),
-    "climb": dict(kind="duration", dur=(2.5, 5.0), w=0.8),
-    "side_step": dict(kind="count", counts=(1, 2, 3, 4), w=1.0, dirs=("left", "right")),
-    "turn": dict(kind="once", w=2.0, dirs=("left", "right"), angles=(90, 180, 360)),
-    "spin": dict(kind="count", counts=(1, 2), w=0.8, dirs=("left", "right")),
-    "jump_in_place": dict(kind="count", counts=(1, 2, 3, 4, 5), w=1.5),
-    "jump_forward": dict(kind="count", counts=(1, 2, 3), w=1.2),
-    "hop": dict(kind="count", counts=(1, 2, 3, 4, 5), w=1.0, sides=("left", "right")),
-    "jumping_jacks": dict(kind="count", counts=(1, 2, 3, 4, 5), w=1.5),
-    "wave": dict(kind="count", counts=(1, 2, 3, 4), w=1.5, sides=("left", "right", "both")),
-    "raise_arms": dict(kind="once", w=1.2, sides=("left", "right", "both"), dirs=("up", "forward", "sideways")),
-    "clap": dict(kind="count", counts=(1, 2, 3, 4, 5), w=1.0),
-    "squat": dict(kind="count", counts=(1, 2, 3, 4), w=1.3),
-    "sit_down": dict(kind="once", w=1.2),
-    "stand_up": dict(kind="once", w=0.6),
-    "crouch": dict(kind="once", w=0.8),
-    "kick": dict(kind="count", counts=(1, 2, 3), w=1.2, sides=("left", "right")),
-    "punch": dict(kind="count", counts=(1, 2, 3, 4), w=1.2, sides=("left", "right", "both")),
-    "bow": dict(kind="count", counts=(1, 2), w=0.9),
-    "stretch": dict(kind="once", w=0.8, dirs=("up", "sideways")),
-    "throw": dict(kind="once", w=0.9, sides=("left", "right")),
-    "idle": dict(kind="duration", dur=(2.0, 3.5), w=0.4),
-    "arm_circles": dict(kind="count", counts=(1, 2, 3, 4), w=0.7, sides=("left", "right", "both")),
-}
-ACTION_NAMES = tuple(ACTIONS)
-COUNT_FREE_SPEED = {"turn", "idle", "sit_down", "stand_up", "crouch", "bow", "stretch"}
-
-
 def sample_action(rng: np.random.Generator, prev: ActionSpec | None, first: bool, last: bool) -> ActionSpec:
-    """Draw one action compatible with its neighbours (sitting must be followed by standing up)."""
+    """Draw one action compatible with its neighbours (an action that ends seated must be followed by one
+    that starts seated, which may only come first otherwise; no action twice in a row)."""
     names = list(ACTION_NAMES)
-    w = np.array([ACTIONS[n]["w"] for n in names], dtype=np.float64)
+    w = np.array([VOCABULARY[n].weight for n in names], dtype=np.float64)
     for i, n in enumerate(names):
-        if prev is not None and prev.action == "sit_down":
-            w[i] = 1.0 if n == "stand_up" else 0.0
-        elif n == "stand_up" and not first:
+        d = VOCABULARY[n]
+        if prev is not None and VOCABULARY[prev.action].end_posture == "seated":
+            w[i] = 1.0 if d.start_posture == "seated" else 0.0
+        elif d.start_posture == "seated" and not first:
             w[i] = 0.0
-        elif n == "sit_down" and not last:
-            w[i] *= 0.5  # allowed, the next action is forced to be stand_up
+        elif d.end_posture == "seated" and not last:
+            w[i] *= 0.5  # allowed, the next action is forced to start seated
         elif prev is not None and n == prev.action:
             w[i] = 0.0
     name = names[int(rng.choice(len(names), p=w / w.sum()))]
-    meta = ACTIONS[name]
+    d = VOCABULARY[name]
     spec = ActionSpec(action=name)
-    if "counts" in meta:
-        c = meta["counts"]
+    if d.counts:
+        c = d.counts
         p = np.array([1.0 / (1 + 0.35 * i) for i in range(len(c))])
         spec.count = int(c[int(rng.choice(len(c), p=p / p.sum()))])
-    if "sides" in meta:
-        spec.side = str(meta["sides"][rng.integers(len(meta["sides"]))])
-    if "dirs" in meta:
-        spec.direction = str(meta["dirs"][rng.integers(len(meta["dirs"]))])
-    if "angles" in meta:
-        spec.angle = int(rng.choice(meta["angles"], p=[0.35, 0.45, 0.2]))
-    if "dur" in meta:
-        lo, hi = meta["dur"]
+    if d.sides:
+        spec.side = str(d.sides[rng.integers(len(d.sides))])
+    if d.directions:
+        spec.direction = str(d.directions[rng.integers(len(d.directions))])
+    if d.angles:
+        spec.angle = int(rng.choice(d.angles, p=list(d.angle_weights)))
+    if d.durations is not None:
+        lo, hi = d.durations
         spec.duration = float(np.round(rng.uniform(lo, hi), 2))
-    if name not in COUNT_FREE_SPEED and rng.random() < 0.35:
+    if len(d.speeds) > 1 and rng.random() < 0.35:
         spec.speed = str(rng.choice(["slow", "fast"]))
     if rng.random() < 0.18:
         spec.style = str(rng.choice(["energetic", "tired"]))
-    if name in ("run_forward", "run_circle") and spec.speed == "slow":
+    if spec.speed not in d.speeds:
         spec.speed = "normal"
     return spec
 
@@ -142,3 +113,17 @@ def sample_program(rng: np.random.Generator, n_actions: int | None = None) -> Pr
         a = sample_action(rng, prev, first=i == 0, last=i == n_actions - 1)
         acts.append(a)
     return Program(acts)
+
+
+__all__ = [
+    "ACTION_NAMES",
+    "FPS",
+    "MAX_FRAMES",
+    "MIN_FRAMES",
+    "SPEEDS",
+    "STYLES",
+    "ActionSpec",
+    "Program",
+    "sample_action",
+    "sample_program",
+]

@@ -13,7 +13,31 @@ from __future__ import annotations
 
 import numpy as np
 
-from moscale_cli.motion.skeleton import SMPL22
+from moscale_cli.motion.skeleton import (
+    HEAD,
+    L_ANKLE,
+    L_COLLAR,
+    L_ELBOW,
+    L_FOOT,
+    L_HIP,
+    L_KNEE,
+    L_SHOULDER,
+    L_WRIST,
+    NECK,
+    PELVIS,
+    R_ANKLE,
+    R_COLLAR,
+    R_ELBOW,
+    R_FOOT,
+    R_HIP,
+    R_KNEE,
+    R_SHOULDER,
+    R_WRIST,
+    SMPL22,
+    SPINE1,
+    SPINE2,
+    SPINE3,
+)
 
 PARENTS = SMPL22.parents
 BL = SMPL22.bone_lengths.astype(np.float64)
@@ -25,12 +49,13 @@ def _rest_offsets() -> np.ndarray:
     collars at 90 degrees to the neck, which no mocap skeleton has)."""
     dirs = SMPL22.raw_offsets.astype(np.float64).copy()
     custom = {
-        1: (0.55, -0.83, 0.0), 3: (0.0, 1.0, -0.08), 6: (0.0, 1.0, 0.03), 9: (0.0, 1.0, 0.03),
-        12: (0.0, 1.0, 0.08), 13: (0.57, 0.82, -0.05), 15: (0.0, 0.85, 0.52), 16: (0.97, 0.2, -0.05),
+        L_HIP: (0.55, -0.83, 0.0), SPINE1: (0.0, 1.0, -0.08), SPINE2: (0.0, 1.0, 0.03),
+        SPINE3: (0.0, 1.0, 0.03), NECK: (0.0, 1.0, 0.08), L_COLLAR: (0.57, 0.82, -0.05),
+        HEAD: (0.0, 0.85, 0.52), L_SHOULDER: (0.97, 0.2, -0.05),
     }  # fmt: skip
     for j, d in custom.items():
         dirs[j] = d
-        mirror = {1: 2, 13: 14, 16: 17}.get(j)
+        mirror = {L_HIP: R_HIP, L_COLLAR: R_COLLAR, L_SHOULDER: R_SHOULDER}.get(j)
         if mirror is not None:
             dirs[mirror] = (-d[0], d[1], d[2])
     dirs /= np.maximum(np.linalg.norm(dirs, axis=1, keepdims=True), 1e-12)
@@ -51,8 +76,12 @@ C_TWIST = (28, 29)  # hip twist (filled by the composer from the foot yaw tracks
 NP = 30
 
 FOOT_NEUTRAL = 0.5  # rad: toe below the ankle when the foot stands flat (the skeleton has no heel)
-LEG = {0: (BL[4], BL[7], BL[10], 1), 1: (BL[5], BL[8], BL[11], 2)}  # thigh, shin, foot, hip joint
-ARM = {0: (BL[18], BL[20]), 1: (BL[19], BL[21])}  # upper arm, forearm
+# per side (0 left, 1 right): the leg's joints (hip, knee, ankle, foot) and arm's (shoulder, elbow, wrist)
+LEG_JOINTS = {0: (L_HIP, L_KNEE, L_ANKLE, L_FOOT), 1: (R_HIP, R_KNEE, R_ANKLE, R_FOOT)}
+ARM_JOINTS = {0: (L_SHOULDER, L_ELBOW, L_WRIST), 1: (R_SHOULDER, R_ELBOW, R_WRIST)}
+# thigh, shin, foot bone lengths and the hip joint; upper arm and forearm lengths
+LEG = {s: (BL[kn], BL[an], BL[ft], hip) for s, (hip, kn, an, ft) in LEG_JOINTS.items()}
+ARM = {s: (BL[el], BL[wr]) for s, (_, el, wr) in ARM_JOINTS.items()}
 MIRROR = np.diag([-1.0, 1.0, 1.0])
 
 
@@ -195,11 +224,11 @@ def local_rotations(P: np.ndarray) -> np.ndarray:
     n = P.shape[0]
     R = np.broadcast_to(np.eye(3), (n, 22, 3, 3)).copy()
     pp = P[:, C_PELVIS_PITCH]
-    R[:, 0] = rx(pp)
+    R[:, PELVIS] = rx(pp)
     sp = ry(P[:, C_SPINE_YAW] / 3) @ rx(P[:, C_SPINE_PITCH] / 3) @ rz(-P[:, C_SPINE_ROLL] / 3)
-    for j in (3, 6, 9):
+    for j in (SPINE1, SPINE2, SPINE3):
         R[:, j] = sp
-    R[:, 12] = ry(P[:, C_NECK_YAW]) @ rx(P[:, C_NECK_PITCH])
+    R[:, NECK] = ry(P[:, C_NECK_YAW]) @ rx(P[:, C_NECK_PITCH])
     pelvis_inv = rx(-pp)
     for side in (0, 1):
         c = C_LEG[side]
@@ -213,16 +242,17 @@ def local_rotations(P: np.ndarray) -> np.ndarray:
         hip = ry(tw) @ rz(abd) @ rx(-flex)
         if side == 1:
             hip = MIRROR @ hip @ MIRROR
-        hj = LEG[side][3]
+        hj, kj, aj, _ = LEG_JOINTS[side]
         R[:, hj] = pelvis_inv @ hip
-        R[:, hj + 3] = rx(knee)
-        R[:, hj + 6] = rx(ankle)
+        R[:, kj] = rx(knee)
+        R[:, aj] = rx(ankle)
         a = C_ARM[side]
         sh = arm_swing(P[:, a], P[:, a + 1]) @ ry(P[:, a + 2])
         if side == 1:
             sh = MIRROR @ sh @ MIRROR
-        R[:, 16 + side] = sh
-        R[:, 18 + side] = rx(-P[:, a + 3])
+        sj, ej, _ = ARM_JOINTS[side]
+        R[:, sj] = sh
+        R[:, ej] = rx(-P[:, a + 3])
     return R
 
 

@@ -2,7 +2,9 @@
 
 Every detector reads :class:`~moscale_cli.evaluation.program.signals.Signals` and returns the measured
 value of each attribute it knows (``present``, ``count``, ``side``, ``direction``, ``angle``,
-``arms_in_phase``); :mod:`.table` says which of them are checked for which action and against what.
+``arms_in_phase``). :data:`DETECTORS` holds them by name; the action table
+(:mod:`moscale_cli.data.synth.vocabulary`) names each action's detector and the attributes checked,
+:mod:`.table` says against what.
 Events (flights, dips, claps...) are found on the whole clip and attributed to the span that holds their
 middle frame, so an event cut by a span boundary is still counted once, in one span.
 
@@ -19,19 +21,9 @@ from typing import Any
 import numpy as np
 from scipy.signal import find_peaks
 
-from moscale_cli.evaluation.program.signals import (
-    FPS,
-    L_ANKLE,
-    L_FOOT,
-    L_WRIST,
-    R_ANKLE,
-    R_FOOT,
-    R_WRIST,
-    Signals,
-    hysteresis,
-    intervals,
-    torso_angles,
-)
+from moscale_cli.data.synth.vocabulary import POSTURES
+from moscale_cli.evaluation.program.signals import FPS, Signals, hysteresis, intervals, torso_angles
+from moscale_cli.motion.skeleton import L_ANKLE, L_FOOT, L_WRIST, R_ANKLE, R_FOOT, R_WRIST
 
 AIR_H = 0.04  # both feet this far above the floor = airborne (jog/run soles never reach it in the corpus)
 STAND_MIN = 0.72  # pelvis at least this high = standing (upright ~0.95, squat bottom <= 0.62, seated ~0.5)
@@ -84,6 +76,12 @@ def travel(sig: Signals, a: int, b: int) -> np.ndarray:
     return sig.vel[a + 1 : b].sum(0) / FPS if b - a > 1 else np.zeros(2)
 
 
+def path_length(sig: Signals, a: int, b: int) -> float:
+    """Length in metres of the pelvis's ground path over ``[a, b)``: the sum of the per-frame speeds (the
+    Euclidean norm of the body-frame velocity), whatever the heading (a diagonal step counts once)."""
+    return float(np.linalg.norm(sig.vel[a + 1 : b], axis=-1).sum() / FPS) if b - a > 1 else 0.0
+
+
 def travel_direction(disp: np.ndarray, min_dist: float = TRAVEL_MIN) -> str:
     """The dominant direction of a (left, forward) displacement, or "none" below ``min_dist``."""
     left, fwd = float(disp[0]), float(disp[1])
@@ -100,14 +98,12 @@ def turned(sig: Signals, a: int, b: int) -> float:
 
 
 def posture_frames(sig: Signals) -> np.ndarray:
-    """(T,) per-frame posture: 0 standing, 1 seated, 2 crouched (see STAND_MIN, SEAT_FEET_FWD)."""
+    """(T,) per-frame posture: 0 standing, 1 seated, 2 crouched (the order of POSTURES; see STAND_MIN,
+    SEAT_FEET_FWD)."""
     h = sig.pelvis_h
     feet_fwd = 0.5 * (sig.local[:, L_ANKLE, 2] + sig.local[:, R_ANKLE, 2])
     out = np.where(feet_fwd > SEAT_FEET_FWD, 1, 2)
     return np.where(h >= STAND_MIN, 0, out)
-
-
-POSTURES = ("standing", "seated", "crouched")
 
 
 def posture_at(sig: Signals, a: int, b: int) -> str:
@@ -149,9 +145,10 @@ def locomotion(sig: Signals, a: int, b: int, spec: dict) -> Measured:
 
 
 def circle(sig: Signals, a: int, b: int, spec: dict) -> Measured:
-    """Walk/jog/run in a circle: travels and turns; direction = turning direction."""
+    """Walk/jog/run in a circle: travels (path length >= 0.5 m) and turns (>= 0.35 rad); direction = turning
+    direction."""
     m = Measured()
-    dist = float(np.abs(sig.vel[a + 1 : b]).sum() / FPS) if b - a > 1 else 0.0
+    dist = path_length(sig, a, b)
     yaw = turned(sig, a, b)
     ok = dist >= 0.5 and abs(yaw) >= 0.35
     m.set("present", ok, f"path {dist:.2f} m, turned {np.degrees(yaw):+.0f} deg")
@@ -484,39 +481,14 @@ def idle(sig: Signals, a: int, b: int, spec: dict) -> Measured:
     return m
 
 
-DETECTORS: dict[str, Callable[[Signals, int, int, dict], Measured]] = {
-    "walk_forward": locomotion,
-    "walk_backward": locomotion,
-    "walk_sideways": locomotion,
-    "walk_circle": circle,
-    "jog_forward": locomotion,
-    "jog_backward": locomotion,
-    "jog_circle": circle,
-    "run_forward": locomotion,
-    "run_circle": circle,
-    "march": march,
-    "climb": climb,
-    "side_step": locomotion,
-    "turn": turn,
-    "spin": spin,
-    "jump_in_place": jump,
-    "jump_forward": jump,
-    "hop": hop,
-    "jumping_jacks": jumping_jacks,
-    "wave": wave,
-    "raise_arms": raise_arms,
-    "clap": clap,
-    "squat": squat,
-    "sit_down": sit_down,
-    "stand_up": stand_up,
-    "crouch": crouch,
-    "kick": kick,
-    "punch": punch,
-    "bow": bow,
-    "stretch": stretch,
-    "throw": throw,
-    "idle": idle,
-    "arm_circles": arm_circles,
-}
+Detector = Callable[[Signals, int, int, dict], Measured]
+# detector name (the action table's ``detector``) -> function
+DETECTORS: dict[str, Detector] = {
+    f.__name__: f
+    for f in (
+        locomotion, circle, march, climb, turn, spin, jump, hop, jumping_jacks, wave, raise_arms, clap,
+        squat, sit_down, stand_up, crouch, kick, punch, bow, stretch, throw, idle, arm_circles,
+    )
+}  # fmt: skip
 
-__all__ = ["DETECTORS", "POSTURES", "Measured", "flights", "posture_at", "posture_frames"]
+__all__ = ["DETECTORS", "POSTURES", "Detector", "Measured", "flights", "path_length", "posture_at", "posture_frames"]

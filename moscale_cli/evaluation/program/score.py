@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from moscale_cli.data.synth.vocabulary import VOCABULARY
 from moscale_cli.errors import MoScaleError
 from moscale_cli.evaluation.program.detectors import DETECTORS, posture_at
 from moscale_cli.evaluation.program.segment import Cues, cut_program
@@ -88,19 +89,23 @@ def _jsonable(d: dict) -> dict:
     return out
 
 
+def _known_action(a: object) -> bool:
+    return isinstance(a, dict) and isinstance(a.get("action"), str) and a["action"] in VOCABULARY
+
+
 def _check_label(label: dict) -> list[dict]:
     actions = label.get("actions") if isinstance(label, dict) else None
-    if not actions or not all(isinstance(a, dict) and a.get("action") in DETECTORS for a in actions):
+    if not actions or not all(_known_action(a) for a in actions):
         raise MoScaleError(f"label {label.get('id', '?') if isinstance(label, dict) else label!r} has no known program actions")
     return actions
 
 
 def expected_posture(actions: list[dict], end: bool) -> str:
-    """The corpus starts every clip standing unless it opens with stand_up, and ends it standing unless it
-    closes with sit_down."""
+    """The posture the first action starts in (or the last one ends in): the corpus starts every clip standing
+    unless it opens with stand_up, and ends it standing unless it closes with sit_down."""
     if end:
-        return "seated" if actions[-1]["action"] == "sit_down" else "standing"
-    return "seated" if actions[0]["action"] == "stand_up" else "standing"
+        return VOCABULARY[actions[-1]["action"]].end_posture
+    return VOCABULARY[actions[0]["action"]].start_posture
 
 
 def score_clip(joints: np.ndarray, label: dict, caption: str | None = None) -> ClipScore:
@@ -122,7 +127,7 @@ def score_clip(joints: np.ndarray, label: dict, caption: str | None = None) -> C
     segs = cut.segments
     checks: list[Check] = []
     for i, (spec, (a, b)) in enumerate(zip(actions, segs, strict=True)):
-        m = DETECTORS[spec["action"]](sig, a, b, spec)
+        m = DETECTORS[VOCABULARY[spec["action"]].detector](sig, a, b, spec)
         for attr in ATTRIBUTES:
             if attr not in m.values:
                 continue

@@ -3,7 +3,8 @@
 A generated motion has the clip's length but no spans, so the spans are found from the motion itself:
 
 1. every action gets a per-frame *evidence* in [0, 1] from a few kinematic cues (moving forward,
-   turning left, airborne, pelvis low, left wrist up beside the head, ...; see :data:`EVIDENCE`);
+   turning left, airborne, pelvis low, left wrist up beside the head, ...): the rule of :data:`EVIDENCE`
+   that its entry in the action table (:mod:`moscale_cli.data.synth.vocabulary`) names;
 2. consecutive actions with the same evidence (walk then jog forward) form one group and share a segment;
 3. a dynamic programme cuts the clip into one contiguous segment per group, in a given order, each at
    least ``MIN_SEG`` frames long, maximising the summed evidence of each segment's group;
@@ -20,8 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from moscale_cli.data.synth.vocabulary import SIDE_LIMBS, action_def
 from moscale_cli.evaluation.program.detectors import flights, posture_frames
 from moscale_cli.evaluation.program.signals import FPS, Signals, smooth, torso_angles
+from moscale_cli.motion.skeleton import L_ANKLE, L_WRIST, R_ANKLE, R_WRIST
 
 MIN_SEG = 10  # frames (0.5 s): the shortest segment the cut may give an action
 
@@ -51,18 +54,18 @@ class Cues:
         self.yaw_rate = smooth(np.gradient(sig.yaw) * FPS, 3.0)
         self.lift = smooth(sig.foot_h.max(1), 2.0)
         self.foot = [smooth(sig.foot_h[:, s], 1.0) for s in (0, 1)]
-        self.ankle_z = [smooth(sig.local[:, a, 2], 1.0) for a in (7, 8)]
+        self.ankle_z = [smooth(sig.local[:, a, 2], 1.0) for a in (L_ANKLE, R_ANKLE)]
         self.flight = _flight_mask(sig)
         self.air = smooth(dilate(self.flight, 9).astype(np.float64), 1.0)
         self.lift_max = _window_max(sig.foot_h.max(1), 8)
-        self.hand_gap = np.linalg.norm(sig.local[:, 20] - sig.local[:, 21], axis=-1)
+        self.hand_gap = np.linalg.norm(sig.local[:, L_WRIST] - sig.local[:, R_WRIST], axis=-1)
         self.wrist_vz = [smooth(np.gradient(sig.arm(s)[:, 2]) * FPS, 1.0) for s in (0, 1)]
         self.low = soft(0.9 - sig.pelvis_h, 0.05, 0.2)
         self.arm = [smooth(sig.arm(s), 1.0) for s in (0, 1)]  # wrist - shoulder: out, up, forward
         self.wrist_v = [smooth(np.linalg.norm(np.gradient(sig.arm(s), axis=0), axis=-1) * FPS, 2.0) for s in (0, 1)]
         pitch, _ = torso_angles(sig)
         self.pitch = pitch
-        self.spread = smooth(np.abs(sig.local[:, 7, 0] - sig.local[:, 8, 0]), 1.0)
+        self.spread = smooth(np.abs(sig.local[:, L_ANKLE, 0] - sig.local[:, R_ANKLE, 0]), 1.0)
         self.jacks_zone = smooth(dilate(self.spread > 0.4, 10).astype(np.float64), 2.0)
         self.jump_fwd_zone = smooth(dilate(self.flight & (self.fwd > 0.3), 9).astype(np.float64), 2.0)
         self.spinning = soft(np.abs(self.yaw_rate), 1.5, 2.5)
@@ -97,7 +100,8 @@ def _flight_mask(sig: Signals) -> np.ndarray:
 
 
 def _sides(side: str | None) -> tuple[int, ...]:
-    return {"left": (0,), "right": (1,), "both": (0, 1)}.get(side or "both", (0, 1))
+    """The limbs a label's side names (both when it names none)."""
+    return SIDE_LIMBS.get(side or "both", (0, 1))
 
 
 def _sign(direction: str | None) -> float:
@@ -191,105 +195,76 @@ def _idle(c: Cues) -> np.ndarray:  # still and in the neutral pose
     return (1.0 - soft(c.activity, 0.15, 0.4)) * neutral
 
 
-# Evidence per action: (key, function). Actions whose key is equal cannot be told apart by the cut.
 EvidenceFn = Callable[[Cues, dict], np.ndarray]
-EVIDENCE: dict[str, tuple[Callable[[dict], tuple], EvidenceFn]] = {
-    "forward": (lambda s: ("forward",), lambda c, s: _forward(c)),
-    "backward": (lambda s: ("backward",), lambda c, s: soft(-c.fwd, 0.15, 0.5) * _walking(c)),
-    "lateral": (
-        lambda s: ("lateral", s.get("direction")),
-        lambda c, s: soft(_sign(s.get("direction")) * c.left, 0.1, 0.3) * _walking(c),
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """An evidence rule: ``fn(cues, spec)`` gives the per-frame evidence of an action (its label ``spec``);
+    ``fields`` are the label fields it depends on. Two actions whose rule and values of those fields are
+    equal look alike to the cut (their key is equal)."""
+
+    fn: EvidenceFn
+    fields: tuple[str, ...] = ()
+
+
+# evidence rule name (the action table's ``evidence``) -> rule
+EVIDENCE: dict[str, Evidence] = {
+    "forward": Evidence(lambda c, s: _forward(c)),
+    "backward": Evidence(lambda c, s: soft(-c.fwd, 0.15, 0.5) * _walking(c)),
+    "lateral": Evidence(
+        lambda c, s: soft(_sign(s.get("direction")) * c.left, 0.1, 0.3) * _walking(c), ("direction",)
     ),
-    "circle": (
-        lambda s: ("circle", s.get("direction")),
+    "circle": Evidence(
         lambda c, s: soft(c.speed, 0.3, 0.8) * soft(_sign(s.get("direction")) * c.yaw_rate, 0.15, 0.4) * _walking(c),
+        ("direction",),
     ),
-    "march": (lambda s: ("march",), lambda c, s: _march(c)),
-    "climb": (lambda s: ("climb",), lambda c, s: _climb(c)),
-    "turn": (
-        lambda s: ("turn", s.get("direction")),
+    "march": Evidence(lambda c, s: _march(c)),
+    "climb": Evidence(lambda c, s: _climb(c)),
+    "turn": Evidence(
         lambda c, s: soft(_sign(s.get("direction")) * c.yaw_rate, 0.3, 1.0)
         * (1 - soft(c.speed, 0.4, 1.0) * (1 - c.spinning))
         * (1 - 0.5 * soft(np.abs(c.yaw_rate), 3.0, 4.5)),
+        ("direction",),
     ),
-    "spin": (
-        lambda s: ("spin", s.get("direction")),
-        lambda c, s: soft(_sign(s.get("direction")) * c.yaw_rate, 2.5, 4.0),
-    ),
-    "jump": (
-        lambda s: ("jump",),
+    "spin": Evidence(lambda c, s: soft(_sign(s.get("direction")) * c.yaw_rate, 2.5, 4.0), ("direction",)),
+    "jump": Evidence(
         lambda c, s: c.air * (1 - soft(np.abs(c.foot[0] - c.foot[1]), 0.08, 0.15)) * (1 - c.jacks_zone) * (1 - c.jump_fwd_zone),
     ),
-    "jump_forward": (lambda s: ("jump_forward",), lambda c, s: c.jump_fwd_zone),
-    "hop": (lambda s: ("hop", s.get("side")), lambda c, s: _hop(c, s.get("side"))),
-    "jacks": (lambda s: ("jacks",), lambda c, s: _jacks(c)),
-    "wave": (lambda s: ("wave", s.get("side")), lambda c, s: _each(s.get("side"), lambda k: _wave(c, k))),
-    "raise": (
-        lambda s: ("raise", s.get("side"), s.get("direction")),
-        lambda c, s: _each(s.get("side"), lambda k: _raise(c, k, s.get("direction"))),
+    "jump_forward": Evidence(lambda c, s: c.jump_fwd_zone),
+    "hop": Evidence(lambda c, s: _hop(c, s.get("side")), ("side",)),
+    "jacks": Evidence(lambda c, s: _jacks(c)),
+    "wave": Evidence(lambda c, s: _each(s.get("side"), lambda k: _wave(c, k)), ("side",)),
+    "raise": Evidence(
+        lambda c, s: _each(s.get("side"), lambda k: _raise(c, k, s.get("direction"))), ("side", "direction")
     ),
-    "arm_circles": (
-        lambda s: ("arm_circles", s.get("side")),
-        lambda c, s: _each(s.get("side"), lambda k: soft(c.x(k), 0.3, 0.4) * soft(c.wrist_v[k], 0.3, 0.6)),
+    "arm_circles": Evidence(
+        lambda c, s: _each(s.get("side"), lambda k: soft(c.x(k), 0.3, 0.4) * soft(c.wrist_v[k], 0.3, 0.6)), ("side",)
     ),
-    "clap": (lambda s: ("clap",), lambda c, s: _clap(c)),
-    "punch": (lambda s: ("punch",), lambda c, s: _punch(c)),
-    "kick": (lambda s: ("kick", s.get("side")), lambda c, s: _kick(c, s.get("side"))),
-    "squat": (lambda s: ("squat",), lambda c, s: c.low * (1 - c.seated) * (1 - _deep(c))),
-    "crouch": (lambda s: ("crouch",), lambda c, s: _deep(c) * (1 - c.seated)),
-    "sit_down": (lambda s: ("sit_down",), lambda c, s: np.maximum(0.5 * c.seated, c.descend)),
-    "stand_up": (lambda s: ("stand_up",), lambda c, s: np.maximum(0.5 * c.seated, c.rise)),
-    "bow": (lambda s: ("bow",), lambda c, s: soft(c.pitch, 0.2, 0.45) * (c.sig.pelvis_h > 0.75)),
-    "stretch": (lambda s: ("stretch",), lambda c, s: _each("both", lambda k: soft(c.y(k), 0.3, 0.42))),
-    "throw": (lambda s: ("throw", s.get("side")), lambda c, s: _throw(c, s.get("side"))),
-    "idle": (lambda s: ("idle",), lambda c, s: _idle(c)),
-}
-
-ACTION_EVIDENCE = {
-    "walk_forward": "forward",
-    "jog_forward": "forward",
-    "run_forward": "forward",
-    "walk_backward": "backward",
-    "jog_backward": "backward",
-    "walk_sideways": "lateral",
-    "side_step": "lateral",
-    "walk_circle": "circle",
-    "jog_circle": "circle",
-    "run_circle": "circle",
-    "march": "march",
-    "climb": "climb",
-    "turn": "turn",
-    "spin": "spin",
-    "jump_in_place": "jump",
-    "jump_forward": "jump_forward",
-    "hop": "hop",
-    "jumping_jacks": "jacks",
-    "wave": "wave",
-    "raise_arms": "raise",
-    "arm_circles": "arm_circles",
-    "clap": "clap",
-    "punch": "punch",
-    "kick": "kick",
-    "squat": "squat",
-    "crouch": "crouch",
-    "sit_down": "sit_down",
-    "stand_up": "stand_up",
-    "bow": "bow",
-    "stretch": "stretch",
-    "throw": "throw",
-    "idle": "idle",
+    "clap": Evidence(lambda c, s: _clap(c)),
+    "punch": Evidence(lambda c, s: _punch(c)),
+    "kick": Evidence(lambda c, s: _kick(c, s.get("side")), ("side",)),
+    "squat": Evidence(lambda c, s: c.low * (1 - c.seated) * (1 - _deep(c))),
+    "crouch": Evidence(lambda c, s: _deep(c) * (1 - c.seated)),
+    "sit_down": Evidence(lambda c, s: np.maximum(0.5 * c.seated, c.descend)),
+    "stand_up": Evidence(lambda c, s: np.maximum(0.5 * c.seated, c.rise)),
+    "bow": Evidence(lambda c, s: soft(c.pitch, 0.2, 0.45) * (c.sig.pelvis_h > 0.75)),
+    "stretch": Evidence(lambda c, s: _each("both", lambda k: soft(c.y(k), 0.3, 0.42))),
+    "throw": Evidence(lambda c, s: _throw(c, s.get("side")), ("side",)),
+    "idle": Evidence(lambda c, s: _idle(c)),
 }
 
 
 def evidence(sig: Signals, actions: list[dict], cues: Cues | None = None) -> tuple[np.ndarray, list[tuple]]:
-    """(N, T) per-frame evidence of each action of the program and each action's evidence key."""
+    """(N, T) per-frame evidence of each action of the program and each action's evidence key (the rule's
+    name and the values of its fields)."""
     c = cues if cues is not None else Cues(sig)
     rows, keys = [], []
     for spec in actions:
-        name = ACTION_EVIDENCE[spec["action"]]
-        key_fn, fn = EVIDENCE[name]
-        rows.append(np.clip(np.asarray(fn(c, spec), dtype=np.float64), 0.0, 1.0))
-        keys.append(key_fn(spec))
+        name = action_def(spec["action"]).evidence
+        rule = EVIDENCE[name]
+        rows.append(np.clip(np.asarray(rule.fn(c, spec), dtype=np.float64), 0.0, 1.0))
+        keys.append((name, *(spec.get(f) for f in rule.fields)))
     return np.stack(rows), keys
 
 

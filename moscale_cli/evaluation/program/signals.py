@@ -20,12 +20,20 @@ import numpy as np
 
 from moscale_cli.errors import MoScaleError
 from moscale_cli.motion.features import body_forward
+from moscale_cli.motion.skeleton import (
+    L_ANKLE,
+    L_FOOT,
+    L_SHOULDER,
+    L_WRIST,
+    NECK,
+    PELVIS,
+    R_ANKLE,
+    R_FOOT,
+    R_SHOULDER,
+    R_WRIST,
+)
 
 FPS = 20.0
-PELVIS, L_HIP, R_HIP = 0, 1, 2
-L_KNEE, R_KNEE, L_ANKLE, R_ANKLE, L_FOOT, R_FOOT = 4, 5, 7, 8, 10, 11
-NECK, HEAD = 12, 15
-L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 16, 17, 18, 19, 20, 21
 STAND_PELVIS = 0.95  # pelvis height of the upright pose (metres above the floor; HumanML3D skeleton)
 
 

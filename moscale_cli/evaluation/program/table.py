@@ -1,16 +1,29 @@
 """Which attributes are checked for which action, what they are expected to be, and how they compare.
 
-``ATTRS[action]`` lists the attributes checked for one action of a program (its detector in
-:data:`~moscale_cli.evaluation.program.detectors.DETECTORS` measures them). Clip-level attributes
-(``start_posture``, ``end_posture``, ``order``) are added by the scorer. The expected value comes from
-the clip's label (``labels.jsonl``: the action's ``count``, ``side``, ``direction``, ``angle``) or is
+The action table (:data:`moscale_cli.data.synth.vocabulary.VOCABULARY`) says per action which attributes are
+checked (``checks``), which detector of :data:`~.detectors.DETECTORS` measures them and which evidence rule
+of :data:`~.segment.EVIDENCE` finds the action in a sequence; importing this module checks that every action
+has both (:func:`check_program_table`, a ``VocabularyError`` naming the action otherwise). Clip-level
+attributes (``start_posture``, ``end_posture``, ``order``) are added by the scorer. The expected value comes
+from the clip's label (``labels.jsonl``: the action's ``count``, ``side``, ``direction``, ``angle``) or is
 implied by the action's name (``walk_backward`` travels backward).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
+
+from moscale_cli.data.synth.vocabulary import (
+    VOCABULARY,
+    ActionDef,
+    VocabularyError,
+    action_def,
+    check_registry,
+)
+from moscale_cli.evaluation.program.detectors import DETECTORS
+from moscale_cli.evaluation.program.segment import EVIDENCE
 
 ATTRIBUTES = (
     "present",
@@ -23,70 +36,38 @@ ATTRIBUTES = (
     "end_posture",
     "order",
 )
-
-_TRAVEL = ("present", "direction")
-ATTRS: dict[str, tuple[str, ...]] = {
-    "walk_forward": _TRAVEL,
-    "walk_backward": _TRAVEL,
-    "walk_sideways": _TRAVEL,
-    "walk_circle": _TRAVEL,
-    "jog_forward": _TRAVEL,
-    "jog_backward": _TRAVEL,
-    "jog_circle": _TRAVEL,
-    "run_forward": _TRAVEL,
-    "run_circle": _TRAVEL,
-    "march": ("present",),
-    "climb": _TRAVEL,
-    "side_step": _TRAVEL,  # count not checked: the corpus's step count is not a countable event
-    "turn": ("present", "direction", "angle"),
-    "spin": ("present", "count", "direction"),
-    "jump_in_place": ("present", "count"),
-    "jump_forward": ("present", "count", "direction"),
-    "hop": ("present", "count", "side"),
-    "jumping_jacks": ("present", "count", "arms_in_phase"),
-    "wave": ("present", "count", "side", "arms_in_phase"),
-    "raise_arms": ("present", "side", "direction", "arms_in_phase"),
-    "clap": ("present", "count"),
-    "squat": ("present", "count"),
-    "sit_down": ("present",),
-    "stand_up": ("present",),
-    "crouch": ("present",),
-    "kick": ("present", "count", "side"),
-    "punch": ("present", "count", "side"),
-    "bow": ("present", "count"),
-    "stretch": ("present", "direction", "arms_in_phase"),
-    "throw": ("present", "side"),
-    "idle": ("present",),
-    "arm_circles": ("present", "count", "side", "arms_in_phase"),
-}
-# arms_in_phase is checked for the actions that move both arms up and down together: jumping jacks,
-# stretching upward, and waves, raised arms and arm circles when the label says both arms (claps move the
-# hands sideways, a sideways stretch lowers one hand while the other rises)
-ONE_OR_BOTH = ("wave", "raise_arms", "arm_circles")
-
-IMPLIED_DIRECTION = {
-    "walk_forward": "forward",
-    "jog_forward": "forward",
-    "run_forward": "forward",
-    "climb": "forward",
-    "jump_forward": "forward",
-    "walk_backward": "backward",
-    "jog_backward": "backward",
-}
+ACTION_ATTRIBUTES = ATTRIBUTES[:6]  # what a detector measures; the rest are the clip's
 
 ANGLE_TOL = 45.0  # degrees
 IN_PHASE_MIN = 0.8  # correlation of the two wrist heights
 
+
+def check_program_table(
+    table: Mapping[str, ActionDef] | None = None,
+    detectors: Mapping[str, object] | None = None,
+    evidence: Mapping[str, object] | None = None,
+) -> None:
+    """Every action of the table (default: the corpus's) has a detector and an evidence rule and checks only
+    attributes a detector measures; else a VocabularyError naming the action."""
+    table = VOCABULARY if table is None else table
+    check_registry("detector", "detector", DETECTORS if detectors is None else detectors, table)
+    check_registry("evidence rule", "evidence", EVIDENCE if evidence is None else evidence, table)
+    for name, d in table.items():
+        bad = [a for a in d.checks if a not in ACTION_ATTRIBUTES]
+        if bad:
+            raise VocabularyError(
+                f"action {name!r} checks {', '.join(bad)}: not among {', '.join(ACTION_ATTRIBUTES)}"
+            )
+
+
+check_program_table()
+
+# which attributes are checked per action (a view of the action table)
+ATTRS: Mapping[str, tuple[str, ...]] = {name: d.checks for name, d in VOCABULARY.items()}
+
 # Attributes a caption may leave out ("turns around", "spins twice", "walks in a circle", "hops on one
-# leg"): checked only when the action's phrase in the caption names a side or turning direction.
-CAPTION_OPTIONAL = {
-    ("turn", "direction"),
-    ("spin", "direction"),
-    ("walk_circle", "direction"),
-    ("jog_circle", "direction"),
-    ("run_circle", "direction"),
-    ("hop", "side"),
-}
+# leg", the entries' ``caption_optional``): checked only when the action's phrase in the caption names a
+# side or turning direction.
 _NAMES_SIDE = re.compile(r"\b(left|right|clockwise|counterclockwise)\b")
 
 
@@ -94,7 +75,7 @@ def expected(attr: str, spec: dict) -> Any:
     if attr == "present":
         return True
     if attr == "direction":
-        return spec.get("direction") or IMPLIED_DIRECTION.get(spec["action"])
+        return spec.get("direction") or action_def(spec["action"]).implied_direction
     if attr == "arms_in_phase":
         return IN_PHASE_MIN
     return spec.get(attr)
@@ -102,15 +83,16 @@ def expected(attr: str, spec: dict) -> Any:
 
 def applies(attr: str, spec: dict, phrase: str | None) -> bool:
     """Whether ``attr`` is checked for this action (given the caption phrase that asked for it, if any)."""
-    if attr not in ATTRS[spec["action"]]:
+    d = action_def(spec["action"])
+    if attr not in d.checks:
         return False
-    if attr == "arms_in_phase" and spec["action"] in ONE_OR_BOTH and spec.get("side") != "both":
-        return False
-    if attr == "arms_in_phase" and spec["action"] == "stretch" and spec.get("direction") != "up":
-        return False
-    if spec["action"] == "punch" and attr == "side" and spec.get("side") == "both" and (spec.get("count") or 1) < 2:
+    if attr == "arms_in_phase" and d.in_phase_when is not None:
+        field, value = d.in_phase_when  # waves with one hand, a sideways stretch: the arms do not move together
+        if spec.get(field) != value:
+            return False
+    if attr == "side" and d.alternates and spec.get("side") == "both" and (spec.get("count") or 1) < 2:
         return False  # "punches once with alternating fists": one punch, one fist
-    if phrase is not None and (spec["action"], attr) in CAPTION_OPTIONAL:
+    if phrase is not None and attr in d.caption_optional:
         return bool(_NAMES_SIDE.search(phrase))
     return expected(attr, spec) is not None
 

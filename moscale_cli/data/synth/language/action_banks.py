@@ -14,36 +14,16 @@ training phrasings never use; the tests check that no training caption contains 
 from __future__ import annotations
 
 from moscale_cli.data.synth.language.grammar import Bank, bank
+from moscale_cli.data.synth.language.word_banks import DIRECTION_BANKS
+from moscale_cli.data.synth.vocabulary import VOCABULARY, check_registry
 
-# Attributes a caption may leave out for an action ("turns around", "walks in a circle", "hops on one leg").
-OPTIONAL: dict[str, tuple[str, ...]] = {
-    "turn": ("direction",),
-    "spin": ("direction",),
-    "walk_circle": ("direction",),
-    "jog_circle": ("direction",),
-    "run_circle": ("direction",),
-    "hop": ("side",),
-}
-# Actions whose name fixes the direction: every phrasing says it ("walks backward", "leaps forward").
-IMPLIED_DIRECTION: dict[str, str] = {
-    "walk_forward": "forward",
-    "jog_forward": "forward",
-    "run_forward": "forward",
-    "climb": "forward",
-    "jump_forward": "forward",
-    "walk_backward": "backward",
-    "jog_backward": "backward",
-}
-# Which direction bank fills ``{dir}``.
-DIRECTION_FAMILY: dict[str, str] = {
-    "walk_sideways": "lateral",
-    "side_step": "lateral",
-    "turn": "rotation",
-    "spin": "rotation",
-    "walk_circle": "rotation",
-    "jog_circle": "rotation",
-    "run_circle": "rotation",
-}
+# Views of the action table (data/synth/vocabulary.py), which says these per action:
+# attributes a caption may leave out ("turns around", "walks in a circle", "hops on one leg"),
+OPTIONAL: dict[str, tuple[str, ...]] = {n: d.caption_optional for n, d in VOCABULARY.items() if d.caption_optional}
+# actions whose name fixes the direction: every phrasing says it ("walks backward", "leaps forward"),
+IMPLIED_DIRECTION: dict[str, str] = {n: d.implied_direction for n, d in VOCABULARY.items() if d.implied_direction}
+# and which direction bank (word_banks.DIRECTION_BANKS) fills ``{dir}``.
+DIRECTION_FAMILY: dict[str, str] = {n: d.direction_words for n, d in VOCABULARY.items() if d.direction_words}
 
 _A: list[Bank] = [
     bank(
@@ -769,3 +749,5 @@ _A: list[Bank] = [
 ]
 
 ACTION_BANKS: dict[str, Bank] = {b.name: b for b in _A}
+check_registry("phrasing bank", "name", ACTION_BANKS)
+check_registry("direction words", "direction_words", DIRECTION_BANKS, optional=True)
