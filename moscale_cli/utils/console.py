@@ -112,8 +112,11 @@ def progress(transient: bool = False) -> Progress | NullProgress:
 
 
 def info(msg: str) -> None:
+    """One plain line on stderr unless ``--quiet`` (not wrapped, no markup: paths and captions print as they are)."""
     if not STATE.quiet:
-        console.print(msg)
+        from rich.markup import escape
+
+        console.print(escape(msg), soft_wrap=True, highlight=False)
 
 
 def warn(msg: str) -> None:
