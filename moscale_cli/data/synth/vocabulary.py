@@ -2,7 +2,9 @@
 
 Everything that depends on *which* action a program holds reads its entry here: the program sampler
 (``program.py``: kind, counts, sides, directions, angles, durations, weight, speeds, postures), the animation
-(``actions.py``: which generator, its verb and manner, the tired slump), the captions (``language/``: the
+(``actions.py``: which generator, its verb and manner, the tired slump), the timing of a clip (``timing.py``:
+the durations a walk may fill, the longest pause between repetitions, whether a count splits into bouts),
+the captions (``language/``: the
 attributes a caption may leave out, the direction its name implies, the words that say its direction), the
 program evaluation (``evaluation/program``: which attributes are checked, the direction the
 name implies, which detector measures the action and which evidence rule finds it in a sequence) and the hard
@@ -13,7 +15,8 @@ their code, and the phrasing banks (``language/action_banks.ACTION_BANKS``) by t
 otherwise).
 
 Adding an action: one entry in :data:`VOCABULARY` (a new entry changes the corpus of every seed), a generator
-in ``actions.GENERATORS`` (or an existing one that reads the entry's fields), a detector in
+in ``actions.GENERATORS`` with its exact length in ``actions.LENGTHS`` and its rests (or an existing one that
+reads the entry's fields), a detector in
 ``evaluation/program/detectors.DETECTORS`` and an evidence rule in ``evaluation/program/segment.EVIDENCE`` (or
 existing ones), and its phrasing bank. docs/internals.md has the recipe.
 """

@@ -111,12 +111,13 @@ def program_min_frames(label: dict) -> int:
 
     from moscale_cli.data.synth.program import ActionSpec, Program
     from moscale_cli.data.synth.timing import min_frames
+    from moscale_cli.data.synth.vocabulary import VocabularyError
 
     names = {f.name for f in fields(ActionSpec)} - {"span", "events"}
     try:
         specs = [ActionSpec(**{k: v for k, v in a.items() if k in names}) for a in label["actions"]]
         return int(min_frames(Program(specs)))
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, VocabularyError) as e:
         raise DatasetError(f"clip {label.get('id', '?')}: its program has no physical minimum ({e})") from None
 
 
