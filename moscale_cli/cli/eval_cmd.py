@@ -11,7 +11,7 @@ from moscale_cli.cli import sampling_opts as so
 
 if TYPE_CHECKING:
     from moscale_cli.sampling.config import SamplingConfig
-from moscale_cli.cli.common import info, out, progress
+from moscale_cli.cli.common import info, out, progress, warn
 from moscale_cli.errors import UsageError
 
 
@@ -32,7 +32,10 @@ def _cmd_eval(
     mm_texts: int = typer.Option(96, "--mm-texts", help="Texts for MultiModality (0 = skip)."),
     mm_samples: int = typer.Option(30, "--mm-samples", help="Samples per MultiModality text."),
     batch_size: int = typer.Option(32, "--batch-size", help="R-precision batch size (the protocol uses 32)."),
-    captions: str = typer.Option("all", "--captions", help="Program task: all captions of a clip, the first, or one drawn per clip."),
+    captions: str = typer.Option("all", "--captions", help="Program task: all captions of a clip, the first, one drawn per "
+                                 "clip, or heldout (the held-out phrasings, never trained on)."),
+    lengths: str = typer.Option("own", "--lengths", help="Program task: own (each clip's length), random (a length drawn "
+                                "between the program's minimum and 9.8 s) or SECONDS (one length for all)."),
     samples: int = typer.Option(1, "--samples", help="Program task: generations per caption."),
     max_clips: int = typer.Option(0, "--max-clips", help="Program and physics tasks: at most this many clips (0 = all)."),
     sampling: SamplingConfig = None,
@@ -59,7 +62,7 @@ def _cmd_eval(
     set_cpu_threads(None, device)
     scfg = sampling if task != "reconstruction" else None
     if task == "program":
-        report = _program(model_path, data, split, captions, samples, max_clips, batch_size, seed, scfg, device)
+        report = _program(model_path, data, split, captions, lengths, samples, max_clips, batch_size, seed, scfg, device)
     elif task == "physics":
         report = _physics(model_path, data, split, max_clips, batch_size, seed, scfg, device)
     else:
@@ -101,16 +104,21 @@ def _protocol(model_path: Path, data: Path, evaluator: str | None, task: str, sp
     return report
 
 
-def _program(model_path: Path, data: Path, split: str, captions: str, samples: int, max_clips: int, batch_size: int,
-             seed: int, scfg: Any, device: str) -> dict:
+def _program(model_path: Path, data: Path, split: str, captions: str, lengths: str, samples: int, max_clips: int,
+             batch_size: int, seed: int, scfg: Any, device: str) -> dict:
     from moscale_cli.evaluation.program.task import ProgramEvalConfig, evaluate_program, program_table
 
     pcfg = ProgramEvalConfig(split=split, captions=captions, samples=samples, max_clips=max_clips, batch_size=batch_size,
-                             seed=seed)
+                             seed=seed, lengths=lengths)
     with progress() as bar:
         report = evaluate_program(str(model_path), str(data), pcfg, scfg, device=device, progress=bar)
     n = report["results"]["model"]["clips"]
-    out.print(program_table(report["results"], title=f"program on {data.resolve().name} ({split} split), {n} generations"))
+    ln = report["lengths"]
+    how = {"own": "own lengths", "random": "random lengths"}.get(ln["mode"], f"{ln['mode']} s")
+    out.print(program_table(report["results"], title=f"program on {data.resolve().name} ({split} split, {captions} "
+                                                     f"captions, {how}), {n} generations"))
+    if ln.get("note"):
+        warn(ln["note"])
     return report
 
 

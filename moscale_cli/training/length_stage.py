@@ -1,7 +1,10 @@
 """Training stage of the length estimator (for the shared :class:`~moscale_cli.training.loop.Trainer`).
 
-Each (caption, clip length) pair of the dataset is one example: every caption of a clip counts, and the
-target is the clip length in tokens (frames // unit, clamped to the covered range). The pooled text
+Each (caption, length) pair of the dataset is one example: every caption of a clip counts, and the target is
+the clip's *natural* length where the corpus records one (``natural_frames`` in a procedural corpus's
+``labels.jsonl``: the program's actions at their pace with short margins, so that "four jumping jacks" asks for
+room for four whatever length the clip was drawn at), else the clip length (real capture), in tokens
+(frames // unit, clamped to the covered range). The pooled text
 vector comes from the (cached) text encoder; the loss is cross-entropy. Validation reports the
 cross-entropy, the accuracy and the mean absolute error (in frames) of the mode and of the mean.
 Export writes ``length.safetensors`` + ``length_config.json`` into the run directory.
@@ -20,11 +23,28 @@ from moscale_cli.models.length import LengthConfig, LengthEstimator
 from moscale_cli.text.encoder import TextFeatures
 
 
+def length_targets(dataset: Any) -> list[int]:
+    """The length target (frames) of every entry of a MotionDataset: the clip's ``natural_frames`` from its
+    root's ``labels.jsonl`` when the row has one and the entry is the whole clip, else the entry's length."""
+    from moscale_cli.data.synth.corpus import read_natural_frames
+
+    natural = [read_natural_frames(r) for r in getattr(dataset, "roots", [])]
+    out = []
+    for e in dataset.entries:
+        nat = natural[e.root].get(e.key) if e.root < len(natural) and e.key == e.file else None
+        out.append(int(nat) if nat else int(e.length))
+    return out
+
+
 class LengthPairs(torch.utils.data.Dataset):
-    """(caption, frames) pairs from a MotionDataset's entries (no features are read)."""
+    """(caption, frames) pairs from a MotionDataset's entries (no features are read); frames: the entry's
+    length target (:func:`length_targets`)."""
 
     def __init__(self, dataset: Any) -> None:
-        self.pairs: list[tuple[str, int]] = [(c.caption, int(e.length)) for e in dataset.entries for c in e.captions]
+        targets = length_targets(dataset)
+        self.pairs: list[tuple[str, int]] = [
+            (c.caption, n) for e, n in zip(dataset.entries, targets, strict=True) for c in e.captions
+        ]
 
     def __len__(self) -> int:
         return len(self.pairs)

@@ -44,6 +44,11 @@ def test_same_seed_gives_identical_files_with_any_worker_count(corpus, tmp_path)
     assert a["new_joints/synth_000000.npy"] != c["new_joints/synth_000000.npy"]
 
 
+def test_meta_records_the_corpus_version(corpus):
+    meta = json.loads((corpus / "meta.json").read_text())
+    assert meta["kind"] == "synth" and meta["corpus_version"] == 3 and meta["seed"] == 5 and meta["clips"] == 8
+
+
 def test_layout_stats_and_roundtrip(corpus):
     names = (corpus / "all.txt").read_text().split()
     assert len(names) == 8
@@ -84,8 +89,10 @@ def test_captions_and_labels(corpus):
         assert [i.split for i in infos] == ["train"] * len(lines) + ["heldout"] * 2
         assert all(len(i.states) == len(lb["actions"]) for i in infos)
         spans = [a["span"] for a in lb["actions"]]
-        assert spans[0][0] == 0 and spans[-1][1] == lb["frames"]
+        assert 0 <= spans[0][0] and spans[-1][1] <= lb["frames"]
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
         assert lb["frames"] == np.load(corpus / "new_joints" / f"{lb['id']}.npy").shape[0]
+        assert 40 <= lb["natural_frames"] <= 196
         for a in lb["actions"]:
             assert all(a["span"][0] <= e < a["span"][1] for e in a["events"])
             if a["count"] is not None and a["action"] not in ("side_step",):

@@ -58,6 +58,38 @@ def test_program_task_scores_real_and_generated_motion(corpus, model_with_evalua
     assert res["config"]["task"] == "program" and res["config"]["sampling"]["refine_steps"] == [1, 1, 1, 1]
 
 
+def test_program_task_at_random_and_fixed_lengths(corpus, model_with_evaluator, run_cli, tmp_path, monkeypatch):
+    from moscale_cli.evaluation.program.corpus import load_labels
+    from moscale_cli.evaluation.program.task import program_min_frames
+
+    monkeypatch.setenv("COLUMNS", "80")
+    labels = load_labels(corpus)
+    for lengths in ("random", "2"):
+        report = tmp_path / f"program_{lengths}.json"
+        code, out, err = run_cli("eval", "--data", corpus, "--model", model_with_evaluator, "--task", "program",
+                                 "--split", "train", "--max-clips", 4, "--captions", "first", "--lengths", lengths,
+                                 "--out", report, *FAST)
+        assert code == 0, err
+        _lines_fit(out)
+        res = json.loads(report.read_text())
+        assert res["config"]["lengths"] == lengths and res["lengths"]["mode"] == lengths
+        for g in res["generations"]:
+            assert g["frames"] >= program_min_frames(labels[g["clip"]]) and g["frames"] % 4 == 0
+        if lengths == "2":
+            raised = [g for g in res["generations"] if g["frames"] > 40]
+            assert res["lengths"]["clips_raised_to_minimum"] == len(raised)
+            assert not raised or "minimum" in err + out
+    code, _, err = run_cli("eval", "--data", corpus, "--model", model_with_evaluator, "--task", "program", "--lengths",
+                           "soon", *FAST)
+    assert code == 2 and "--lengths" in err and "Traceback" not in err
+    report = tmp_path / "heldout.json"
+    code, _, err = run_cli("eval", "--data", corpus, "--model", model_with_evaluator, "--task", "program", "--captions",
+                           "heldout", "--split", "train", "--max-clips", 2, "--out", report, *FAST)
+    assert code == 0, err
+    gens = json.loads(report.read_text())["generations"]
+    assert {g["caption"] for g in gens} == {c for g in gens for c in labels[g["clip"]]["heldout_captions"]}
+
+
 def test_program_task_needs_labels(model_with_evaluator, run_cli, tmp_path):
     from .helpers import write_corpus
 

@@ -75,3 +75,31 @@ def test_stage_overfits_tiny_data_with_trainer(tmp_path):
     b = collate_pairs(pairs)
     pooled = fake_text_fn(16)(b["captions"]).pooled_BE
     assert torch.equal(loaded.predict(pooled, sample=False), b["lengths"])
+
+
+def test_length_targets_are_the_natural_lengths_of_a_procedural_corpus(tmp_path):
+    """Corpus v3 draws a clip's length independently of its count: the estimator learns the natural length
+    (room for the asked count), not the drawn one; a corpus without natural lengths keeps the clip lengths."""
+    import json
+    import shutil
+
+    from moscale_cli.data.dataset import MotionDataset
+    from moscale_cli.data.synth.corpus import build_corpus
+    from moscale_cli.training.length_stage import LengthPairs, length_targets
+
+    root = tmp_path / "c"
+    build_corpus(root, 12, seed=4, workers=1)
+    rows = {r["id"]: r for r in map(json.loads, (root / "labels.jsonl").read_text().splitlines())}
+    ds = MotionDataset(str(root), split="all")
+    targets = length_targets(ds)
+    assert targets == [rows[e.key]["natural_frames"] for e in ds.entries]
+    assert sum(t != e.length for t, e in zip(targets, ds.entries, strict=True)) >= 6  # not the drawn lengths
+    pairs = LengthPairs(ds)
+    assert len(pairs) == sum(len(e.captions) for e in ds.entries)
+    assert {(c, n) for c, n in pairs.pairs} == {(c.caption, rows[e.key]["natural_frames"]) for e in ds.entries for c in e.captions}
+    # without labels.jsonl (real capture), the clip's own length
+    plain = tmp_path / "plain"
+    shutil.copytree(root, plain)
+    (plain / "labels.jsonl").unlink()
+    ds2 = MotionDataset(str(plain), split="all")
+    assert length_targets(ds2) == [e.length for e in ds2.entries]

@@ -40,6 +40,10 @@ from moscale_cli.data.synth.vocabulary import SIDE_LIMBS, check_registry
 class Segment:
     P: np.ndarray  # (n, NP)
     events: list[int] = field(default_factory=list)
+    # frames where the motion may pause (between repetitions, or in a held pose): the composer holds the pose
+    # there for a while (time warp) and lets the idle layer play over it
+    rests: list[int] = field(default_factory=list)
+    still: np.ndarray | None = None  # (n,) idle weight of the segment's own frames (None: 0, it acts throughout)
 
 
 def frames(sec: float, tempo: float = 1.0) -> int:
@@ -89,7 +93,7 @@ def gait(
     One more cycle follows the ``n`` frames: the feet step back under the body (to the standing pose)
     so that the next action starts from a planted, closed stance."""
     step_frames = FPS / cadence
-    tail = int(np.ceil(2 * step_frames)) + 3
+    tail = _gait_tail(cadence)
     ramp = int(step_frames * 0.8 * (1.0 + stride * cadence / 2.0))  # ~0.7 s to reach running speed
     ramp = min(ramp, max(1, n // 2 - 1))
     env = np.concatenate([envelope(n, ramp, ramp), np.zeros(tail)])
@@ -145,11 +149,19 @@ def gait(
     P[:, C_SPINE_YAW] += env * 0.08 * arm_amp * np.cos(phase_r) * sgn
     if yaw_rate is not None:
         # turn while one foot carries the body: little yaw during double support (feet would skid)
-        single = gaussian_smooth(np.where(stance[0] & stance[1], 0.0, 1.0), 0.6)
+        one = ~(stance[0] & stance[1])
+        if stride > 0:  # walking a curve: keep the smoothing off double support (turns on the spot keep theirs:
+            one[1:-1] &= one[:-2] & one[2:]  # a spin's yaw packed into fewer frames would whip the arms)
+        single = gaussian_smooth(one.astype(np.float64), 0.6)
         total = yaw_rate.sum()
         shaped = yaw_rate * single
         P[:, C_YAW_RATE] = shaped * (total / shaped.sum()) if abs(shaped.sum()) > 1e-9 else yaw_rate
     return P
+
+
+def _gait_tail(cadence: float) -> int:
+    """Frames :func:`gait` adds after the stepping: the closing steps back under the body."""
+    return int(np.ceil(2 * FPS / cadence)) + 3
 
 
 def _stance_progress(
@@ -182,10 +194,14 @@ def _stance_progress(
             w = smoothstep(s_sw[a:t])
             if t >= n:
                 w = smoothstep(np.linspace(0, 1, t - a + 1)[1:]) if t > a else w
+            elif a == 0 and len(w) and w[0] < 1:  # the first step out of standing starts where the foot stands
+                w = (w - w[0]) / (1 - w[0])
             nxt_s = env[t] if t < n else 0.0
             prog[a:t] = cur_p + (nxt_p - cur_p) * w
             sepw[a:t] = cur_s + (nxt_s - cur_s) * w
-            amp[a:t] = min(1.0, abs(nxt_p - cur_p) + abs(nxt_s - cur_s))
+            # a swing already under way at the first frame is the first step out of standing: its lift
+            # follows the ramp-in (env), so the gait starts with both feet on the floor
+            amp[a:t] = 0.0 if a == 0 else min(1.0, abs(nxt_p - cur_p) + abs(nxt_s - cur_s))
     return prog, sepw, amp
 
 
@@ -202,31 +218,52 @@ GAITS = {  # cadence (steps/s), stride (m/step), stance fraction, lift, arm swin
 }
 
 
+def _loco_cadence(spec: ActionSpec) -> float:
+    d = spec.definition
+    cad = GAITS[d.verb][0] * spec.tempo**0.5
+    return cad * {"backward": 0.85, "sideways": 0.75}.get(d.manner or "", 1.0)
+
+
+def _len_locomotion(spec: ActionSpec) -> int:
+    cad = _loco_cadence(spec)
+    return _moving_frames(spec.duration or 3.0, cad) + _gait_tail(cad)
+
+
+CIRCLE_JITTER = (0.96, 1.05)  # a full circle turns 346-378 degrees (a half 173-189, an arc 86-95)
+
+
 def _locomotion(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
     d = spec.definition
     kind, how = d.verb, d.manner  # gait (walk, jog, run) and path (forward, backward, sideways, circle)
-    cad, stride, beta, lift, arm, elbow, lean = GAITS[kind]
+    _cad, stride, beta, lift, arm, elbow, lean = GAITS[kind]
     tempo, amp = spec.tempo, spec.amp
-    cad *= tempo**0.5
+    cad = _loco_cadence(spec)
     stride *= tempo**0.5 * amp**0.5 * rng.uniform(0.92, 1.08)
     n = _moving_frames(spec.duration or 3.0, cad)
     yaw = None
     direction = (0.0, 1.0)
     if how == "backward":
-        direction, stride, cad = (0.0, -1.0), stride * 0.6, cad * 0.85
+        direction, stride = (0.0, -1.0), stride * 0.6
     elif how == "sideways":
         direction = (1.0, 0.0) if spec.direction == "left" else (-1.0, 0.0)
-        stride, cad = stride * 0.5, cad * 0.75
+        stride = stride * 0.5
     elif how == "circle":
-        radius = rng.uniform(1.2, 2.2) * (1.3 if kind == "run" else 1.0)
-        rate = stride * cad / radius / FPS * (1 if spec.direction == "left" else -1)
-        yaw = rate * envelope(n, int(FPS / cad), int(FPS / cad))
+        # the heading turns by the circle's angle (360: a closed circle; 180: a half circle; 90: an arc) over
+        # the stepping, in proportion to the walking speed (the radius follows from the duration)
+        turn = np.radians(spec.angle or 360) * rng.uniform(*CIRCLE_JITTER) * (1 if spec.direction == "left" else -1)
+        shape = envelope(n, int(FPS / cad), int(FPS / cad))
+        yaw = turn * shape / shape.sum()
     if spec.style == "tired":
         lean += 0.15
     P = gait(base, n, cad, stride, direction, beta, lift * amp, yaw, arm * amp, elbow, lean)
     if spec.style == "tired":
         P[:, C_NECK_PITCH] += 0.2
     return Segment(P)
+
+
+def _len_march(spec: ActionSpec) -> int:
+    cad = (1.8 if spec.definition.generator == "march" else 1.3) * spec.tempo  # march / climb
+    return _moving_frames(spec.duration or 3.0, cad) + _gait_tail(cad)
 
 
 def _march(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
@@ -244,25 +281,43 @@ def _climb(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segm
     return Segment(P)
 
 
-def _side_step(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+def _side_step_frames(spec: ActionSpec) -> tuple[float, int]:
     cad = 1.5 * spec.tempo
-    count = spec.count or 2
-    n = int(round((count + 0.6) * 2 / cad * FPS))
+    return cad, int(round(((spec.count or 2) + 0.6) * 2 / cad * FPS))
+
+
+def _len_side_step(spec: ActionSpec) -> int:
+    cad, n = _side_step_frames(spec)
+    return n + _gait_tail(cad)
+
+
+def _side_step(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    cad, n = _side_step_frames(spec)
     d = (1.0, 0.0) if spec.direction == "left" else (-1.0, 0.0)
     P = gait(base, n, cad, 0.3 * spec.amp, d, 0.6, 0.08, None, 0.05, 0.3, 0.0, push=0.15)
     return Segment(P)
 
 
-def _turn(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
-    angle = np.radians(spec.angle or 180) * (1 if spec.direction == "left" else -1)
-    spin = spec.definition.counted  # a counted turn is a spin: count full turns
-    if spin:
-        angle = 2 * np.pi * (spec.count or 1) * (1 if spec.direction == "left" else -1)
-        dur, cad, lift = 0.3 + 1.1 * (spec.count or 1), 2.8, 0.07
+def _turn_timing(spec: ActionSpec) -> tuple[float, float, int]:
+    """(signed angle in rad, cadence, stepping frames) of a turn or a spin."""
+    sign = 1 if spec.direction == "left" else -1
+    if spec.definition.counted:  # a counted turn is a spin: count full turns
+        angle, dur, cad = 2 * np.pi * (spec.count or 1) * sign, 0.3 + 1.1 * (spec.count or 1), 2.8
     else:
-        dur, cad, lift = 0.5 + 1.3 * abs(angle) / np.pi, 2.0, 0.07
-    cad *= spec.tempo**0.5
-    n = frames(dur, spec.tempo)
+        angle = np.radians(spec.angle or 180) * sign
+        dur, cad = 0.5 + 1.3 * abs(angle) / np.pi, 2.0
+    return angle, cad * spec.tempo**0.5, frames(dur, spec.tempo)
+
+
+def _len_turn(spec: ActionSpec) -> int:
+    _, cad, n = _turn_timing(spec)
+    return n + _gait_tail(cad)
+
+
+def _turn(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    spin = spec.definition.counted
+    angle, cad, n = _turn_timing(spec)
+    lift = 0.07
     lead = int(0.15 * n)
     yaw_total = angle * smoothstep((np.arange(n + 1) - lead) / max(n - 2 * lead, 1))
     P = gait(base, n, cad, 0.0, (0.0, 1.0), 0.6, lift, np.diff(yaw_total), 0.1, 0.4, 0.0)
@@ -291,16 +346,13 @@ def _jump_series(
     feet_apart: bool = False,
 ) -> Segment:
     """Crouch, take off, fly, land, recover - ``count`` times. Jumping jacks alternate feet apart/
-    together and arms up/down on every landing (two jumps per jack)."""
-    crouch, push, fly, land, rec = (frames(x, tempo) for x in (0.3, 0.12, 0.32, 0.16, 0.2))
-    if hop_side is not None:
-        crouch, fly, rec = frames(0.22, tempo), frames(0.25, tempo), frames(0.12, tempo)
-    if feet_apart:
-        crouch, push, fly, land, rec = (frames(x, tempo) for x in (0.1, 0.06, 0.26, 0.1, 0.06))
+    together and arms up/down on every landing (two jumps per jack). Rests: between jumps (between jacks:
+    feet together, arms down), standing."""
+    crouch, push, fly, land, rec, lead, end = _jump_timing(tempo, hop_side is not None, feet_apart)
     n_jumps = count * (2 if feet_apart else 1)
     per = crouch + push + fly + land + rec
-    lead = frames(0.35, tempo) if hop_side is not None else 2
-    n = lead + per * n_jumps + (lead if hop_side is not None else 2)
+    n = lead + per * n_jumps + end
+    rests = [lead + j * per for j in range(2 if feet_apart else 1, n_jumps, 2 if feet_apart else 1)]
     P = hold(base, n)
     h_down = 0.16 * amp ** 0.5 if not feet_apart else 0.07
     toe_y = np.full(n, -STAND_H)
@@ -388,7 +440,29 @@ def _jump_series(
             P[:, a], P[:, a + 1] = e, az
             P[:, a + 3] = base[a + 3] + 0.3 * np.abs(arm_w)
     P[:, C_SPINE_PITCH] += 0.25 * np.clip(-toe_y - STAND_H, -1, 0) * -1.0
-    return Segment(P, events)
+    return Segment(P, events, rests)
+
+
+FLY_TEMPO = 0.35  # the flight time follows the tempo only weakly (gravity sets it; the crouch takes the rest)
+
+
+def _jump_timing(tempo: float, hop: bool, jacks: bool) -> tuple[int, ...]:
+    """Frames of (crouch, push, fly, land, recover) of one jump, and of the lead-in and lead-out."""
+    ft = tempo**FLY_TEMPO
+    if jacks:
+        crouch, push, fly, land, rec = frames(0.1, tempo), frames(0.06, tempo), frames(0.26, ft), frames(0.1, tempo), frames(0.06, tempo)
+    elif hop:
+        crouch, push, fly, land, rec = frames(0.22, tempo), frames(0.12, tempo), frames(0.25, ft), frames(0.16, tempo), frames(0.12, tempo)
+    else:
+        crouch, push, fly, land, rec = frames(0.3, tempo), frames(0.12, tempo), frames(0.32, ft), frames(0.16, tempo), frames(0.2, tempo)
+    lead = frames(0.35, tempo) if hop else 2
+    return crouch, push, fly, land, rec, lead, lead if hop else 2
+
+
+def _len_jump(spec: ActionSpec) -> int:
+    jacks, hop = spec.definition.generator == "jumping_jacks", spec.definition.generator == "hop"
+    crouch, push, fly, land, rec, lead, end = _jump_timing(spec.tempo, hop, jacks)
+    return lead + end + (crouch + push + fly + land + rec) * (spec.count or 1) * (2 if jacks else 1)
 
 
 def _jump(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
@@ -408,6 +482,26 @@ def _jacks(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segm
 
 # ---------------------------------------------------------------------------------------------------
 # arms
+ARM_TIMING = {"wave": (0.5, 0.45), "clap": (0.45, 0.4), "arm_circles": (0.8, 0.5)}  # period, raise (s)
+
+
+def _arm_timing(spec: ActionSpec) -> tuple[int, int]:
+    period, lead = ARM_TIMING[spec.definition.generator]
+    return frames(period, spec.tempo), frames(lead, spec.tempo)
+
+
+def _len_periodic_arm(spec: ActionSpec) -> int:
+    period, lead = _arm_timing(spec)
+    return 2 * lead + (spec.count or 2) * period
+
+
+def _hanging_wrist(base: np.ndarray, side: int) -> np.ndarray:
+    """The wrist relative to its shoulder in the standing pose (mirrored coordinates, as ``arm_ik`` takes)."""
+    j = rig.body_joints(base[None])[0]
+    d = j[20 + side] - j[16 + side]
+    return d * np.array([-1.0, 1.0, 1.0]) if side == 1 else d
+
+
 def _periodic_arm(
     base: np.ndarray,
     sides: tuple[int, ...],
@@ -416,36 +510,57 @@ def _periodic_arm(
     lead: int,
     path: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     event_phase: float,
+    raise_via: tuple[list[float], list[float]] | None = None,
 ) -> Segment:
-    """Raise the arm(s) to the start of a periodic wrist path, run ``count`` cycles, lower them."""
+    """Raise the arm(s) to the start of a periodic wrist path, run ``count`` cycles, lower them. Rests: the
+    start of every cycle but the first (the path is still there when it starts at a turning point).
+
+    ``raise_via`` (wrist, pole): raise and lower the wrist along a path in space through this waypoint
+    (instead of blending the arm angles, which swings the hand out sideways on the way up)."""
     n = 2 * lead + count * period
     P = hold(base, n)
     t = np.arange(n, dtype=np.float64)
     ph = np.clip((t - lead) / period, 0, count)
     wrist, pole = path(ph)
+    wrist = np.asarray(wrist, dtype=np.float64)
+    pole = np.broadcast_to(np.asarray(pole, dtype=np.float64), wrist.shape).copy()
     w = keys(n, [0, lead, n - lead - 1, n - 1], [0, 1, 1, 0])
     for side in sides:
-        blend_arm(P, side, arm_params(side, wrist, pole), w)
+        if raise_via is None:
+            blend_arm(P, side, arm_params(side, wrist, pole), w)
+            continue
+        hang = _hanging_wrist(base, side)
+        via, via_pole = np.asarray(raise_via[0]), np.asarray(raise_via[1])
+        wr, po = wrist.copy(), pole.copy()
+        for a, b, start, stop in ((0, lead, hang, wrist[lead]), (n - lead - 1, n - 1, wrist[n - lead - 1], hang)):
+            k = np.arange(a, b + 1)
+            u = keys(len(k), [0, (b - a) / 2, b - a], [start, via, stop])
+            wr[k] = u
+            po[k] = keys(len(k), [0, (b - a) / 2, b - a], [pole[a], via_pole, pole[b]])
+        # the angles blend in over the first third of the raise (the wrist is still low: no swing)
+        wb = keys(n, [0, lead / 3, n - 1 - lead / 3, n - 1], [0, 1, 1, 0])
+        blend_arm(P, side, arm_params(side, wr, po), wb)
     events = [int(round(lead + (k + event_phase) * period)) for k in range(count)]
-    return Segment(P, events)
+    return Segment(P, events, [lead + k * period for k in range(1, count)])
 
 
 def _wave(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
-    period = frames(0.5, spec.tempo)
-    a = 0.1 * spec.amp
+    """Each wave swings the raised hand from beside the head out and back in (the event: the outermost
+    point); it starts and ends in (the rests), so every counted swing is a full out-and-back."""
+    period, lead = _arm_timing(spec)
+    a = 0.12 * spec.amp
 
     def path(ph):
-        x = 0.26 + a * np.sin(2 * np.pi * ph)
+        x = 0.26 - a * np.cos(2 * np.pi * ph)
         wrist = np.stack([x, np.full_like(ph, 0.3), np.full_like(ph, 0.1)], -1)
         return wrist, np.array([0.4, -1.0, 0.1])
 
-    seg = _periodic_arm(base, SIDE_LIMBS[spec.side or "right"], spec.count or 2, period, frames(0.45, spec.tempo), path, 0.25)
-    seg.P[:, C_NECK_YAW] += 0.0
-    return seg
+    via = ([0.1, -0.12, 0.24], [0.5, -1.0, 0.2])
+    return _periodic_arm(base, SIDE_LIMBS[spec.side or "right"], spec.count or 2, period, lead, path, 0.5, via)
 
 
 def _clap(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
-    period = frames(0.45, spec.tempo)
+    period, lead = _arm_timing(spec)
 
     def path(ph):
         apart = 0.5 + 0.5 * np.cos(2 * np.pi * ph)
@@ -453,11 +568,11 @@ def _clap(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segme
         wrist = np.stack([x, np.full_like(ph, -0.12), 0.34 - 0.03 * apart], -1)
         return wrist, np.array([1.0, -1.0, -0.3])
 
-    return _periodic_arm(base, (0, 1), spec.count or 2, period, frames(0.4, spec.tempo), path, 0.5)
+    return _periodic_arm(base, (0, 1), spec.count or 2, period, lead, path, 0.5)
 
 
 def _arm_circles(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
-    period = frames(0.8, spec.tempo)
+    period, lead = _arm_timing(spec)
     r = 0.14 * spec.amp
 
     def path(ph):
@@ -465,12 +580,19 @@ def _arm_circles(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -
         wrist = np.stack([np.full_like(ph, 0.47), r * np.cos(ang), r * np.sin(ang)], -1)
         return wrist, np.array([0.0, -0.3, -1.0])
 
-    return _periodic_arm(base, SIDE_LIMBS[spec.side or "both"], spec.count or 2, period, frames(0.5, spec.tempo), path, 0.0)
+    return _periodic_arm(base, SIDE_LIMBS[spec.side or "both"], spec.count or 2, period, lead, path, 0.0)
+
+
+HOLD_S = 0.6  # the shortest hold of a held pose (raised arms, crouch, seat); pauses at its rest lengthen it
+
+
+def _len_raise_arms(spec: ActionSpec) -> int:
+    return 2 * frames(0.6, spec.tempo) + frames(HOLD_S)
 
 
 def _raise_arms(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
-    up, hold_s = frames(0.6, spec.tempo), rng.uniform(0.6, 1.4)
-    n = 2 * up + frames(hold_s)
+    up = frames(0.6, spec.tempo)
+    n = _len_raise_arms(spec)
     P = hold(base, n)
     tgt, pole = {
         "up": ([0.1, 0.5, 0.05], [1.0, 0.0, -0.3]),
@@ -480,11 +602,22 @@ def _raise_arms(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) ->
     w = keys(n, [0, up, n - up - 1, n - 1], [0, 1, 1, 0])
     for side in SIDE_LIMBS[spec.side or "both"]:
         blend_arm(P, side, np.tile(arm_params(side, [tgt], [pole])[0], (n, 1)), w)
-    return Segment(P, [up])
+    return Segment(P, [up], [up + frames(HOLD_S) // 2])
+
+
+def _punch_timing(spec: ActionSpec) -> tuple[int, int, int]:
+    return frames(0.45, spec.tempo), frames(0.14, spec.tempo), frames(0.3, spec.tempo)
+
+
+def _len_punch(spec: ActionSpec) -> int:
+    lead, ext, ret = _punch_timing(spec)
+    return 2 * lead + (spec.count or 1) * (ext + ret)
 
 
 def _punch(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
-    lead, ext, ret = frames(0.45, spec.tempo), frames(0.14, spec.tempo), frames(0.3, spec.tempo)
+    """Guard up, then each strike extends a fist and brings it all the way back to the guard (the rests:
+    both fists at the guard between strikes), guard down."""
+    lead, ext, ret = _punch_timing(spec)
     count = spec.count or 1
     seq = [0 if spec.side == "left" else 1] * count if spec.side != "both" else [k % 2 for k in range(count)]
     n = 2 * lead + count * (ext + ret)
@@ -502,7 +635,11 @@ def _punch(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segm
         target = guard[s][None] + (punch - guard[s])[None] * strike[s][:, None]
         blend_arm(P, s, target, wg)
         P[:, C_SPINE_YAW] += (-0.3 if s == 0 else 0.3) * strike[s]
-    return Segment(P, events)
+    return Segment(P, events, [lead + k * (ext + ret) for k in range(1, count)])
+
+
+def _len_throw(spec: ActionSpec) -> int:
+    return 4 + sum(frames(x, spec.tempo) for x in (0.6, 0.22, 0.35, 0.6))
 
 
 def _throw(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
@@ -543,9 +680,17 @@ def _dips(n: int, per: int, count: int, down: int, stay: int) -> tuple[np.ndarra
     return keys(n, tk, wk), events
 
 
-def _squat(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+def _squat_timing(spec: ActionSpec) -> tuple[int, int, int]:
     down, bottom = frames(0.75, spec.tempo), frames(0.2, spec.tempo)
-    per = 2 * down + bottom + frames(0.1, spec.tempo)
+    return down, bottom, 2 * down + bottom + frames(0.1, spec.tempo)
+
+
+def _len_squat(spec: ActionSpec) -> int:
+    return _squat_timing(spec)[2] * (spec.count or 1) + 4
+
+
+def _squat(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
+    down, bottom, per = _squat_timing(spec)
     count = spec.count or 1
     n = per * count + 4
     P = hold(base, n)
@@ -562,7 +707,7 @@ def _squat(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segm
     P[:, C_PELVIS_PITCH] += 0.35 * w
     P[:, C_SPINE_PITCH] += 0.2 * w
     P[:, C_NECK_PITCH] -= 0.3 * w
-    return Segment(P, events)
+    return Segment(P, events, [2 + k * per for k in range(1, count)])
 
 
 def _seat_pose(P: np.ndarray, w: np.ndarray, lean: np.ndarray) -> None:
@@ -579,9 +724,13 @@ def _seat_pose(P: np.ndarray, w: np.ndarray, lean: np.ndarray) -> None:
     P[:, C_NECK_PITCH] -= 0.25 * lean
 
 
+def _len_sit(spec: ActionSpec) -> int:
+    return frames(1.5, spec.tempo) + frames(HOLD_S) + 2
+
+
 def _sit(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
     move = frames(1.5, spec.tempo)
-    rest = frames(rng.uniform(0.6, 1.2))
+    rest = frames(HOLD_S)  # seated (the idle before standing up / after sitting down adds more)
     n = move + rest + 2
     P = hold(base, n)
     if spec.definition.end_posture == "seated":  # sitting down (else standing up)
@@ -596,9 +745,13 @@ def _sit(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segmen
     return Segment(P, [event])
 
 
+def _len_crouch(spec: ActionSpec) -> int:
+    return 2 * frames(0.8, spec.tempo) + frames(0.8) + 2
+
+
 def _crouch(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
     down = frames(0.8, spec.tempo)
-    stay = frames(rng.uniform(0.8, 1.8))
+    stay = frames(0.8)  # a pause at its rest holds the crouch longer
     n = 2 * down + stay + 2
     P = hold(base, n)
     w = keys(n, [1, 1 + down, 1 + down + stay, n - 1], [0, 1, 1, 0])
@@ -614,13 +767,22 @@ def _crouch(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Seg
     P[:, C_PELVIS_PITCH] += 0.45 * w
     P[:, C_SPINE_PITCH] += 0.3 * w
     P[:, C_NECK_PITCH] -= 0.45 * w
-    return Segment(P, [1 + down])
+    return Segment(P, [1 + down], [1 + down + stay // 2])
+
+
+def _kick_timing(spec: ActionSpec) -> tuple[int, ...]:
+    return tuple(frames(x, spec.tempo) for x in (0.35, 0.25, 0.15, 0.25, 0.3))
+
+
+def _len_kick(spec: ActionSpec) -> int:
+    shift, chamber, ext, back, down = _kick_timing(spec)
+    return 2 * shift + (chamber + ext + back + down) * (spec.count or 1)
 
 
 def _kick(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
     s = 0 if spec.side == "left" else 1
     count = spec.count or 1
-    shift, chamber, ext, back, down = (frames(x, spec.tempo) for x in (0.35, 0.25, 0.15, 0.25, 0.3))
+    shift, chamber, ext, back, down = _kick_timing(spec)
     per = chamber + ext + back + down
     n = 2 * shift + per * count
     P = hold(base, n)
@@ -651,12 +813,20 @@ def _kick(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segme
     for side in (0, 1):
         g = arm_params(side, [[-0.08, 0.0, 0.25]], [[0.3, -1.0, 0.0]])[0]
         blend_arm(P, side, np.tile(g, (n, 1)), wshift * 0.8)
-    return Segment(P, events)
+    return Segment(P, events, [shift + k * per for k in range(1, count)])
+
+
+def _bow_timing(spec: ActionSpec) -> tuple[int, int, int]:
+    down, stay = frames(0.7, spec.tempo), frames(0.4, spec.tempo)
+    return down, stay, 2 * down + stay + frames(0.15)
+
+
+def _len_bow(spec: ActionSpec) -> int:
+    return _bow_timing(spec)[2] * (spec.count or 1) + 4
 
 
 def _bow(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
-    down, stay = frames(0.7, spec.tempo), frames(0.4, spec.tempo)
-    per = 2 * down + stay + frames(0.15)
+    down, stay, per = _bow_timing(spec)
     count = spec.count or 1
     n = per * count + 4
     P = hold(base, n)
@@ -670,13 +840,21 @@ def _bow(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segmen
         P[:, c + 2] += 0.07 * w
         e, az = rig.arm_from_flex(0.05 + 0.8 * w, np.full(n, 0.12))
         P[:, C_ARM[side]], P[:, C_ARM[side] + 1] = e, az
-    return Segment(P, events)
+    return Segment(P, events, [2 + k * per for k in range(1, count)])
+
+
+def _stretch_timing(spec: ActionSpec) -> tuple[int, int]:
+    return frames(0.8, spec.tempo), frames(2.2 if spec.direction == "sideways" else 1.0, spec.tempo)
+
+
+def _len_stretch(spec: ActionSpec) -> int:
+    up, stay = _stretch_timing(spec)
+    return 2 * up + stay + 2
 
 
 def _stretch(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
-    up = frames(0.8, spec.tempo)
+    up, stay = _stretch_timing(spec)
     side_bend = spec.direction == "sideways"
-    stay = frames(2.2 if side_bend else 1.0, spec.tempo)
     n = 2 * up + stay + 2
     P = hold(base, n)
     w = keys(n, [1, 1 + up, 1 + up + stay, n - 1], [0, 1, 1, 0])
@@ -691,21 +869,18 @@ def _stretch(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Se
             P[:, C_LEG[side] + 1] -= 0.04 * w * spec.amp
         P[:, C_SPINE_PITCH] -= 0.12 * w
         P[:, C_NECK_PITCH] -= 0.25 * w
-    return Segment(P, [1 + up])
+    return Segment(P, [1 + up], [1 + up + (1 if side_bend else stay // 2)])
+
+
+def _len_idle(spec: ActionSpec) -> int:
+    return frames(spec.duration or 2.0)
 
 
 def _idle(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:
-    n = frames(spec.duration or 2.0)
-    P = hold(base, n)
-    t = np.arange(n) / FPS
-    f = rng.uniform(0.25, 0.4)
-    shift = 0.025 * np.sin(2 * np.pi * f * t + rng.uniform(0, 6.28)) * envelope(n, 8, 8)
-    for side in (0, 1):
-        P[:, C_LEG[side]] += shift if side == 0 else -shift
-    P[:, C_SPINE_ROLL] += -0.6 * shift
-    look = keys(n, [0, n * 0.3, n * 0.6, n - 1], [0, rng.uniform(-0.5, 0.5), rng.uniform(-0.5, 0.5), 0])
-    P[:, C_NECK_YAW] += look
-    return Segment(P)
+    """Standing still: the standing pose, idle throughout (the composer's idle layer moves it: weight shifts,
+    breathing, looking around)."""
+    n = _len_idle(spec)
+    return Segment(hold(base, n), still=np.ones(n))
 
 
 # generator name (the action table's ``generator``) -> function
@@ -733,6 +908,39 @@ GENERATORS: dict[str, Callable[[ActionSpec, np.ndarray, np.random.Generator], Se
     "arm_circles": _arm_circles,
 }
 check_registry("generator", "generator", GENERATORS)
+
+
+# exact number of frames each generator makes for a spec (the composer plans clip lengths with these; a test
+# checks them against the generators for every action, count and tempo)
+LENGTHS: dict[str, Callable[[ActionSpec], int]] = {  # generator name -> frames (as GENERATORS)
+    "locomotion": _len_locomotion,
+    "march": _len_march,
+    "climb": _len_march,
+    "side_step": _len_side_step,
+    "turn": _len_turn,
+    "jump": _len_jump,
+    "hop": _len_jump,
+    "jumping_jacks": _len_jump,
+    "wave": _len_periodic_arm,
+    "raise_arms": _len_raise_arms,
+    "clap": _len_periodic_arm,
+    "squat": _len_squat,
+    "sit": _len_sit,
+    "crouch": _len_crouch,
+    "kick": _len_kick,
+    "punch": _len_punch,
+    "bow": _len_bow,
+    "stretch": _len_stretch,
+    "throw": _len_throw,
+    "idle": _len_idle,
+    "arm_circles": _len_periodic_arm,
+}
+check_registry("length function", "generator", LENGTHS)
+
+
+def segment_frames(spec: ActionSpec) -> int:
+    """Frames :func:`generate_action` makes for ``spec`` (before any pause)."""
+    return LENGTHS[spec.definition.generator](spec)
 
 
 def generate_action(spec: ActionSpec, base: np.ndarray, rng: np.random.Generator) -> Segment:

@@ -22,13 +22,15 @@ import numpy as np
 from moscale_cli.data.layout import HELDOUT_TEXTS_DIR
 from moscale_cli.data.synth.captions import make_caption_set
 from moscale_cli.data.synth.compose import Composed, compose
-from moscale_cli.data.synth.program import FPS, ActionSpec, Program, sample_program
+from moscale_cli.data.synth.program import FPS, MAX_FRAMES, MIN_FRAMES, ActionSpec, Program, sample_program
+from moscale_cli.data.synth.timing import min_frames, natural_frames
 from moscale_cli.errors import DatasetError, UsageError
 from moscale_cli.motion.skeleton import SMPL22
-from moscale_cli.utils.atomic import replace_dir
+from moscale_cli.utils.atomic import replace_dir, write_json_atomic
 
 SPLIT_FRACTIONS = (("train", 0.80), ("val", 0.05), ("test", 0.15))
 ID_PREFIX = "synth_"
+CORPUS_VERSION = 3  # 3: clip length drawn independently of the program, idle, pauses, continuous tempo
 
 
 @dataclass
@@ -42,6 +44,8 @@ class Clip:
     # held-out phrasings (texts_heldout/, never read for training) and what every caption states
     heldout: list[tuple[str, str]] = field(default_factory=list)  # (caption, tokens)
     caption_info: list[dict] = field(default_factory=list)  # training captions first, then held-out ones
+    natural_frames: int = 0  # the program's natural length (timing.natural_frames), feature frames
+    still: np.ndarray | None = None  # (T,) idle weight of every frame (1 = idle, 0 = acting)
 
     def label(self, seed: int, index: int) -> dict:
         return {
@@ -49,6 +53,8 @@ class Clip:
             "seed": seed,
             "index": index,
             "frames": int(self.feats.shape[0]),
+            "natural_frames": int(self.natural_frames),
+            "corpus_version": CORPUS_VERSION,
             "fps": FPS,
             "actions": [a.to_dict() for a in self.program.actions],
             "captions": [c for c, _ in self.captions],
@@ -59,6 +65,25 @@ class Clip:
 
 def clip_name(index: int) -> str:
     return f"{ID_PREFIX}{index:06d}"
+
+
+def read_natural_frames(root: str | os.PathLike) -> dict[str, int]:
+    """{clip id: natural_frames} from a corpus folder's ``labels.jsonl`` (corpus v3 rows; {} without the file,
+    rows without the field left out). A broken row is a DatasetError naming the line."""
+    path = Path(root) / "labels.jsonl"
+    if not path.is_file():
+        return {}
+    out: dict[str, int] = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if row.get("natural_frames") is not None:
+                out[str(row["id"])] = int(row["natural_frames"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            raise DatasetError(f"{path}:{n} is not a label row") from None
+    return out
 
 
 def split_of(name: str, seed: int) -> str:
@@ -86,35 +111,44 @@ def shorten(program: Program) -> Program:
     return Program(acts)
 
 
-def render_program(program: Program, rng: np.random.Generator) -> Composed | None:
-    """Joints for a given program (None when its length is outside 2..9.8 s)."""
-    return compose(program, rng)
+def draw_program(rng: np.random.Generator) -> Program:
+    """A program that fits a clip: one drawn, with up to three lower counts when even its physical minimum is
+    over 9.8 s (before any caption is written: the captions say the counts the clip shows), else another."""
+    for attempt in range(40):
+        prog = sample_program(rng, n_actions=None if attempt < 20 else 1)
+        for _ in range(3):
+            if min_frames(prog) <= MAX_FRAMES:
+                return prog
+            prog = shorten(prog)
+    raise DatasetError("could not draw a program that fits one clip")  # pragma: no cover
 
 
-def generate_clip(seed: int, index: int, program: Program | None = None) -> Clip:
-    """Clip ``index`` of the corpus of ``seed`` (or the given program rendered with that RNG)."""
+def render_program(program: Program, rng: np.random.Generator, frames: int | None = None) -> Composed:
+    """Joints for a given program, ``frames`` feature frames long (default: drawn as the corpus draws it)."""
+    return compose(program, rng, frames)
+
+
+def generate_clip(seed: int, index: int, program: Program | None = None, frames: int | None = None) -> Clip:
+    """Clip ``index`` of the corpus of ``seed`` (or the given program rendered with that RNG), ``frames``
+    feature frames long (default: drawn independently of the program, from its physical minimum to 9.8 s)."""
     from moscale_cli.motion.features import canonicalize_joints, joints_to_features
 
     rng = np.random.default_rng([int(seed), int(index)])
-    composed = None
-    for attempt in range(40):
-        prog = program if program is not None else sample_program(rng, n_actions=None if attempt < 20 else 1)
-        for _ in range(3):  # too long: shorten durations and counts before drawing another program
-            composed = compose(prog, rng)
-            if composed is not None or program is not None:
-                break
-            prog = shorten(prog)
-        if composed is not None:
-            break
-        if program is not None:
-            raise UsageError(f"program is too long for one clip (at most {196 / FPS:.1f} s)")
-    if composed is None:  # pragma: no cover - 20 single-action draws all too long cannot happen
-        raise DatasetError(f"could not draw a clip for seed {seed}, index {index}")
+    prog = program if program is not None else draw_program(rng)
+    lo = min_frames(prog)
+    if lo > MAX_FRAMES:
+        raise UsageError(f"program is too long for one clip (at least {lo / FPS:.1f} s, at most {MAX_FRAMES / FPS:.1f} s)")
+    if frames is not None and not lo <= frames <= MAX_FRAMES:
+        raise UsageError(f"a clip of this program takes {lo}..{MAX_FRAMES} frames, got {frames}")
+    natural = natural_frames(prog)
+    composed = render_program(prog, rng, frames)
     feats = joints_to_features(composed.joints, SMPL22, retarget=False)
     joints = canonicalize_joints(composed.joints, SMPL22)[:-1].astype(np.float32)
     train, heldout = make_caption_set(prog, rng)
+    still = composed.still[:-1] if composed.still is not None else None
     return Clip(clip_name(index), joints, feats.astype(np.float32), [(c.text, c.tokens) for c in train], prog,
-                composed.contacts[:-1], [(c.text, c.tokens) for c in heldout], [c.info() for c in train + heldout])
+                composed.contacts[:-1], [(c.text, c.tokens) for c in heldout], [c.info() for c in train + heldout],
+                natural, still)
 
 
 def _save_npy(path: Path, arr: np.ndarray) -> None:
@@ -215,6 +249,9 @@ def build_corpus(
             "splits": {s: len(v) for s, v in splits.items()},
         }
         (tmp / "synth.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        meta = {"kind": "synth", "corpus_version": CORPUS_VERSION, "seed": seed, "clips": clips, "fps": FPS,
+                "feature_dim": 263, "min_len": MIN_FRAMES, "splits": summary["splits"]}
+        write_json_atomic(tmp / "meta.json", meta)
         replace_dir(tmp, out)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -19,6 +19,15 @@ MAX_FRAMES = 196  # feature frames (9.8 s)
 TEMPO = {"slow": 0.72, "normal": 1.0, "fast": 1.35}
 STYLE_TEMPO = {None: 1.0, "energetic": 1.12, "tired": 0.85}
 STYLE_AMP = {None: 1.0, "energetic": 1.25, "tired": 0.75}
+# continuous tempo within a speed class: the tempo is TEMPO[speed] x STYLE_TEMPO[style] x pace (pace drawn
+# per action; the composer raises it, up to PACE[1], to fit a short clip): about x0.6-x1.6 over the classes
+PACE = (0.82, 1.22)
+TEMPO_RANGE = (0.55, 1.6)  # physical limits of the tempo (a wave cycle takes at least 0.3 s)
+# heading change of "in a circle" actions (degrees): a closed circle (the label's angle stays None: "in a circle"
+# says it), a half circle, an arc (angle 180 / 90 in the label). The half circle and the arc are drawn only once
+# the captions can say them (weights 0 until then: a caption would say "circle")
+CIRCLE_ANGLES = (360, 180, 90)
+CIRCLE_ANGLE_WEIGHTS = (1.0, 0.0, 0.0)
 
 
 @dataclass
@@ -33,6 +42,7 @@ class ActionSpec:
     speed: str = "normal"
     style: str | None = None
     duration: float | None = None  # seconds, for actions without a count
+    pace: float = 1.0  # tempo within the speed class (see PACE)
     span: tuple[int, int] | None = None  # frames [start, end) in the clip, filled by the composer
     events: list[int] = field(default_factory=list)  # frames of counted events (jump apex, wave peak...)
 
@@ -43,7 +53,8 @@ class ActionSpec:
 
     @property
     def tempo(self) -> float:
-        return TEMPO[self.speed] * STYLE_TEMPO[self.style]
+        t = TEMPO[self.speed] * STYLE_TEMPO[self.style] * self.pace
+        return min(max(t, TEMPO_RANGE[0]), TEMPO_RANGE[1])
 
     @property
     def amp(self) -> float:
@@ -100,6 +111,11 @@ def sample_action(rng: np.random.Generator, prev: ActionSpec | None, first: bool
         spec.style = str(rng.choice(["energetic", "tired"]))
     if spec.speed not in d.speeds:
         spec.speed = "normal"
+    if d.manner == "circle":
+        w = np.asarray(CIRCLE_ANGLE_WEIGHTS, dtype=np.float64)
+        extent = int(CIRCLE_ANGLES[int(rng.choice(len(w), p=w / w.sum()))])
+        spec.angle = None if extent == 360 else extent
+    spec.pace = round(float(rng.uniform(*PACE)), 3)
     return spec
 
 

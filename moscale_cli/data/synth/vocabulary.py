@@ -2,7 +2,9 @@
 
 Everything that depends on *which* action a program holds reads its entry here: the program sampler
 (``program.py``: kind, counts, sides, directions, angles, durations, weight, speeds, postures), the animation
-(``actions.py``: which generator, its verb and manner, the tired slump), the captions (``language/``: the
+(``actions.py``: which generator, its verb and manner, the tired slump), the timing of a clip (``timing.py``:
+the durations a walk may fill, the longest pause between repetitions, whether a count splits into bouts),
+the captions (``language/``: the
 attributes a caption may leave out, the direction its name implies, the words that say its direction), the
 program evaluation (``evaluation/program``: which attributes are checked, the direction the
 name implies, which detector measures the action and which evidence rule finds it in a sequence) and the hard
@@ -13,7 +15,8 @@ their code, and the phrasing banks (``language/action_banks.ACTION_BANKS``) by t
 otherwise).
 
 Adding an action: one entry in :data:`VOCABULARY` (a new entry changes the corpus of every seed), a generator
-in ``actions.GENERATORS`` (or an existing one that reads the entry's fields), a detector in
+in ``actions.GENERATORS`` with its exact length in ``actions.LENGTHS`` and its rests (or an existing one that
+reads the entry's fields), a detector in
 ``evaluation/program/detectors.DETECTORS`` and an evidence rule in ``evaluation/program/segment.EVIDENCE`` (or
 existing ones), and its phrasing bank. docs/internals.md has the recipe.
 """
@@ -78,6 +81,11 @@ class ActionDef:
     alternates: bool = False  # side "both" alternates one side per repetition (one repetition shows one side)
     # -- captions (language/: the phrasing bank is language.action_banks.ACTION_BANKS[name])
     direction_words: str | None = None  # the word bank (language.word_banks.DIRECTION_BANKS) that says its direction
+    # -- timing in a clip (data/synth/timing.py, corpus v3)
+    fill: tuple[float, float] | None = None  # kind "duration": durations (s) it may take to fill its share of a clip
+    fill_by_angle: tuple[tuple[int, float, float], ...] = ()  # circles: (heading change, lo, hi) per angle (360 first)
+    pause_max: float = 0.0  # longest pause (s) at one of its rests (between repetitions, in a held pose; 0: none)
+    bouts: bool = False  # kind "count": a longer gap between repetitions ends a bout and starts another
 
     def __post_init__(self) -> None:
         if not self.verb:
@@ -118,6 +126,14 @@ class ActionDef:
             out.append("caption_optional attributes must be checked")
         if self.direction_words is not None and not self.directions:
             out.append("direction_words for an action without directions")
+        if (self.fill is not None or self.fill_by_angle) and self.kind != "duration":
+            out.append("fill ranges are for (and only for) kind 'duration'")
+        if any(not 0 < lo <= hi for lo, hi in ([self.fill] if self.fill else []) + [r[1:] for r in self.fill_by_angle]):
+            out.append("fill ranges must be 0 < lo <= hi")
+        if self.bouts and self.kind != "count":
+            out.append("bouts are for counted actions")
+        if self.pause_max < 0:
+            out.append("pause_max must be >= 0")
         return out
 
     @property
@@ -134,7 +150,8 @@ _NO_SLOW = ("normal", "fast")
 
 
 def _loco(name: str, durations: tuple[float, float], weight: float, **kw: object) -> ActionDef:
-    """A walk/jog/run ``<gait>_<path>``: the locomotion generator, its verb the gait and its manner the path."""
+    """A walk/jog/run ``<gait>_<path>``: the locomotion generator, its verb the gait and its manner the path.
+    A circle also checks its angle (its heading turns 360 degrees; 180 for a half circle, 90 for an arc)."""
     verb, manner = name.split("_", 1)
     circle = manner == "circle"
     evidence = {"forward": "forward", "backward": "backward", "sideways": "lateral", "circle": "circle"}[manner]
@@ -142,27 +159,36 @@ def _loco(name: str, durations: tuple[float, float], weight: float, **kw: object
         name=name, kind="duration", weight=weight, durations=durations,
         directions=_LR if manner in ("sideways", "circle") else (), tired_slump=False,
         generator="locomotion", verb=verb, manner=manner,
-        detector="circle" if circle else "locomotion", evidence=evidence, checks=_TRAVEL,
+        detector="circle" if circle else "locomotion", evidence=evidence,
+        checks=("present", "direction", "angle") if circle else _TRAVEL,
         implied_direction=manner if manner in ("forward", "backward") else None,
         caption_optional=("direction",) if circle else (),
         direction_words={"sideways": "lateral", "circle": "rotation"}.get(manner), **kw,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
+# Timing in a clip (corpus v3): a duration action fills its share of a clip within ``fill`` (a circle: within the
+# range of its angle, which keeps the radius human - walk 1-3 m, jog 1.5-3.5 m, run 2-4.5 m - and the turning rate
+# under 1.4 rad/s: a faster turn while moving reads as turning on the spot); a counted action pauses up to
+# ``pause_max`` s at a rest between repetitions and, with ``bouts``, puts longer gaps between bouts.
+_WALK_CIRCLE = ((360, 5.5, 9.5), (180, 2.8, 6.5), (90, 1.5, 4.0))
+_JOG_CIRCLE = ((360, 4.5, 9.0), (180, 2.5, 5.5), (90, 1.5, 3.5))
+_RUN_CIRCLE = ((360, 4.5, 8.0), (180, 2.5, 5.0), (90, 1.5, 3.0))
+
 # The order is the sampler's: adding, moving or reweighting an entry changes the corpus of every seed.
 _ENTRIES = (
-    _loco("walk_forward", (2.5, 6.0), 3.0),
-    _loco("walk_backward", (2.0, 4.5), 1.5),
-    _loco("walk_sideways", (2.0, 4.5), 1.2),
-    _loco("walk_circle", (4.0, 7.0), 1.2),
-    _loco("jog_forward", (2.0, 5.0), 1.5),
-    _loco("jog_backward", (2.0, 3.5), 0.6),
-    _loco("jog_circle", (3.5, 6.0), 0.8),
-    _loco("run_forward", (2.0, 4.0), 1.5, speeds=_NO_SLOW),
-    _loco("run_circle", (3.0, 5.0), 0.6, speeds=_NO_SLOW),
-    ActionDef(name="march", kind="duration", weight=1.0, durations=(2.0, 5.0),
+    _loco("walk_forward", (2.5, 6.0), 3.0, fill=(1.5, 9.0)),
+    _loco("walk_backward", (2.0, 4.5), 1.5, fill=(1.5, 8.0)),
+    _loco("walk_sideways", (2.0, 4.5), 1.2, fill=(1.5, 8.0)),
+    _loco("walk_circle", (4.0, 7.0), 1.2, fill_by_angle=_WALK_CIRCLE),
+    _loco("jog_forward", (2.0, 5.0), 1.5, fill=(1.5, 9.0)),
+    _loco("jog_backward", (2.0, 3.5), 0.6, fill=(1.5, 7.0)),
+    _loco("jog_circle", (3.5, 6.0), 0.8, fill_by_angle=_JOG_CIRCLE),
+    _loco("run_forward", (2.0, 4.0), 1.5, speeds=_NO_SLOW, fill=(1.5, 8.0)),
+    _loco("run_circle", (3.0, 5.0), 0.6, speeds=_NO_SLOW, fill_by_angle=_RUN_CIRCLE),
+    ActionDef(name="march", kind="duration", weight=1.0, durations=(2.0, 5.0), fill=(3.0, 9.0),
               generator="march", detector="march", evidence="march", checks=("present",)),
-    ActionDef(name="climb", kind="duration", weight=0.8, durations=(2.5, 5.0),
+    ActionDef(name="climb", kind="duration", weight=0.8, durations=(2.5, 5.0), fill=(2.0, 9.0),
               generator="climb", detector="climb", evidence="climb", checks=_TRAVEL, implied_direction="forward"),
     # the count is not checked: the corpus's steps are a ramped stepping pattern with no countable event
     ActionDef(name="side_step", kind="count", weight=1.0, counts=(1, 2, 3, 4), directions=_LR,
@@ -171,52 +197,53 @@ _ENTRIES = (
               angle_weights=(0.35, 0.45, 0.2), speeds=_ONE_SPEED, direction_words="rotation",
               generator="turn", detector="turn", evidence="turn", checks=("present", "direction", "angle"),
               caption_optional=("direction",)),
-    ActionDef(name="spin", kind="count", weight=0.8, counts=(1, 2), directions=_LR, direction_words="rotation",
+    ActionDef(name="spin", kind="count", weight=0.8, counts=(1, 2), directions=_LR, direction_words="rotation", bouts=True,
               generator="turn", detector="spin", evidence="spin", checks=("present", "count", "direction"),
               caption_optional=("direction",)),
-    ActionDef(name="jump_in_place", kind="count", weight=1.5, counts=(1, 2, 3, 4, 5),
+    ActionDef(name="jump_in_place", kind="count", weight=1.5, counts=(1, 2, 3, 4, 5), pause_max=3.0, bouts=True,
               generator="jump", verb="jump", manner="in place", detector="jump", evidence="jump", checks=_COUNT),
-    ActionDef(name="jump_forward", kind="count", weight=1.2, counts=(1, 2, 3),
+    ActionDef(name="jump_forward", kind="count", weight=1.2, counts=(1, 2, 3), pause_max=2.0, bouts=True,
               generator="jump", verb="jump", manner="forward", detector="jump", evidence="jump_forward",
               checks=("present", "count", "direction"), implied_direction="forward"),
-    ActionDef(name="hop", kind="count", weight=1.0, counts=(1, 2, 3, 4, 5), sides=_LR,
+    ActionDef(name="hop", kind="count", weight=1.0, counts=(1, 2, 3, 4, 5), sides=_LR, pause_max=0.5, bouts=True,
               generator="hop", detector="hop", evidence="hop", checks=("present", "count", "side"),
               caption_optional=("side",)),
-    ActionDef(name="jumping_jacks", kind="count", weight=1.5, counts=(1, 2, 3, 4, 5),
+    ActionDef(name="jumping_jacks", kind="count", weight=1.5, counts=(1, 2, 3, 4, 5), pause_max=2.5, bouts=True,
               generator="jumping_jacks", detector="jumping_jacks", evidence="jacks",
               checks=("present", "count", "arms_in_phase")),
-    ActionDef(name="wave", kind="count", weight=1.5, counts=(1, 2, 3, 4), sides=_LRB,
+    ActionDef(name="wave", kind="count", weight=1.5, counts=(1, 2, 3, 4), sides=_LRB, pause_max=1.5, bouts=True,
               generator="wave", detector="wave", evidence="wave",
               checks=("present", "count", "side", "arms_in_phase"), in_phase_when=("side", "both")),
-    ActionDef(name="raise_arms", kind="once", weight=1.2, sides=_LRB, directions=("up", "forward", "sideways"),
+    ActionDef(name="raise_arms", kind="once", weight=1.2, sides=_LRB, directions=("up", "forward", "sideways"), pause_max=2.5,
               generator="raise_arms", detector="raise_arms", evidence="raise",
               checks=("present", "side", "direction", "arms_in_phase"), in_phase_when=("side", "both")),
     # claps move the hands sideways: their heights do not go up and down together
-    ActionDef(name="clap", kind="count", weight=1.0, counts=(1, 2, 3, 4, 5),
+    ActionDef(name="clap", kind="count", weight=1.0, counts=(1, 2, 3, 4, 5), pause_max=1.2, bouts=True,
               generator="clap", detector="clap", evidence="clap", checks=_COUNT),
-    ActionDef(name="squat", kind="count", weight=1.3, counts=(1, 2, 3, 4),
+    ActionDef(name="squat", kind="count", weight=1.3, counts=(1, 2, 3, 4), pause_max=3.0, bouts=True,
               generator="squat", detector="squat", evidence="squat", checks=_COUNT),
     ActionDef(name="sit_down", kind="once", weight=1.2, speeds=_ONE_SPEED, end_posture="seated",
               generator="sit", detector="sit_down", evidence="sit_down", checks=("present",)),
     ActionDef(name="stand_up", kind="once", weight=0.6, speeds=_ONE_SPEED, start_posture="seated",
               generator="sit", detector="stand_up", evidence="stand_up", checks=("present",)),
-    ActionDef(name="crouch", kind="once", weight=0.8, speeds=_ONE_SPEED,
+    ActionDef(name="crouch", kind="once", weight=0.8, speeds=_ONE_SPEED, pause_max=2.0,
               generator="crouch", detector="crouch", evidence="crouch", checks=("present",)),
-    ActionDef(name="kick", kind="count", weight=1.2, counts=(1, 2, 3), sides=_LR,
+    ActionDef(name="kick", kind="count", weight=1.2, counts=(1, 2, 3), sides=_LR, pause_max=1.2, bouts=True,
               generator="kick", detector="kick", evidence="kick", checks=("present", "count", "side")),
     ActionDef(name="punch", kind="count", weight=1.2, counts=(1, 2, 3, 4), sides=_LRB, alternates=True,
+              pause_max=1.5, bouts=True,
               generator="punch", detector="punch", evidence="punch", checks=("present", "count", "side")),
-    ActionDef(name="bow", kind="count", weight=0.9, counts=(1, 2), speeds=_ONE_SPEED,
+    ActionDef(name="bow", kind="count", weight=0.9, counts=(1, 2), speeds=_ONE_SPEED, pause_max=2.5, bouts=True,
               generator="bow", detector="bow", evidence="bow", checks=_COUNT),
     # a sideways stretch lowers one hand while the other rises: arms in phase only when stretching up
-    ActionDef(name="stretch", kind="once", weight=0.8, directions=("up", "sideways"), speeds=_ONE_SPEED,
+    ActionDef(name="stretch", kind="once", weight=0.8, directions=("up", "sideways"), speeds=_ONE_SPEED, pause_max=1.5,
               generator="stretch", detector="stretch", evidence="stretch",
               checks=("present", "direction", "arms_in_phase"), in_phase_when=("direction", "up")),
     ActionDef(name="throw", kind="once", weight=0.9, sides=_LR,
               generator="throw", detector="throw", evidence="throw", checks=("present", "side")),
-    ActionDef(name="idle", kind="duration", weight=0.4, durations=(2.0, 3.5), speeds=_ONE_SPEED,
+    ActionDef(name="idle", kind="duration", weight=0.4, durations=(2.0, 3.5), speeds=_ONE_SPEED, fill=(2.0, 9.8),
               generator="idle", detector="idle", evidence="idle", checks=("present",)),
-    ActionDef(name="arm_circles", kind="count", weight=0.7, counts=(1, 2, 3, 4), sides=_LRB,
+    ActionDef(name="arm_circles", kind="count", weight=0.7, counts=(1, 2, 3, 4), sides=_LRB, pause_max=1.0, bouts=True,
               generator="arm_circles", detector="arm_circles", evidence="arm_circles",
               checks=("present", "count", "side", "arms_in_phase"), in_phase_when=("side", "both")),
 )  # fmt: skip

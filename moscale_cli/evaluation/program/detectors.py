@@ -29,6 +29,8 @@ AIR_H = 0.04  # both feet this far above the floor = airborne (jog/run soles nev
 STAND_MIN = 0.72  # pelvis at least this high = standing (upright ~0.95, squat bottom <= 0.62, seated ~0.5)
 SEAT_FEET_FWD = 0.25  # below STAND_MIN: ankles this far ahead of the pelvis = seated, else crouched
 TRAVEL_MIN = 0.15  # metres of travel for a locomotion to count as present
+HOP_FOOT_UP = 0.05  # hop side: compare the feet over the frames where one of them is this high
+IDLE_RUN = 1.0  # seconds of standing still that make an idle action present
 SIDES = ("left", "right")
 
 
@@ -146,13 +148,14 @@ def locomotion(sig: Signals, a: int, b: int, spec: dict) -> Measured:
 
 def circle(sig: Signals, a: int, b: int, spec: dict) -> Measured:
     """Walk/jog/run in a circle: travels (path length >= 0.5 m) and turns (>= 0.35 rad); direction = turning
-    direction."""
+    direction; angle = |heading change| in degrees (a closed circle turns about 360)."""
     m = Measured()
     dist = path_length(sig, a, b)
     yaw = turned(sig, a, b)
     ok = dist >= 0.5 and abs(yaw) >= 0.35
     m.set("present", ok, f"path {dist:.2f} m, turned {np.degrees(yaw):+.0f} deg")
     m.set("direction", "left" if yaw > 0 else "right", f"turned {np.degrees(yaw):+.0f} deg (+ = left)")
+    m.set("angle", round(float(np.degrees(abs(yaw)))), f"turned {np.degrees(abs(yaw)):.0f} deg")
     return m
 
 
@@ -221,9 +224,11 @@ def hop(sig: Signals, a: int, b: int, spec: dict) -> Measured:
     """Hops on one leg: count = airborne intervals; side = the supporting (lower) foot."""
     m = jump(sig, a, b, spec)
     m.notes["count"] = m.notes["count"].replace("jump", "hop")
-    diff = float(np.mean(sig.foot_h[a:b, 0] - sig.foot_h[a:b, 1])) if b > a else 0.0
+    h = sig.foot_h[a:b]
+    up = h.max(1) > HOP_FOOT_UP  # frames with a foot off the floor: standing frames before, between and after
+    diff = float(np.mean(h[up, 0] - h[up, 1])) if up.any() else 0.0  # the hops say nothing about the leg
     side = "right" if diff > 0.06 else "left" if diff < -0.06 else "both"
-    m.set("side", side, f"mean foot height L-R {diff:+.2f} m (the raised foot is not the hopping one)")
+    m.set("side", side, f"mean foot height L-R {diff:+.2f} m while a foot is up (the raised foot is not the hopping one)")
     return m
 
 
@@ -287,14 +292,21 @@ def clap(sig: Signals, a: int, b: int, spec: dict) -> Measured:
     return m
 
 
-def revolutions(p: np.ndarray) -> float:
-    """Full turns of a 2-D path (N, 2) about its median centre, counting only the frames within
-    0.4..1.8 times the median radius (a hand arriving or leaving does not add turns)."""
-    if len(p) < 4:
+def revolutions(p: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Full turns of a 2-D path (N, 2) about the median centre of its ``mask`` frames (default: all),
+    counting only masked frames within 0.4..1.8 times the median radius (a hand arriving or leaving does not
+    add turns). Turns are summed over each run of such frames (a pause or a lowered arm in between does not
+    join two runs). The centre and radius come from the frames where the path moves (> 0.3 m/s): a hand held
+    still during a pause would pull the median toward where it waits."""
+    mask = np.ones(len(p), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if mask.sum() < 4:
         return 0.0
-    d = p - np.median(p, axis=0)
+    moving = mask & (np.linalg.norm(np.gradient(p, axis=0), axis=-1) * FPS > 0.3)
+    ref = moving if moving.sum() >= 4 else mask
+    d = p - np.median(p[ref], axis=0)
     r = np.linalg.norm(d, axis=-1)
-    keep = (r > 0.4 * np.median(r)) & (r < 1.8 * np.median(r))
+    med = np.median(r[ref])
+    keep = mask & (r > 0.4 * med) & (r < 1.8 * med)
     total = 0.0
     for u, v in intervals(keep, min_len=3):
         ang = np.unwrap(np.arctan2(d[u:v, 0], d[u:v, 1]))
@@ -316,7 +328,7 @@ def arm_circles(sig: Signals, a: int, b: int, spec: dict) -> Measured:
             continue
         arm = sig.arm(s)[a:b]
         out = (arm[:, 0] > 0.3) & (arm[:, 1] > -0.3)
-        turns.append(revolutions(arm[out][:, 1:]) if out.sum() >= 4 else 0.0)
+        turns.append(revolutions(arm[:, 1:], out))
     t = max(turns) if turns else 0.0
     n = int(np.floor(t + 0.5))
     m.set("present", n >= 1, f"lifted {side}, {t:.2f} turns")
@@ -461,23 +473,28 @@ def throw(sig: Signals, a: int, b: int, spec: dict) -> Measured:
 
 
 def idle(sig: Signals, a: int, b: int, spec: dict) -> Measured:
-    """Standing still, over the middle 60 % of the span: travel < 30 cm, turn < 30 deg, pelvis > 80 cm,
-    wrists below the shoulders and both feet under 5 cm."""
+    """Standing still: a run of quiet frames (both feet under 5 cm, pelvis > 80 cm, wrists below the
+    shoulders, pelvis slower than 0.3 m/s, turning slower than 0.5 rad/s) of at least ``IDLE_RUN`` s (or 40 %
+    of the span when that is shorter), over which the body travels < 30 cm and turns < 30 deg. (A still
+    stretch somewhere in the span, not its whole: its ends may hold a neighbour's last or first steps.)"""
     m = Measured()
-    q = (b - a) // 5  # the middle 60 % of the span: its ends blend into the neighbouring actions
-    a, b = a + q, b - q
-    dist = float(np.hypot(*travel(sig, a, b)))
-    yaw = abs(turned(sig, a, b))
-    seg = slice(a, b)
     yl, yr = _wrist_y(sig)
+    speed = np.hypot(sig.vel[:, 0], sig.vel[:, 1])
+    yaw_rate = np.abs(np.gradient(sig.yaw)) * FPS
     quiet = (
-        dist < 0.3
-        and yaw < np.radians(30)
-        and sig.pelvis_h[seg].min() > 0.8
-        and max(yl[seg].max(), yr[seg].max()) < 0.0
-        and sig.foot_h[seg].max() < 0.05
-    )
-    m.set("present", bool(quiet), f"travelled {dist:.2f} m, turned {np.degrees(yaw):.0f} deg")
+        (sig.foot_h.max(1) < 0.05)
+        & (sig.pelvis_h > 0.8)
+        & (np.maximum(yl, yr) < 0.0)
+        & (speed < 0.3)
+        & (yaw_rate < 0.5)
+    )[a:b]
+    runs = intervals(quiet, min_len=1)
+    u, v = max(runs, key=lambda r: r[1] - r[0]) if runs else (0, 0)
+    need = max(2, min(int(IDLE_RUN * FPS), int(0.4 * (b - a))))
+    dist = float(np.hypot(*travel(sig, a + u, a + v))) if v > u else 0.0
+    yaw = abs(turned(sig, a + u, a + v)) if v > u else 0.0
+    ok = v - u >= need and dist < 0.3 and yaw < np.radians(30)
+    m.set("present", bool(ok), f"stood still for {(v - u) / FPS:.1f} s (travelled {dist:.2f} m, turned {np.degrees(yaw):.0f} deg)")
     return m
 
 

@@ -12,7 +12,16 @@ from moscale_cli.errors import MoScaleError
 from moscale_cli.evaluation.program.detectors import DETECTORS, posture_at
 from moscale_cli.evaluation.program.segment import Cues, cut_program
 from moscale_cli.evaluation.program.signals import compute_signals
-from moscale_cli.evaluation.program.table import ATTRIBUTES, applies, caption_phrases, expected, matches
+from moscale_cli.evaluation.program.table import (
+    ATTRIBUTES,
+    FULL_CIRCLE_DEGREES,
+    applies,
+    caption_meta,
+    caption_phrases,
+    expected,
+    is_circle,
+    matches,
+)
 
 POSTURE_FRAMES = 3  # frames at each end of the clip whose majority posture is the start / end posture
 Z95 = 1.959963984540054
@@ -111,28 +120,38 @@ def expected_posture(actions: list[dict], end: bool) -> str:
 def score_clip(joints: np.ndarray, label: dict, caption: str | None = None) -> ClipScore:
     """Check a motion (T, 22, 3) against the program of a corpus clip's ``label`` (a labels.jsonl row).
 
-    ``caption``: the text the motion was generated from; attributes a caption may leave out (a turn's
-    direction in "turns around", the leg in "hops on one leg") are not checked when its phrase does not
-    name them. ``None`` (real motion) checks every attribute the label has.
+    ``caption``: the text the motion was generated from. When the label has a ``caption_info`` record of
+    it (what the caption states about each action), attributes it does not state (a count said "several
+    times", the direction of "turns around") are not checked; without one, attributes a caption may leave
+    out (a turn's direction in "turns around", the leg in "hops on one leg") are not checked when its
+    phrase does not name them. ``None`` (real motion) checks every attribute the label has.
     """
     actions = _check_label(label)
     sig = compute_signals(joints)
     cues = Cues(sig)
     n = len(actions)
     phrases: list[str | None] = [None] * n
-    if caption is not None:
+    meta = caption_meta(label, caption) if caption is not None else None
+    stated: list[frozenset[str] | None] = list(meta[0]) if meta else [None] * n
+    vague: list[bool] = list(meta[1]) if meta else [False] * n
+    if caption is not None and meta is None:
         split = caption_phrases(caption, n)
         phrases = list(split) if split is not None else [caption.lower()] * n
     cut = cut_program(sig, actions, cues)
     segs = cut.segments
     checks: list[Check] = []
+    v3 = int(label.get("corpus_version") or 2) >= 3
     for i, (spec, (a, b)) in enumerate(zip(actions, segs, strict=True)):
+        if v3 and is_circle(spec["action"]) and spec.get("angle") is None:
+            spec = {**spec, "angle": FULL_CIRCLE_DEGREES}  # "in a circle": a closed circle (corpus v3)
+            if stated[i] is not None:
+                stated[i] = stated[i] | {"angle"}
         m = DETECTORS[VOCABULARY[spec["action"]].detector](sig, a, b, spec)
         for attr in ATTRIBUTES:
             if attr not in m.values:
                 continue
             want = expected(attr, spec)
-            if not applies(attr, spec, phrases[i]):
+            if not applies(attr, spec, phrases[i], stated[i], vague[i]):
                 continue
             got = m.values[attr]
             status = "pass" if matches(attr, got, want) else "fail"

@@ -37,6 +37,17 @@ ATTRIBUTES = (
     "order",
 )
 ACTION_ATTRIBUTES = ATTRIBUTES[:6]  # what a detector measures; the rest are the clip's
+# A circle (an action of manner "circle") without an angle in a corpus-v3 label is a closed circle: its heading
+# turns 360 degrees ("in a circle" says it). Corpus v2 labels have no angle and their circles are arcs of 150-275
+# degrees: not checked.
+FULL_CIRCLE_DEGREES = 360
+# Attributes a caption states or leaves out (per-caption metadata, ``caption_info`` in labels.jsonl); the others
+# (present, postures, order) are always checked; arms_in_phase follows the field it depends on (in_phase_when).
+STATED = ("count", "side", "direction", "angle")
+
+
+def is_circle(action: str) -> bool:
+    return action_def(action).manner == "circle"
 
 ANGLE_TOL = 45.0  # degrees
 IN_PHASE_MIN = 0.8  # correlation of the two wrist heights
@@ -81,11 +92,21 @@ def expected(attr: str, spec: dict) -> Any:
     return spec.get(attr)
 
 
-def applies(attr: str, spec: dict, phrase: str | None) -> bool:
-    """Whether ``attr`` is checked for this action (given the caption phrase that asked for it, if any)."""
+def applies(
+    attr: str, spec: dict, phrase: str | None, stated: frozenset[str] | set[str] | None = None, vague: bool = False
+) -> bool:
+    """Whether ``attr`` is checked for this action, given the caption phrase that asked for it (if any) or,
+    when the caption's metadata is known, what the caption ``stated`` about the action (``vague``: its count
+    was said without a number, "several times": the count is not checked)."""
     d = action_def(spec["action"])
     if attr not in d.checks:
         return False
+    if stated is not None:
+        if attr in STATED and (attr not in stated or (attr == "count" and vague)):
+            return False
+        if attr == "arms_in_phase" and d.in_phase_when is not None and d.in_phase_when[0] not in stated:
+            return False
+        phrase = None  # the metadata replaces the phrase rules
     if attr == "arms_in_phase" and d.in_phase_when is not None:
         field, value = d.in_phase_when  # waves with one hand, a sideways stretch: the arms do not move together
         if spec.get(field) != value:
@@ -95,6 +116,15 @@ def applies(attr: str, spec: dict, phrase: str | None) -> bool:
     if phrase is not None and attr in d.caption_optional:
         return bool(_NAMES_SIDE.search(phrase))
     return expected(attr, spec) is not None
+
+
+def caption_meta(label: dict, caption: str) -> tuple[list[frozenset[str]], list[bool]] | None:
+    """What a caption states about each action of its clip and whether each count is vague, from the label's
+    ``caption_info`` records (``data.synth.caption_info``); None when the label has no record of it."""
+    from moscale_cli.data.synth.caption_info import caption_info
+
+    info = caption_info(label, caption)
+    return None if info is None else (list(info.states), list(info.vague_count))
 
 
 def matches(attr: str, measured: Any, want: Any) -> bool:

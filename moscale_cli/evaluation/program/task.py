@@ -1,11 +1,21 @@
 """``moscale eval --task program``: generate from every test clip's caption(s) and check the program.
 
 For each test clip of a corpus with ``labels.jsonl`` (the procedural corpus, or a merge that includes it), the
-model generates one motion per caption (``captions="all"``; or the first one, or one drawn per clip) with the
-clip's own length (rounded down to the tokenizer unit), and :func:`score_clip` checks the joints against the
-clip's program. The real-motion row scores the corpus's own joints with the same detectors (the self-check:
-it must reach 0.95 per attribute). Accuracy per attribute with 95% Wilson intervals, the fraction of
-generations with every attribute right, and the mean over attributes (bootstrap interval).
+model generates one motion per caption (``captions="all"``; or the first one, one drawn per clip, or the
+clip's held-out phrasings with ``"heldout"``) and :func:`score_clip` checks the joints against the clip's
+program. The length of each generation (``lengths``):
+
+* ``"own"``: the clip's own length (rounded down to the tokenizer unit);
+* ``"random"``: a length drawn (from ``seed`` and the clip id) uniformly between the program's physical
+  minimum (``data.synth.timing.min_frames``) and the model's longest, independently of the clip's own: the
+  counts must hold at any length, as when a user picks ``--seconds``;
+* a number of seconds: that length for every clip, raised to a program's minimum where it is shorter (the
+  report counts those clips).
+
+Random and fixed lengths are rounded up to the tokenizer unit (never under the minimum). The real-motion row
+scores the corpus's own joints with the same detectors (the self-check: it must reach 0.95 per attribute).
+Accuracy per attribute with 95% Wilson intervals, the fraction of generations with every attribute right, and
+the mean over attributes (bootstrap interval).
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,23 +35,41 @@ from moscale_cli.errors import DatasetError, UsageError
 from moscale_cli.evaluation.program.corpus import load_labels, score_real, split_ids
 from moscale_cli.evaluation.program.score import ClipScore, score_clip, summarize
 
-CAPTION_MODES = ("all", "first", "one")
+CAPTION_MODES = ("all", "first", "one", "heldout")
+LENGTH_MODES = ("own", "random")
+MAX_SECONDS = 60.0
+
+
+def parse_lengths(value: str) -> str | float:
+    """``own``, ``random`` or a number of seconds (> 0) from ``--lengths``."""
+    v = str(value).strip().lower()
+    if v in LENGTH_MODES:
+        return v
+    try:
+        sec = float(v.removesuffix("s"))
+    except ValueError:
+        raise UsageError(f"--lengths must be own, random or a number of seconds, got {value!r}") from None
+    if not 0 < sec <= MAX_SECONDS or not np.isfinite(sec):
+        raise UsageError(f"--lengths in seconds must be in (0, {MAX_SECONDS:g}], got {value!r}")
+    return sec
 
 
 @dataclass
 class ProgramEvalConfig(ConfigBase):
     split: str = "test"
-    captions: str = "all"  # all (one generation per caption) | first | one (drawn per clip from the seed)
+    captions: str = "all"  # all (one generation per caption) | first | one (drawn per clip) | heldout
     samples: int = 1  # generations per caption (seeds seed, seed + 1, ...)
     max_clips: int = 0  # 0 = every labelled clip of the split
     batch_size: int = 32
     seed: int = 0
+    lengths: str = "own"  # own | random | seconds (e.g. "8")
 
     def __post_init__(self) -> None:
         if self.captions not in CAPTION_MODES:
             raise UsageError(f"--captions must be one of {', '.join(CAPTION_MODES)}, got {self.captions!r}")
         if self.samples < 1 or self.batch_size < 1 or self.max_clips < 0:
             raise UsageError("samples and batch size must be >= 1, max clips >= 0")
+        parse_lengths(self.lengths)
 
 
 @dataclass
@@ -49,25 +78,83 @@ class Job:
     caption: str
     frames: int
     sample: int
+    raised: bool = False  # the asked length was under the program's minimum: generated at the minimum
 
 
-def plan_jobs(labels: dict[str, dict], ids: list[str], cfg: ProgramEvalConfig, unit: int, max_frames: int) -> list[Job]:
-    """One job per (clip, caption, sample); lengths are the clips' own, rounded down to the unit."""
+def clip_captions(label: dict, mode: str, root: str | os.PathLike | None = None) -> list[str]:
+    """The captions of a clip for a caption mode: its training captions (``captions``), or its held-out
+    phrasings (``heldout_captions`` in the label, else the lines of ``texts_heldout/<id>.txt``)."""
+    from moscale_cli.data.synth.caption_info import captions_of
+
+    cid = str(label.get("id", "?"))
+    if mode != "heldout":
+        caps = captions_of(label, "train")
+        if not caps:
+            raise DatasetError(f"clip {cid} has no captions in labels.jsonl")
+        return caps
+    caps = captions_of(label, "heldout")
+    if not caps and root is not None:
+        path = Path(root) / "texts_heldout" / f"{cid}.txt"
+        if path.is_file():
+            caps = [ln.split("#", 1)[0].strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    if not caps:
+        raise DatasetError(
+            f"clip {cid} has no held-out captions (heldout_captions in labels.jsonl or texts_heldout/{cid}.txt): "
+            "the corpus was written before the held-out phrasings"
+        )
+    return caps
+
+
+def program_min_frames(label: dict) -> int:
+    """The physical minimum (feature frames) of a label's program (corpus v3 timing)."""
+    from dataclasses import fields
+
+    from moscale_cli.data.synth.program import ActionSpec, Program
+    from moscale_cli.data.synth.timing import min_frames
+    from moscale_cli.data.synth.vocabulary import VocabularyError
+
+    names = {f.name for f in fields(ActionSpec)} - {"span", "events"}
+    try:
+        specs = [ActionSpec(**{k: v for k, v in a.items() if k in names}) for a in label["actions"]]
+        return int(min_frames(Program(specs)))
+    except (KeyError, TypeError, ValueError, VocabularyError) as e:
+        raise DatasetError(f"clip {label.get('id', '?')}: its program has no physical minimum ({e})") from None
+
+
+def job_frames(label: dict, lengths: str | float, unit: int, max_frames: int, rng: np.random.Generator) -> tuple[int, bool]:
+    """(frames, raised) of one clip's generations under a length mode (see the module docstring)."""
+    top = max_frames // unit * unit
+    if lengths == "own":
+        return min(int(label["frames"]), max_frames) // unit * unit, False
+    lo = program_min_frames(label)
+    lo_u = min(-(-lo // unit) * unit, top)
+    if lengths == "random":
+        return int(min(-(-int(rng.integers(lo, max(lo, top) + 1)) // unit) * unit, top)), False
+    want = int(round(float(lengths) * 20))
+    frames = min(-(-max(want, 1) // unit) * unit, top)
+    return (lo_u, True) if frames < lo_u else (frames, False)
+
+
+def plan_jobs(
+    labels: dict[str, dict], ids: list[str], cfg: ProgramEvalConfig, unit: int, max_frames: int,
+    root: str | os.PathLike | None = None,
+) -> list[Job]:
+    """One job per (clip, caption, sample) with its length (``cfg.lengths``)."""
     rng = np.random.default_rng(cfg.seed)
+    lengths = parse_lengths(cfg.lengths)
     jobs = []
     for cid in ids:
         label = labels[cid]
-        caps = [str(c) for c in label.get("captions") or []]
-        if not caps:
-            raise DatasetError(f"clip {cid} has no captions in labels.jsonl")
+        caps = clip_captions(label, cfg.captions, root)
         if cfg.captions == "first":
             caps = caps[:1]
         elif cfg.captions == "one":
             caps = [caps[int(rng.integers(len(caps)))]]
-        frames = min(int(label["frames"]), max_frames) // unit * unit
+        clip_rng = np.random.default_rng([int(cfg.seed), *cid.encode()])  # a clip's length: its own draw
+        frames, raised = job_frames(label, lengths, unit, max_frames, clip_rng)
         if frames < unit:
             continue
-        jobs += [Job(cid, c, frames, k) for c in caps for k in range(cfg.samples)]
+        jobs += [Job(cid, c, frames, k, raised) for c in caps for k in range(cfg.samples)]
     return jobs
 
 
@@ -129,7 +216,7 @@ def evaluate_program(
     if handle.feature_dim != 263:
         raise UsageError("the program task checks SMPL-22 motion (263-dim features)")
     tok = handle.tokenizer
-    jobs = plan_jobs(labels, ids, cfg, int(tok.unit), int(tok.max_frames))
+    jobs = plan_jobs(labels, ids, cfg, int(tok.unit), int(tok.max_frames), data)
     tick = None
     if progress is not None:
         tid = progress.add_task("program: generating", total=len(jobs))
@@ -149,7 +236,22 @@ def evaluate_program(
          "all_correct": s.all_correct, "failures": s.failures()}
         for job, s in zip(jobs, model_scores, strict=True)
     ]
+    report["lengths"] = length_summary(jobs, labels, cfg.lengths)
     return report
+
+
+def length_summary(jobs: list[Job], labels: dict[str, dict], lengths: str) -> dict[str, Any]:
+    """The generations' lengths against the clips' own: mode, frames range, and clips raised to their minimum."""
+    frames = np.array([j.frames for j in jobs]) if jobs else np.zeros(1)
+    own = np.array([int(labels[j.clip]["frames"]) for j in jobs]) if jobs else np.zeros(1)
+    raised = sorted({j.clip for j in jobs if j.raised})
+    out: dict[str, Any] = {"mode": lengths, "frames_min": int(frames.min()), "frames_max": int(frames.max()),
+                           "frames_mean": round(float(frames.mean()), 1), "own_frames_mean": round(float(own.mean()), 1),
+                           "clips_raised_to_minimum": len(raised)}
+    if raised:
+        out["note"] = (f"{len(raised)} clip(s) need more than {lengths} s: generated at their programs' minimum "
+                       f"({', '.join(raised[:5])}{', ...' if len(raised) > 5 else ''})")
+    return out
 
 
 def program_table(results: dict[str, Any], title: str = "") -> Any:
