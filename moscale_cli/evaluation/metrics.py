@@ -117,18 +117,33 @@ def diversity(emb_ND: np.ndarray, pairs: int | None = None, rng: np.random.Gener
     return float(np.linalg.norm(emb[first] - emb[second], axis=1).mean())
 
 
+def multimodality_index_sets(samples: int, pairs: int = 10,
+                             rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The two index sets of MultiModality: ``pairs`` of the ``samples`` per text, each drawn without replacement
+    (independently, so they may share indices; the same sets serve every text)."""
+    if samples < pairs:
+        raise MoScaleError(f"MultiModality needs at least {pairs} samples per text, got {samples}")
+    rng = rng if rng is not None else np.random.default_rng()
+    return rng.choice(samples, pairs, replace=False), rng.choice(samples, pairs, replace=False)
+
+
+def multimodality_at(emb_MKD: np.ndarray, first: np.ndarray, second: np.ndarray) -> float:
+    """Mean L2 distance between the samples ``first[i]`` and ``second[i]`` of every text, over texts and pairs;
+    ``emb`` is (M texts, K samples, D)."""
+    emb = np.asarray(emb_MKD, dtype=np.float64)
+    if emb.ndim != 3:
+        raise MoScaleError(f"MultiModality expects (texts, samples, dim), got shape {emb.shape}")
+    return float(np.linalg.norm(emb[:, np.asarray(first)] - emb[:, np.asarray(second)], axis=2).mean())
+
+
 def multimodality(emb_MRD: np.ndarray, pairs: int = 10, rng: np.random.Generator | None = None) -> float:
     """For (M texts, R samples, D): draw two index sets of size ``pairs`` among the R samples (each without
     replacement) and average the L2 distances over all texts and pairs."""
     emb = np.asarray(emb_MRD, dtype=np.float64)
     if emb.ndim != 3:
         raise MoScaleError(f"MultiModality expects (texts, samples, dim), got shape {emb.shape}")
-    if emb.shape[1] < pairs:
-        raise MoScaleError(f"MultiModality needs at least {pairs} samples per text, got {emb.shape[1]}")
-    rng = rng if rng is not None else np.random.default_rng()
-    first = rng.choice(emb.shape[1], pairs, replace=False)
-    second = rng.choice(emb.shape[1], pairs, replace=False)
-    return float(np.linalg.norm(emb[:, first] - emb[:, second], axis=2).mean())
+    first, second = multimodality_index_sets(emb.shape[1], pairs, rng)
+    return multimodality_at(emb, first, second)
 
 
 def mean_interval(values) -> tuple[float, float]:
