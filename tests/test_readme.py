@@ -64,7 +64,7 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
 
 # command prefix -> arguments added when the command does not already give that option
 EXTRA_ARGS: dict[str, list[str]] = {
-    "moscale train ": ["--preset", "tiny", "--steps", "2", "--batch-size", "8", "--length-steps", "2"],
+    "moscale train ": ["--preset", "tiny", "--steps", "2", "--batch-size", "8"],
     "moscale train-tokenizer": ["--preset", "tiny", "--steps", "2", "--batch-size", "8"],
     "moscale train-evaluator": ["--preset", "tiny", "--epochs", "1", "--batch-size", "8"],
     "moscale train-length": ["--epochs", "1", "--batch-size", "8"],
@@ -219,8 +219,8 @@ def test_readme_commands_are_collected():
         assert any(c.startswith(start) for c in cmds), f"SKIP entry {start!r} matches no README line"
     assert prepare("moscale data synth d --clips 8000 --seed 1") == ["moscale", "data", "synth", "d", "--clips", "40",
                                                                         "--seed", "1"]
-    assert prepare("moscale train --data d --tokenizer t --out o --preset mini --steps 10000")[-8:] == [
-        "--preset", "mini", "--steps", "2", "--batch-size", "8", "--length-steps", "2"]
+    assert prepare("moscale train --data d --tokenizer t --out o --preset mini --steps 10000")[-6:] == [
+        "--preset", "mini", "--steps", "2", "--batch-size", "8"]
 
 
 @pytest.mark.slow
