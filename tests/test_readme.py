@@ -21,6 +21,7 @@ through the CLI's entry point (``moscale`` + the line's arguments; ``python exam
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import runpy
@@ -44,6 +45,8 @@ SKIP: dict[str, str] = {
     "moscale train --data HumanML3D": "needs HumanML3D (the reference recipe: days on a GPU)",
     "moscale eval --model runs/gen/model --data HumanML3D": "needs HumanML3D and the official T2M evaluator",
     "python examples/train_default.py": "trains the default model: hours on a CPU",
+    "moscale data import-bvh ../shared/data/bandai-namco-motion-2.tar.gz": "the line above with the archive of "
+    "../shared (2,902 files, minutes); the archive import is tested in tests/data",
 }
 
 # generic substitutions (regex -> replacement), applied to every command that runs: small data, short runs
@@ -96,7 +99,7 @@ def readme_commands(text: str) -> list[Line]:
             continue
         if lang not in ("bash", "sh", "shell", ""):
             continue
-        for k, raw in enumerate(body.replace("\\\n", " \n").split("\n")):
+        for k, raw in enumerate(re.sub(r"\\\n\s*", " ", body).split("\n")):
             words = shlex.split(raw, comments=True)
             if not words:
                 continue
@@ -183,9 +186,21 @@ def run_line(line: Line, capsys) -> str | None:
         except Exception as e:  # the report names the line
             return f"{type(e).__name__}: {e}"
         return None
-    words = prepare(line.text)
+    stdin = None
+    if " | " in line.text:  # `cat FILE | CMD`: CMD with the file on its standard input
+        left, right = line.text.split(" | ", 1)
+        src = shlex.split(left)
+        if src[0] != "cat" or len(src) != 2:
+            return f"no way to run the pipe {left!r} in this test: add it to SKIP with the reason"
+        stdin = Path(src[1]).read_text(encoding="utf-8")
+        words = prepare(right)
+    else:
+        words = prepare(line.text)
     capsys.readouterr()
     code: int | str | None = 0
+    old_stdin = sys.stdin
+    if stdin is not None:
+        sys.stdin = io.StringIO(stdin)
     try:
         if words[0] == "moscale":
             from moscale_cli.cli.app import main
@@ -202,6 +217,8 @@ def run_line(line: Line, capsys) -> str | None:
             return f"no way to run {words[0]!r} in this test: add it to SKIP with the reason"
     except SystemExit as e:
         code = e.code
+    finally:
+        sys.stdin = old_stdin
     err = capsys.readouterr().err
     if code not in (0, None):
         return f"exit {code}: {err.strip().splitlines()[-1] if err.strip() else ''} (ran: {shlex.join(words)})"

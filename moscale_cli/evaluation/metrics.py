@@ -20,12 +20,13 @@ def euclidean_distance_matrix(a_ND: np.ndarray, b_MD: np.ndarray) -> np.ndarray:
 
 def r_precision_hits(text_ND: np.ndarray, motion_ND: np.ndarray, top_k: int = 3) -> np.ndarray:
     """Hits at k=1..top_k for one batch: row i ranks motions by distance to text i; a hit at k means motion i
-    is among the first k. Returns an int array (top_k,) of summed hits over the batch."""
+    is among the first k. Returns an int array (top_k,) of summed hits over the batch (a batch of n < top_k
+    motions: every motion is among the first k >= n)."""
     dist = euclidean_distance_matrix(text_ND, motion_ND)
     order = np.argsort(dist, axis=1, kind="stable")
     correct = order == np.arange(len(dist))[:, None]
-    first_k = np.cumsum(correct[:, :top_k], axis=1) > 0
-    return first_k.sum(0).astype(np.int64)
+    hits = (np.cumsum(correct[:, :top_k], axis=1) > 0).sum(0).astype(np.int64)
+    return np.concatenate([hits, np.full(top_k - len(hits), len(dist), dtype=np.int64)])
 
 
 def matching_score_sum(text_ND: np.ndarray, motion_ND: np.ndarray) -> float:

@@ -36,6 +36,17 @@ def test_a_split_smaller_than_one_batch_is_measured_in_one_batch_with_a_warning(
         fit_batch_size(EvalConfig(split="all"), 3, tmp_path)  # already every clip: no hint
 
 
+def test_r_precision_of_a_batch_smaller_than_top_k():
+    # a validation split of 2 items used to fail: "operands could not be broadcast together with shapes (3,) (2,)"
+    text = np.array([[0.0, 0.0], [1.0, 0.0]])
+    motion = np.array([[0.9, 0.0], [0.1, 0.0]])  # each text is nearer the other's motion
+    assert M.r_precision_hits(text, motion, 3).tolist() == [0, 2, 2]
+    acc = M.MatchingAccumulator()
+    acc.add(text, motion)
+    acc.add(text[:1], motion[:1])
+    assert acc.r_precision().tolist() == [1 / 3, 1.0, 1.0]
+
+
 def test_one_replication_prints_no_interval():
     assert format_cell({"mean": 0.8125, "conf95": 0.0, "values": [0.8125]}) == "0.812"
     assert format_cell({"mean": 0.8, "conf95": 0.01, "values": [0.79, 0.81]}) == "0.800 ± 0.010"
