@@ -106,8 +106,8 @@ def readme_commands(text: str) -> list[Line]:
             cmd: list[str] = []
             for w in [*words, "&&"]:
                 if w == "&&":
-                    if cmd:
-                        out.append(Line("bash", shlex.join(cmd), first + k))
+                    if cmd:  # (a pipe stays a pipe: `cat FILE | CMD`)
+                        out.append(Line("bash", " ".join(w if w == "|" else shlex.quote(w) for w in cmd), first + k))
                     cmd = []
                 else:
                     cmd.append(w)
