@@ -10,12 +10,15 @@ Each round runs, one after the other (so that load changes hit both sides of a r
     cold   moscale -q generate "a person walks forward" --seconds 4 -o w.bvh   (MOSCALE_CACHE: a new empty folder)
     base   (again)
     warm   the same generate with a prompt cache that already holds the prompt
+    base   (again)
+    new    a prompt the cache has not seen (a new one every round), in the cache folder of the warm runs: a
+           user's next prompt (the encoder is loaded and run; its file hashes are already memoised)
     help   moscale --help
     batch  moscale -q generate --prompts FILE -o b.bvh   (N prompts of 80 frames, new empty MOSCALE_CACHE)
 
 and ``--separate-rounds`` times the same N prompts as N separate commands (one new cache folder shared by
-the N commands, as a user's would be). Ratios: cold/base and warm/base per round (each against the base
-run just before it), median over the rounds; motions per second of the batch run against the separate
+the N commands, as a user's would be). Ratios: cold/base, warm/base and new/base per round (each against
+the base run just before it), median over the rounds; motions per second of the batch run against the separate
 commands. Wall time is what the aims are stated in; CPU time (user + sys of the process) is printed too,
 as it moves less with the load of a shared machine.
 
@@ -42,7 +45,7 @@ from pathlib import Path
 
 PROMPT = "a person walks forward"
 BASE_CODE = "import torch, numpy, safetensors"
-AIMS = {"cold_over_base": 1.5, "warm_over_base": 1.3, "help_s": 0.5, "batch_speedup": 5.0}
+AIMS = {"new_over_base": 1.45, "warm_over_base": 1.3, "help_s": 0.3, "batch_speedup": 5.0}
 
 VERBS = [
     "walks forward",
@@ -165,6 +168,8 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict:
         "base": Series("base", shown(base_argv)),
         "cold": Series("cold", shown(gen_argv) + "   [MOSCALE_CACHE=<new empty folder>]"),
         "warm": Series("warm", shown(gen_argv) + "   [MOSCALE_CACHE=<folder holding the prompt>]"),
+        "new": Series("new", shown(gen_argv).replace(PROMPT, PROMPT + " <round>")
+                      + "   [MOSCALE_CACHE=<the warm folder>, a prompt it has not seen]"),
         "help": Series("help", shown(help_argv)),
         "batch": Series("batch", shown(batch_argv) + f"   [{args.prompts} prompts, new empty MOSCALE_CACHE]"),
         "separate": Series(
@@ -176,8 +181,10 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict:
     ratios: dict[str, list[float]] = {
         "cold_over_base": [],
         "warm_over_base": [],
+        "new_over_base": [],
         "cold_over_base_cpu": [],
         "warm_over_base_cpu": [],
+        "new_over_base_cpu": [],
     }
 
     # warm-up: bytecode written, files in the page cache, the warm prompt cache filled
@@ -195,6 +202,9 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict:
         cold = run_timed(gen_argv, fresh_cache(), tmp)
         b2 = run_timed(base_argv, env, tmp)
         warm = run_timed(gen_argv, with_cache(warm_cache), tmp)
+        b3 = run_timed(base_argv, env, tmp)
+        new_argv = [PROMPT + f" round {r + 1}" if a == PROMPT else a for a in gen_argv]
+        new = run_timed(new_argv, with_cache(warm_cache), tmp)
         hlp = run_timed(help_argv, env, tmp)
         batch = run_timed(batch_argv, fresh_cache(), tmp)
         for k, s in (
@@ -202,18 +212,22 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict:
             ("cold", cold),
             ("base", b2),
             ("warm", warm),
+            ("base", b3),
+            ("new", new),
             ("help", hlp),
             ("batch", batch),
         ):
             series[k].samples.append(s)
         ratios["cold_over_base"].append(cold.wall_s / b1.wall_s)
         ratios["warm_over_base"].append(warm.wall_s / b2.wall_s)
+        ratios["new_over_base"].append(new.wall_s / b3.wall_s)
+        ratios["new_over_base_cpu"].append(new.cpu_s / b3.cpu_s)
         ratios["cold_over_base_cpu"].append(cold.cpu_s / b1.cpu_s)
         ratios["warm_over_base_cpu"].append(warm.cpu_s / b2.cpu_s)
         if not args.quiet:
             print(
-                f"round {r + 1}/{args.runs}: base {b1.wall_s:.2f}/{b2.wall_s:.2f} s, cold {cold.wall_s:.2f} s, "
-                f"warm {warm.wall_s:.2f} s, help {hlp.wall_s:.2f} s, batch {batch.wall_s:.2f} s",
+                f"round {r + 1}/{args.runs}: base {b1.wall_s:.2f}/{b2.wall_s:.2f}/{b3.wall_s:.2f} s, cold {cold.wall_s:.2f} s, "
+                f"warm {warm.wall_s:.2f} s, new {new.wall_s:.2f} s, help {hlp.wall_s:.2f} s, batch {batch.wall_s:.2f} s",
                 file=sys.stderr,
             )
     for r in range(args.separate_rounds):
@@ -241,8 +255,10 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict:
     summary = {
         "cold_over_base": med(ratios["cold_over_base"]),
         "warm_over_base": med(ratios["warm_over_base"]),
+        "new_over_base": med(ratios["new_over_base"]),
         "cold_over_base_cpu": med(ratios["cold_over_base_cpu"]),
         "warm_over_base_cpu": med(ratios["warm_over_base_cpu"]),
+        "new_over_base_cpu": med(ratios["new_over_base_cpu"]),
         "help_s": med(series["help"].wall()),
         "batch_motions_per_s": batch_mps,
         "separate_motions_per_s": sep_mps,
@@ -299,12 +315,14 @@ def table(res: dict) -> str:
         "",
         "| ratio | value | aim | met |",
         "| --- | ---: | ---: | :---: |",
-        f"| cold generate / import (wall, median of per-round ratios) | {s['cold_over_base']:.2f}x | "
-        f"<= {a['cold_over_base']}x | {mark(s['cold_over_base'] <= a['cold_over_base'])} |",
-        f"| warm generate / import (wall) | {s['warm_over_base']:.2f}x | <= {a['warm_over_base']}x | "
-        f"{mark(s['warm_over_base'] <= a['warm_over_base'])} |",
-        f"| cold generate / import (CPU) | {s['cold_over_base_cpu']:.2f}x | | |",
+        f"| warm generate / import (wall, median of per-round ratios) | {s['warm_over_base']:.2f}x | "
+        f"<= {a['warm_over_base']}x | {mark(s['warm_over_base'] <= a['warm_over_base'])} |",
+        f"| new-prompt generate / import (wall) | {s['new_over_base']:.2f}x | <= {a['new_over_base']}x | "
+        f"{mark(s['new_over_base'] <= a['new_over_base'])} |",
+        f"| cold generate (empty cache folder) / import (wall) | {s['cold_over_base']:.2f}x | | |",
         f"| warm generate / import (CPU) | {s['warm_over_base_cpu']:.2f}x | | |",
+        f"| new-prompt generate / import (CPU) | {s['new_over_base_cpu']:.2f}x | | |",
+        f"| cold generate / import (CPU) | {s['cold_over_base_cpu']:.2f}x | | |",
         f"| moscale --help (wall median) | {s['help_s']:.3f} s | <= {a['help_s']} s | {mark(s['help_s'] <= a['help_s'])} |",
     ]
     if res["series"]["separate"]["samples"]:

@@ -31,7 +31,9 @@ def main() -> None:
     # 1. one prompt, a fixed length in seconds, two samples (same seed -> same motions on every run)
     motions = pipe.generate("a person walks forward and waves with the right hand", seconds=4.0, num_samples=2, seed=0)
     # 2. several prompts: one with a length in frames, one whose length the estimator picks (None)
-    # sampling options in one SamplingConfig (the defaults are the reference's: cfg 5, 1/2/5/10 passes, top-p 0.9)
+    # sampling options in one SamplingConfig. Left out (or None), the guidance is the one the model directory
+    # recommends (g = 2 for the default model, else the reference's 5) with the reference's 1/2/5/10 passes and
+    # top-p 0.9; here the reference's guidance g = 5 is asked for explicitly.
     motions += pipe.generate(["someone jumps twice", "a person sits down on a chair"], frames=[80, None], seed=1,
                              sampling=SamplingConfig(cfg=5.0, refine_steps=(1, 2, 5, 10), top_p=0.9))
 

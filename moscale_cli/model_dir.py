@@ -450,8 +450,11 @@ def _build(kind: str, cls_cfg: Any, cls_mod: Any, d: dict[str, Any], path: Path)
         raise _bad(where, f"{kind}.{e.key}", e.value, e.allowed) from None
     except ConfigError as e:
         raise CheckpointError(f"{where}: incompatible {kind} config ({e})") from None
+    from moscale_cli.utils.build import no_random_init
+
     try:
-        return cls_mod(cfg)
+        with no_random_init():  # its weights are loaded next: drawing random ones first is wasted work
+            return cls_mod(cfg)
     except Exception as e:  # noqa: BLE001 - values that pass the checks but cannot build the network
         raise CheckpointError(f"{where}: the {kind} settings do not give a working network ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else ''})") from None

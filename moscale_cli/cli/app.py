@@ -24,6 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -128,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     import signal
     import warnings
 
+    from moscale_cli.cli.invoke import run_click
     from moscale_cli.errors import MoScaleError, Terminated
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     old_show = warnings.showwarning
     warnings.showwarning = _warning_printer(old_show)
     try:
-        app(args=argv, prog_name="moscale", standalone_mode=True)
+        run_click(typer.main.get_command(app), argv)  # global flags anywhere; usage errors as one line
     except MoScaleError as e:
         if debug:
             raise

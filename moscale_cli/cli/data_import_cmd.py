@@ -124,13 +124,21 @@ def merge(
     )
 
 
+STATS_LEGEND = (
+    "clips: ids in the split file; miss: ids without a readable feature file (left out of the rest); "
+    "hours: motion time; caps: caption lines; tagged: captions of a part of the clip (a #from#to time range); "
+    "min/med/mean/max: clip length in frames"
+)
+
+
 def stats(
     root: Path = typer.Argument(..., metavar="DIR", help="Dataset folder."),
     split: list[str] = typer.Option(
         None, "--split", help="Only these splits (default: every split file present)."
     ),
 ) -> None:
-    """Clip counts per split, hours, captions, and a summary of the clip lengths."""
+    """Clip counts per split, hours, captions, and a summary of the clip lengths (the columns are explained
+    under the table)."""
     from rich.table import Table
 
     from moscale_cli.data.merge import dataset_stats
@@ -154,6 +162,7 @@ def stats(
     first = st.splits.get("all") or next(iter(st.splits.values()))
     hist = "  ".join(f"{label}: {n}" for label, n in first.histogram())
     out.print(f"lengths ({first.split}, frames): {hist}", highlight=False, soft_wrap=True)
+    out.print(STATS_LEGEND, highlight=False)
 
 
 def register(data_app: typer.Typer) -> None:

@@ -139,16 +139,17 @@ def _write(
         save_motion(path, m.joints, features=m.features if feats else None, caption=m.caption,
                     write_features=feats, fps=m.fps, force=guard.force)
     s = m.seams
-    line = (f"{m.frames} frames ({m.seconds:.1f} s), generated {_fmt_regions(m.regions)}; seams: max jump "
-            f"{s.jump * 100:.1f} cm vs p95 step {s.p95 * 100:.1f} cm (x{s.ratio:.2f}); {took:.1f} s")
-    if rig_frames is not None:
-        clip = m.source.bvh.clip
-        line += (f"; on the source rig: {len(rig_frames.keep)} frames at {clip.fps:g} fps, "
-                 f"{int(rig_frames.keep.sum())} kept verbatim")
+    line = f"{m.frames} frames ({m.seconds:.1f} s), generated {_fmt_regions(m.regions)}; {took:.1f} s"
     if skeleton:
         sk = getattr(m, "skeleton", "model")
         line += "; one skeleton: " + ("the model's" if sk == "model" else f"{sk}'s bone lengths")
-    if verbose:
+    if verbose:  # -v: the seam measure and, on the source rig, what was kept (printed also with --quiet)
+        line += (f"; seams: max jump {s.jump * 100:.1f} cm vs p95 step {s.p95 * 100:.1f} cm (x{s.ratio:.2f}) at "
+                 f"frames {', '.join(map(str, s.boundaries)) or '-'}")
+        if rig_frames is not None:
+            clip = m.source.bvh.clip
+            line += (f"; on the source rig: {len(rig_frames.keep)} frames at {clip.fps:g} fps, "
+                     f"{int(rig_frames.keep.sum())} kept verbatim")
         console.print(line, highlight=False, soft_wrap=True)
     else:
         info(line)
@@ -207,7 +208,11 @@ _OPT_OUT = typer.Option([], "--output", "-o", help="Output file: .bvh, .npy, .mp
 _OPT_FEATS = typer.Option(False, "--features", help="Write the 263-dim features (not joints; the model's space) to .npy outputs.")
 _OPT_UNCOND = typer.Option(False, "--unconditional", help="Regenerate without text.")
 _OPT_BLEND = typer.Option(DEFAULT_BLEND, "--blend", help="Frames of smooth transition inside each regenerated region.")
-_OPT_VERBOSE = typer.Option(False, "--verbose", "-v", help="Print the seam measure and timing.")
+_OPT_VERBOSE = typer.Option(
+    False, "--verbose", "-v",
+    help="Also print the seam measure (largest joint jump at each region boundary against the motion's p95 "
+    "per-frame step), what was kept on a source rig, and the joint error on --rig (also with --quiet).",
+)
 _OPT_REPORT = typer.Option(None, "--report", help="Write regions and seam numbers to this JSON file.")
 _OPT_POST = typer.Option(True, "--postprocess/--no-postprocess",
                          help="Clean the generated frames: rigid bones, feet pinned while they touch the floor.")

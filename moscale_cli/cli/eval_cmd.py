@@ -31,7 +31,8 @@ def _cmd_eval(
     replications: int = typer.Option(20, "--replications", help="Whole-protocol repetitions (95% intervals)."),
     mm_texts: int = typer.Option(96, "--mm-texts", help="Texts for MultiModality (0 = skip)."),
     mm_samples: int = typer.Option(30, "--mm-samples", help="Samples per MultiModality text."),
-    batch_size: int = typer.Option(32, "--batch-size", help="R-precision batch size (the protocol uses 32)."),
+    batch_size: int = typer.Option(32, "--batch-size", help="R-precision batch size (the protocol uses 32; a split with fewer items is measured in one "
+                                         "batch of all of them, with a warning)."),
     captions: str = typer.Option("all", "--captions", help="Program task: all captions of a clip, the first, one drawn per "
                                  "clip, or heldout (the held-out phrasings, never trained on)."),
     lengths: str = typer.Option("own", "--lengths", help="Program task: own (each clip's length), random (a length drawn "
@@ -99,7 +100,8 @@ def _protocol(model_path: Path, data: Path, evaluator: str | None, task: str, sp
     with progress() as bar:
         report = evaluate(str(model_path), str(data), ev, ecfg, scfg, device=device,
                           glove=str(glove) if glove else None, progress=bar)
-    title = f"{task} on {Path(report['dataset']['root']).name} ({split} split), {replications} replication(s)"
+    reps = "1 replication (no intervals)" if replications == 1 else f"{replications} replications (mean ± 95% interval)"
+    title = f"{task} on {Path(report['dataset']['root']).name} ({split} split), {reps}"
     out.print(results_table(report["results"], title=title))
     return report
 

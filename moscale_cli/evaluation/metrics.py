@@ -20,12 +20,13 @@ def euclidean_distance_matrix(a_ND: np.ndarray, b_MD: np.ndarray) -> np.ndarray:
 
 def r_precision_hits(text_ND: np.ndarray, motion_ND: np.ndarray, top_k: int = 3) -> np.ndarray:
     """Hits at k=1..top_k for one batch: row i ranks motions by distance to text i; a hit at k means motion i
-    is among the first k. Returns an int array (top_k,) of summed hits over the batch."""
+    is among the first k. Returns an int array (top_k,) of summed hits over the batch (a batch of n < top_k
+    motions: every motion is among the first k >= n)."""
     dist = euclidean_distance_matrix(text_ND, motion_ND)
     order = np.argsort(dist, axis=1, kind="stable")
     correct = order == np.arange(len(dist))[:, None]
-    first_k = np.cumsum(correct[:, :top_k], axis=1) > 0
-    return first_k.sum(0).astype(np.int64)
+    hits = (np.cumsum(correct[:, :top_k], axis=1) > 0).sum(0).astype(np.int64)
+    return np.concatenate([hits, np.full(top_k - len(hits), len(dist), dtype=np.int64)])
 
 
 def matching_score_sum(text_ND: np.ndarray, motion_ND: np.ndarray) -> float:
@@ -117,18 +118,33 @@ def diversity(emb_ND: np.ndarray, pairs: int | None = None, rng: np.random.Gener
     return float(np.linalg.norm(emb[first] - emb[second], axis=1).mean())
 
 
+def multimodality_index_sets(samples: int, pairs: int = 10,
+                             rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The two index sets of MultiModality: ``pairs`` of the ``samples`` per text, each drawn without replacement
+    (independently, so they may share indices; the same sets serve every text)."""
+    if samples < pairs:
+        raise MoScaleError(f"MultiModality needs at least {pairs} samples per text, got {samples}")
+    rng = rng if rng is not None else np.random.default_rng()
+    return rng.choice(samples, pairs, replace=False), rng.choice(samples, pairs, replace=False)
+
+
+def multimodality_at(emb_MKD: np.ndarray, first: np.ndarray, second: np.ndarray) -> float:
+    """Mean L2 distance between the samples ``first[i]`` and ``second[i]`` of every text, over texts and pairs;
+    ``emb`` is (M texts, K samples, D)."""
+    emb = np.asarray(emb_MKD, dtype=np.float64)
+    if emb.ndim != 3:
+        raise MoScaleError(f"MultiModality expects (texts, samples, dim), got shape {emb.shape}")
+    return float(np.linalg.norm(emb[:, np.asarray(first)] - emb[:, np.asarray(second)], axis=2).mean())
+
+
 def multimodality(emb_MRD: np.ndarray, pairs: int = 10, rng: np.random.Generator | None = None) -> float:
     """For (M texts, R samples, D): draw two index sets of size ``pairs`` among the R samples (each without
     replacement) and average the L2 distances over all texts and pairs."""
     emb = np.asarray(emb_MRD, dtype=np.float64)
     if emb.ndim != 3:
         raise MoScaleError(f"MultiModality expects (texts, samples, dim), got shape {emb.shape}")
-    if emb.shape[1] < pairs:
-        raise MoScaleError(f"MultiModality needs at least {pairs} samples per text, got {emb.shape[1]}")
-    rng = rng if rng is not None else np.random.default_rng()
-    first = rng.choice(emb.shape[1], pairs, replace=False)
-    second = rng.choice(emb.shape[1], pairs, replace=False)
-    return float(np.linalg.norm(emb[:, first] - emb[:, second], axis=2).mean())
+    first, second = multimodality_index_sets(emb.shape[1], pairs, rng)
+    return multimodality_at(emb, first, second)
 
 
 def mean_interval(values) -> tuple[float, float]:

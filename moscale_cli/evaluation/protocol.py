@@ -5,7 +5,8 @@ One replication (seed ``seed + r``):
 1. Pass A over the shuffled loader: text embeddings and GT motion embeddings (the FID reference), and the
    model's output for the same batch (captions, GT crop lengths) -> R-precision, MM-Dist, FID, Diversity.
 2. MultiModality: for the first ``mm_texts`` items of pass A (the first 3 batches for 96), ``mm_samples``
-   outputs each -> (M, 30, 512), 10 pairs (stochastic tasks only).
+   outputs each, 10 pairs (stochastic tasks only). The pairs are drawn first and only the outputs they name
+   are generated (:func:`mm_samples_used`): on average 17 of the 30, the same statistic in distribution.
 3. Real-motion row: a second, independent pass B (fresh captions and crops) scored like a model whose
    output is the GT itself, FID against pass A (T2M's way; gives the small non-zero real FID).
 4. Physical plausibility (SMPL-22 data): the metrics of ``evaluation/physics.py`` (foot skate, floating,
@@ -98,10 +99,11 @@ def _take_rows(batch: dict[str, Any], rows: list[int]) -> dict[str, Any]:
     return out
 
 
-def _mm_embeddings(cfg: EvalConfig, batch: dict[str, Any], take: int, runner: EmbeddingRunner, task: Any, seed: int) -> np.ndarray:
-    """(take, mm_samples, D): every text repeated mm_samples times, generated in batches of up to 4x the batch size.
-    Embeddings stay in input order (un-permuted), so rows of one text line up across samples."""
-    R = cfg.mm_samples
+def _mm_embeddings(cfg: EvalConfig, batch: dict[str, Any], take: int, runner: EmbeddingRunner, task: Any, seed: int,
+                   R: int | None = None) -> np.ndarray:
+    """(take, R, D): every text repeated R times (default ``mm_samples``), generated in batches of up to 4x the batch
+    size. Embeddings stay in input order (un-permuted), so rows of one text line up across samples."""
+    R = cfg.mm_samples if R is None else R
     rows = [i for i in range(take) for _ in range(R)]
     chunk = max(1, 4 * cfg.batch_size)
     embs = []
@@ -127,6 +129,18 @@ def _mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
 
 
+def mm_samples_used(cfg: EvalConfig, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MultiModality's two index sets for replication ``seed`` as positions among the samples generated per text,
+    and which of the ``mm_samples`` those are (sorted, distinct). The sets are drawn as the protocol draws them
+    (``mm_pairs`` of ``mm_samples``, each without replacement); a sample no set names is never generated. As the
+    samples of a text are independent draws, this is the protocol's statistic, in distribution, at
+    ``len(used) / mm_samples`` of the generations (about 17/30 for 10 pairs of 30)."""
+    rng = np.random.default_rng([seed, 0x6D6D])  # the MultiModality sets' own stream ("mm")
+    first, second = M.multimodality_index_sets(cfg.mm_samples, cfg.mm_pairs, rng)
+    used = np.union1d(first, second)
+    return np.searchsorted(used, first), np.searchsorted(used, second), used
+
+
 def run_replication(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task: Any, rep: int,
                     on_batch: Callable[[], None] | None = None,
                     labels: dict[str, dict] | None = None) -> tuple[dict[str, float], dict[str, float]]:
@@ -143,6 +157,9 @@ def run_replication(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task
     phys_model: list[dict[str, float]] = []
     phys_real: list[dict[str, float]] = []
     mm_left = cfg.mm_texts if task.stochastic else 0
+    # MultiModality reads only the samples its two index sets name (drawn first, from a stream of their own): only
+    # those are generated, on average 17 of the 30 (see mm_samples_used); the statistic's distribution is the same
+    mm_first, mm_second, mm_used = mm_samples_used(cfg, seed) if mm_left > 0 else (None, None, np.zeros(0, int))
     for bi, batch in enumerate(loader_a):
         lengths = batch["lengths"]
         order = length_order(lengths)  # the official evaluator's output order (pairs stay aligned)
@@ -164,7 +181,7 @@ def run_replication(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task
             mpjpe_frames += n
         if mm_left > 0:
             take = min(mm_left, len(lengths))
-            mm_emb.append(_mm_embeddings(cfg, batch, take, runner, task, (seed * 100003 + bi) * 1009))
+            mm_emb.append(_mm_embeddings(cfg, batch, take, runner, task, (seed * 100003 + bi) * 1009, len(mm_used)))
             mm_left -= take
         if on_batch is not None:
             on_batch()
@@ -188,7 +205,7 @@ def run_replication(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task
         model.update(_hard_r_precision(names_a, np.concatenate(text_a), np.concatenate(model_emb), labels,
                                        cfg.batch_size, seed * 2))
     if mm_emb:
-        model["multimodality"] = M.multimodality(np.concatenate(mm_emb), cfg.mm_pairs, rng)
+        model["multimodality"] = M.multimodality_at(np.concatenate(mm_emb), mm_first, mm_second)
     real.update(_mean_rows(phys_real))
     model.update(_mean_rows(phys_model))
     if mpjpe_frames:
@@ -222,6 +239,43 @@ def run_protocol(cfg: EvalConfig, dataset: Any, runner: EmbeddingRunner, task: A
     return {"real": summarize(real_all), "model": summarize(model_all)}
 
 
+MIN_BATCH = 4  # R@3 in a batch of 3 is always 1
+
+
+def fit_batch_size(cfg: EvalConfig, items: int, data: str | Path) -> EvalConfig:
+    """``cfg`` for a split of ``items`` evaluation items: unchanged when one batch fits; else R-precision runs in
+    one batch of all the items, with a warning saying so and what gives full batches; an error (saying what to
+    pass) when there are fewer than :data:`MIN_BATCH` items."""
+    from dataclasses import replace
+
+    if items >= cfg.batch_size:
+        return cfg
+    hint = ""
+    if cfg.split != "all":
+        from moscale_cli.data import layout
+        from moscale_cli.errors import DatasetError
+
+        try:
+            n_all = len(layout.read_split(Path(data), "all"))
+        except DatasetError:  # no all.txt: say nothing about it
+            n_all = 0
+        if n_all > items:
+            hint = f"; --split all has {n_all} clips"
+    if items < MIN_BATCH:
+        raise UsageError(
+            f"split {cfg.split} has {items} evaluation items, too few for R-precision (at least {MIN_BATCH}, "
+            f"batches of {cfg.batch_size} in the protocol){hint}"
+        )
+    from moscale_cli.utils.console import warn
+
+    warn(
+        f"split {cfg.split} has {items} evaluation items, fewer than one batch of {cfg.batch_size}: R-precision, "
+        f"MM-Dist and the hard negatives are measured in one batch of {items} (R-precision is higher in smaller "
+        f"batches, so not comparable with batches of {cfg.batch_size}){hint}"
+    )
+    return replace(cfg, batch_size=items)
+
+
 def evaluate(model: str, data: str, evaluator: str, cfg: EvalConfig, sampling_cfg: Any = None, device: str = "auto",
              glove: str | None = None, progress: Any = None) -> dict[str, Any]:
     """Load everything, check compatibility, run the replications and build the report dict.
@@ -250,8 +304,8 @@ def evaluate(model: str, data: str, evaluator: str, cfg: EvalConfig, sampling_cf
             "(HumanML3D 263 / KIT-ML 251): use an evaluator for the model's dataset"
         )
     dataset = make_eval_dataset(data, cfg.split, bundle, seed=cfg.seed)
-    if len(dataset) < cfg.batch_size:
-        raise UsageError(f"split {cfg.split} has {len(dataset)} evaluation items, fewer than one batch of {cfg.batch_size}")
+    requested_batch = cfg.batch_size
+    cfg = fit_batch_size(cfg, len(dataset), data)
     runner = EmbeddingRunner(bundle, dev)
     task = TaskRunner(cfg.task, handle, bundle.normalizer, sampling_cfg, dev)
     n_batches = len(dataset) // cfg.batch_size
@@ -268,7 +322,8 @@ def evaluate(model: str, data: str, evaluator: str, cfg: EvalConfig, sampling_cf
 
         labels = load_labels(data)
     results = run_protocol(cfg, dataset, runner, task, progress_cb, labels=labels)
-    conf = {**cfg.to_dict(), "model": str(model), "data": str(data), "evaluator": evaluator, "device": str(dev),
+    conf = {**cfg.to_dict(), **({"requested_batch_size": requested_batch} if cfg.batch_size != requested_batch else {}),
+            "model": str(model), "data": str(data), "evaluator": evaluator, "device": str(dev),
             "sampling": sampling_cfg.to_dict() if sampling_cfg is not None and cfg.task != "reconstruction" else None}
     ev_info = {"kind": bundle.kind, "source": bundle.source, "feature_dim": bundle.feature_dim, **bundle.info}
     model_info = {"path": handle.source, "kind": handle.kind, "feature_dim": handle.feature_dim}

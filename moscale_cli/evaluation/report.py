@@ -85,8 +85,11 @@ def write_report(path: str | os.PathLike, report: dict[str, Any]) -> None:
 
 
 def format_cell(m: dict[str, Any] | None) -> str:
+    """``mean ± interval``; the mean alone for a single replication (an interval of one value means nothing)."""
     if m is None:
         return "-"
+    if len(m.get("values", ())) == 1:
+        return f"{m['mean']:.3f}"
     return f"{m['mean']:.3f} ± {m['conf95']:.3f}"
 
 

@@ -4,7 +4,8 @@ The way of one prompt: text -> :class:`~moscale_cli.text.encoder.TextEncoder` ->
 (generator + tokenizer decoder, normalised feature space) -> de-normalise with the model's statistics ->
 ``recover_from_ric`` -> joints (T, 22, 3). ``edit``, ``inbetween``, ``extend`` and ``compose`` run the
 tasks of ``pipeline/editing.py`` and ``pipeline/compose.py`` on the same object. Every task takes one
-:class:`~moscale_cli.sampling.config.SamplingConfig` (None = the defaults).
+:class:`~moscale_cli.sampling.config.SamplingConfig`; None (or ``SamplingConfig()``) = the model's recommended
+settings: the guidance its directory records (else the reference's g = 5) and the reference's other defaults.
 """
 
 from __future__ import annotations
@@ -178,8 +179,8 @@ class MoScalePipeline:
         return [p.strip() for p in prompts]
 
     def check_sampling(self, sampling: SamplingConfig | None = None) -> SamplingConfig:
-        """``sampling`` (None = the defaults) checked against this model (one refine count per scale), with what
-        was left to the model (the guidance) taken from its directory's recommendation."""
+        """``sampling`` (None = ``SamplingConfig()``) checked against this model (one refine count per scale), with
+        what was left to the model (the guidance) taken from its directory's recommendation."""
         scfg = SamplingConfig() if sampling is None else sampling
         if not isinstance(scfg, SamplingConfig):
             raise UsageError(f"sampling must be a SamplingConfig, got {type(scfg).__name__}")

@@ -211,9 +211,10 @@ def load_bert(spec: LightSpec, device: torch.device) -> BertEncoder:
         if ours is not None:
             state[ours] = v.to(torch.float32)
     model = BertEncoder(spec.bert, device="meta")
-    want = set(model.state_dict())
+    own = model.state_dict()  # once: building it for every key cost more than the rest of the loading
+    want = set(own)
     missing, extra = sorted(want - set(state)), sorted(set(state) - want)
-    bad = [k for k in want & set(state) if tuple(state[k].shape) != tuple(model.state_dict()[k].shape)]
+    bad = [k for k in want & set(state) if tuple(state[k].shape) != tuple(own[k].shape)]
     if missing or extra or bad:
         what = f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}" if extra else f"wrong shape {bad[:3]}"
         raise ConfigError(f"text encoder weights {path} do not fit its config.json: {what}")

@@ -71,6 +71,20 @@ def test_edit_verbose_prints_seams_and_mask_and_extension(run_cli, cli_model_dir
     assert b.shape == (140, 263) and np.array_equal(b[40:90], a[:50]) and np.array_equal(b[100:], a[60:])
 
 
+def test_edit_prints_the_seam_measure_only_with_verbose(cli_model_dir, src, tmp_path, capsys):
+    from moscale_cli.cli.app import main
+
+    def run(*extra: str) -> str:
+        capsys.readouterr()
+        main(["edit", str(src), "a person jumps", "-o", str(tmp_path / "v.npy"), "--region", "20:40",
+              "-m", str(cli_model_dir), *FAST, *extra])  # not --quiet: the info line shows
+        return capsys.readouterr().err
+
+    plain, verbose = run(), run("-v")
+    assert "100 frames (5.0 s), generated 20:40" in plain and "seams" not in plain
+    assert "generated 20:40" in verbose and "seams: max jump" in verbose and "at frames 20, 40" in verbose
+
+
 def test_inbetween_and_compose(run_cli, cli_model_dir, src, tmp_path):
     a = np.load(src)
     np.save(tmp_path / "a.npy", a[:40])

@@ -47,7 +47,7 @@ def test_help_imports_neither_torch_nor_heavy_packages(tmp_path):
     top, proc = cli_modules(tmp_path, "--help")
     assert "generate" in proc.stdout
     assert "moscale_cli" in top
-    assert not {"torch", "numpy", *HEAVY} & top
+    assert not {"torch", "numpy", "rich", *HEAVY} & top  # plain click help: rich is not needed either
 
 
 def test_generate_bvh_npy_imports_no_plotting_scipy_transformers_or_rich(cli_model_dir, tmp_path):

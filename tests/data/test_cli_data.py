@@ -37,6 +37,8 @@ def test_import_merge_stats(bvh_fixture_dir, tmp_path):
     r = runner.invoke(app, ["data", "stats", str(out), "--split", "all"])
     assert r.exit_code == 0, r.output
     assert "all" in r.stdout and "40-79" in r.stdout
+    legend = " ".join(r.stdout.split())  # the column legend, however the terminal wraps it
+    assert "miss: ids without a readable feature file" in legend and "tagged: captions of a part" in legend
     r = runner.invoke(app, ["data", "merge", str(tmp_path / "m"), str(out), str(out)])
     assert r.exit_code == 1 and isinstance(r.exception, DatasetError)  # every id clashes with itself
     other = tmp_path / "other"
