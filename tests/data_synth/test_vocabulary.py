@@ -37,7 +37,10 @@ def test_programs_draw_only_what_each_entry_allows(programs):
             assert (a.count in d.counts) if d.counts else a.count is None
             assert (a.side in d.sides) if d.sides else a.side is None
             assert (a.direction in d.directions) if d.directions else a.direction is None
-            assert (a.angle in d.angles) if d.angles else a.angle is None
+            if d.manner == "circle":  # a closed circle (None), a half circle or an arc
+                assert a.angle in (None, 180, 90)
+            else:
+                assert (a.angle in d.angles) if d.angles else a.angle is None
             if d.durations is None:
                 assert a.duration is None
             else:

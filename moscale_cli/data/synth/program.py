@@ -24,10 +24,10 @@ STYLE_AMP = {None: 1.0, "energetic": 1.25, "tired": 0.75}
 PACE = (0.82, 1.22)
 TEMPO_RANGE = (0.55, 1.6)  # physical limits of the tempo (a wave cycle takes at least 0.3 s)
 # heading change of "in a circle" actions (degrees): a closed circle (the label's angle stays None: "in a circle"
-# says it), a half circle, an arc (angle 180 / 90 in the label). The half circle and the arc are drawn only once
-# the captions can say them (weights 0 until then: a caption would say "circle")
+# says it), a half circle, an arc (angle 180 / 90 in the label; their captions say "half circle", "semicircle",
+# "arc", "curve", never plain "circle": the circle banks guard every phrasing by its angle)
 CIRCLE_ANGLES = (360, 180, 90)
-CIRCLE_ANGLE_WEIGHTS = (1.0, 0.0, 0.0)
+CIRCLE_ANGLE_WEIGHTS = (0.6, 0.25, 0.15)
 
 
 @dataclass

@@ -103,24 +103,33 @@ _A: list[Bank] = [
     bank(
         "walk_circle",
         """
-        walks in a circle {dir}
-        walks in a circle
-        walks around in a circle
-        walks around in a circle {dir}
-        walks in a circular path {dir}
-        walks in a full circle
-        walks a full circle {dir}
-        walks around in a loop
-        circles around {dir}
-        goes round in a circle
-        goes around in a circle {dir}
-        walks in a round path
+        [angle=None] walks in a circle {dir}
+        [angle=None] walks in a circle
+        [angle=None] walks around in a circle
+        [angle=None] walks around in a circle {dir}
+        [angle=None] walks in a circular path {dir}
+        [angle=None] walks in a full circle
+        [angle=None] walks a full circle {dir}
+        [angle=None] walks around in a loop
+        [angle=None] circles around {dir}
+        [angle=None] goes round in a circle
+        [angle=None] goes around in a circle {dir}
+        [angle=None] walks in a round path
+        [angle=180] walks in a half circle {dir}
+        [angle=180] walks a semicircle {dir}
+        [angle=180] walks halfway around a circle
+        [angle=180] walks around half a circle {dir}
+        [angle=90] walks in an arc {dir}
+        [angle=90] walks along a curve {dir}
+        [angle=90] walks in a quarter circle {dir}
         """,
         """
-        makes a circuit on foot {dir}
-        traces a ring on foot
-        paces around a ring {dir}
-        does a lap around a ring
+        [angle=None] makes a circuit on foot {dir}
+        [angle=None] traces a ring on foot
+        [angle=None] paces around a ring {dir}
+        [angle=None] does a lap around a ring
+        [angle=180] follows a semicircular route on foot {dir}
+        [angle=90] veers along a gentle bend on foot {dir}
         """,
     ),
     bank(
@@ -169,23 +178,29 @@ _A: list[Bank] = [
     bank(
         "jog_circle",
         """
-        jogs in a circle {dir}
-        jogs in a circle
-        jogs around in a circle
-        jogs in a loop {dir}
-        jogs a full circle {dir}
-        jogs around in a circular path {dir}
-        trots in a circle {dir}
-        jogs round in a circle
-        jogs around in a loop
-        goes round in a circle at a jog
-        jogs in a circular path
+        [angle=None] jogs in a circle {dir}
+        [angle=None] jogs in a circle
+        [angle=None] jogs around in a circle
+        [angle=None] jogs in a loop {dir}
+        [angle=None] jogs a full circle {dir}
+        [angle=None] jogs around in a circular path {dir}
+        [angle=None] trots in a circle {dir}
+        [angle=None] jogs round in a circle
+        [angle=None] jogs around in a loop
+        [angle=None] goes round in a circle at a jog
+        [angle=None] jogs in a circular path
+        [angle=180] jogs in a half circle {dir}
+        [angle=180] jogs a semicircle {dir}
+        [angle=90] jogs in an arc {dir}
+        [angle=90] jogs along a curve {dir}
         """,
         """
-        jogs a lap around a ring
-        lopes around in a ring {dir}
-        jogs a circuit {dir}
-        does a jogging lap around a ring {dir}
+        [angle=None] jogs a lap around a ring
+        [angle=None] lopes around in a ring {dir}
+        [angle=None] jogs a circuit {dir}
+        [angle=None] does a jogging lap around a ring {dir}
+        [angle=180] lopes along a semicircular route {dir}
+        [angle=90] jogs around a gentle bend {dir}
         """,
     ),
     bank(
@@ -212,23 +227,29 @@ _A: list[Bank] = [
     bank(
         "run_circle",
         """
-        runs in a circle {dir}
-        runs in a circle
-        runs around in a circle
-        runs in a loop {dir}
-        runs a full circle {dir}
-        runs around in a circular path
-        races around in a circle {dir}
-        runs round in a circle
-        runs in a circular path {dir}
-        runs around in a loop
-        [speed=fast] sprints in a circle
+        [angle=None] runs in a circle {dir}
+        [angle=None] runs in a circle
+        [angle=None] runs around in a circle
+        [angle=None] runs in a loop {dir}
+        [angle=None] runs a full circle {dir}
+        [angle=None] runs around in a circular path
+        [angle=None] races around in a circle {dir}
+        [angle=None] runs round in a circle
+        [angle=None] runs in a circular path {dir}
+        [angle=None] runs around in a loop
+        [angle=None speed=fast] sprints in a circle
+        [angle=180] runs in a half circle {dir}
+        [angle=180] runs a semicircle {dir}
+        [angle=90] runs in an arc {dir}
+        [angle=90] runs along a curve {dir}
         """,
         """
-        dashes around a ring {dir}
-        runs a circuit {dir}
-        charges around in a loop
-        bolts around a ring
+        [angle=None] dashes around a ring {dir}
+        [angle=None] runs a circuit {dir}
+        [angle=None] charges around in a loop
+        [angle=None] bolts around a ring
+        [angle=180] dashes along a semicircular route {dir}
+        [angle=90] runs around a gentle bend {dir}
         """,
     ),
     bank(

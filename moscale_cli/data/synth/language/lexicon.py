@@ -31,7 +31,7 @@ see:::saw settle shadowbox shift shuffle sidestep sidle signal sink:::sank sit::
 sock spin:::spun spread:::spread spring:::sprang sprint squat stand:::stood start stay step stomp stoop
 straighten stretch stride:::strode strike:::struck stroll sway swing:::swung switch swivel take:::took
 tear:::tore throw:::threw thrust:::thrust toss trace trade tramp travel tread:::trod trek trot turn twirl use
-vault waggle wait walk wave wheel whirl windmill
+vault veer waggle wait walk wave wheel whirl windmill
 """
 _DOUBLE = set(
     "begin bob clap dip drop get high-step hit hop jab jog lob plop put run sidestep sit spin squat step "
@@ -112,7 +112,7 @@ _WORDS = {
     "SCONJ": "if though when while",
     "NUM": "five four ninety one six three two",
     "ADV": (
-        "about afterwards again ahead along alternately anti-clockwise anticlockwise apart around away "
+        "about afterwards again ahead along alternately halfway anti-clockwise anticlockwise apart around away "
         "back backward backwards behind briefly briskly clockwise completely counter-clockwise "
         "counterclockwise drowsily energetically enthusiastically exactly exuberantly finally first forth "
         "forward forwards gently horizontally hurriedly initially just lastly later laterally leftward "
@@ -122,7 +122,7 @@ _WORDS = {
         "together twice ultimately unhurriedly upright upstairs upward very vigorously wearily wide"
     ),
     "ADJ": (
-        "alternating big bodyweight brisk broad circular complete consecutive deep drowsy easy energetic "
+        "alternating big bodyweight brisk broad circular semicircular gentle complete consecutive deep drowsy easy energetic "
         "enthusiastic excited exhausted fatigued few formal friendly front full half idle imaginary "
         "invisible lateral left-footed left-hand left-handed left-side light lively lone long many "
         "motionless multiple one-footed one-legged opposite other peppy quick right-footed right-hand "
@@ -130,7 +130,7 @@ _WORDS = {
         "sleepy small spirited spread-eagle steady tired two-handed upper vertical weary whole worn-out"
     ),
     "NOUN": (
-        "about-face air arm arms:arm ball bend bends:bend blow blows:blow body bow bows:bow bunch ceiling "
+        "about-face air arc arm arms:arm ball bend curve semicircle route bends:bend blow blows:blow body bow bows:bow bunch ceiling "
         "chair character chest circle circles:circle circuit clap claps:clap couple crawl degrees:degree "
         "direction distance end energy enthusiasm feet:foot fellow figure fist fists:fist flight floor "
         "foot front gentleman greeting gusto guy hand handclap handclaps:handclap handful hands:hand "
