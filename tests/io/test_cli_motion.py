@@ -17,9 +17,12 @@ from moscale_cli.io.files import load_motion
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as ei:
+    """Exit code and stderr of ``moscale ARGS`` run in-process (a success returns, a failure exits)."""
+    try:
         main([str(a) for a in args])
-    code = ei.value.code if isinstance(ei.value.code, int) else (0 if ei.value.code is None else 1)
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     return code, capsys.readouterr().err
 
 

@@ -61,9 +61,7 @@ def test_over_an_hour_warns_and_the_cli_prints_one_line(tmp_path, capsys):
     clip = tmp_path / "fast.bvh"
     write_bvh(clip, joints, fps=100_000)
     capsys.readouterr()
-    with pytest.raises(SystemExit) as ex:
-        main(["convert", str(clip), "-o", str(tmp_path / "x.npy")])
-    assert ex.value.code == 0
+    main(["convert", str(clip), "-o", str(tmp_path / "x.npy")])  # a success returns (no SystemExit)
     err = capsys.readouterr().err
     assert err.count("warning: ") == 1 and "100000 fps" in err and "check its Frame Time" in err
     assert np.load(tmp_path / "x.npy").shape[1:] == (22, 3)
