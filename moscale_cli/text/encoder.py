@@ -147,10 +147,11 @@ class TextEncoder:
             pc = self.prompt_cache
             if pc is not None:
                 self._fingerprint = pc.fingerprint(self.path)
-            else:
+            else:  # the file hashes are still memoised in the user's cache folder (unless it is off)
                 from moscale_cli.text.fingerprint import folder_fingerprint
 
-                self._fingerprint = folder_fingerprint(self.path)
+                root = default_cache_root()
+                self._fingerprint = folder_fingerprint(self.path, None if root is None else root / "hashes")
         return self._fingerprint
 
     @property
