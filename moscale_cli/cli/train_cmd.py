@@ -205,9 +205,11 @@ def _cmd_train(
     resume: bool = RESUME_OPT,
     text_encoder: str | None = typer.Option(None, "--text-encoder", help="sentence-transformers name or path (default: all-MiniLM-L6-v2, offline)."),
     text_tokens: int = typer.Option(32, "--text-tokens", help="Text window in encoder tokens."),
-    text_cache: Path | None = typer.Option(None, "--text-cache", help="Caption-embedding cache folder (default OUT/text_cache)."),
+    text_cache: Path | None = typer.Option(None, "--text-cache", help="Caption-embedding cache folder (default: the shared MOSCALE_CACHE/captions, one file per encoder and dataset)."),
     with_length: bool = typer.Option(True, "--with-length/--no-length", help="Also train the length estimator (cheap)."),
-    length_epochs: int = typer.Option(30, "--length-epochs", help="Epochs of the length estimator."),
+    length_steps: int | None = typer.Option(None, "--length-steps", show_default="the run's share of 30 epochs",
+                                            help="Steps of the length estimator (default: its 30 epochs times the share of the recipe's 120 epochs this run trains)."),
+    length_epochs: int | None = typer.Option(None, "--length-epochs", help="Epochs of the length estimator (instead of --length-steps)."),
     val_every: int = VAL_EVERY_OPT,
     save_every: int = SAVE_EVERY_OPT,
     keep_last: int = KEEP_LAST_OPT,
@@ -235,7 +237,13 @@ def _cmd_train(
         print_config({"preset": preset, "arch": arch, "perturb_max": perturb_max, "cond_drop": cond_drop,
                       "train": cfg.to_dict()})
         return
-    lcfg = default_length_train_config(device, seed, epochs=length_epochs)
+    if length_steps is not None and length_epochs is not None:
+        raise UsageError("give either --length-steps or --length-epochs, not both")
+    if (length_steps is not None and length_steps < 1) or (length_epochs is not None and length_epochs < 1):
+        raise UsageError("--length-steps and --length-epochs must be at least 1")
+    lcfg = None
+    if length_steps is not None or length_epochs is not None:
+        lcfg = default_length_train_config(device, seed, epochs=length_epochs or 0, steps=length_steps or 0)
     res = train_model([str(d) for d in data], str(tokenizer), str(out_dir), cfg, preset=preset, perturb_max=perturb_max,
                       cond_drop=cond_drop, text_encoder=text_encoder, text_max_tokens=text_tokens, with_length=with_length,
                       length_train_cfg=lcfg, resume=resume, text_cache=str(text_cache) if text_cache else None,
@@ -258,7 +266,7 @@ def _cmd_train_length(
     resume: bool = typer.Option(False, "--resume"),
     text_encoder: str | None = typer.Option(None, "--text-encoder", help="sentence-transformers name or path (ignored for a train run)."),
     text_tokens: int = typer.Option(32, "--text-tokens"),
-    text_cache: Path | None = typer.Option(None, "--text-cache", help="Caption-embedding cache folder (default OUT/text_cache)."),
+    text_cache: Path | None = typer.Option(None, "--text-cache", help="Caption-embedding cache folder (default: the shared MOSCALE_CACHE/captions)."),
     seed: int = typer.Option(10306, "--seed"),
     val_split: str = VAL_SPLIT_OPT,
 ) -> None:
