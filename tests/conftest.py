@@ -37,6 +37,19 @@ def _need(path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _restore_threads_per_module():
+    """A module-scoped fixture runs before the per-test guard below takes its snapshot, so a thread count it sets
+    would be taken for the module's own and never undone: this module-level guard, set up before any other
+    module fixture (autouse fixtures of a scope come first), restores the count when the module is done."""
+    import torch
+
+    n = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
 @pytest.fixture(autouse=True)
 def _restore_global_state():
     """Every test leaves the process as it found it: console flags, torch threads, default dtype."""
