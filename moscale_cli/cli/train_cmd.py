@@ -26,6 +26,8 @@ KEEP_LAST_OPT = typer.Option(2, "--keep-last", help="Checkpoints to keep.")
 WORKERS_OPT = typer.Option(0, "--num-workers")
 VAL_SPLIT_OPT = typer.Option("val", "--val-split", help="Split used for validation ('' = none).")
 PRINT_CONFIG_OPT = typer.Option(False, "--print-config", help="Print the resolved training configuration (JSON) and exit.")
+THREADS_OPT = typer.Option(0, "--threads", help="CPU threads: 0 follows the idle cores (re-checked every 10 s); N pins "
+                                                  "N (thread counts change float sums: pin them for a bitwise resume).")
 
 
 class RecipeOptions:
@@ -126,6 +128,7 @@ def _cmd_train_tokenizer(
     save_every: int = SAVE_EVERY_OPT,
     keep_last: int = KEEP_LAST_OPT,
     num_workers: int = WORKERS_OPT,
+    threads: int = THREADS_OPT,
     stats: str = typer.Option(
         "auto", "--stats",
         help="Normalisation statistics: auto, dataset, evaluator (Std with root/contact dims / 25, HumanML3D's "
@@ -148,7 +151,8 @@ def _cmd_train_tokenizer(
                               weight_decay=weight_decay, warmup=warmup, warmup_epochs=warmup_epochs,
                               warmup_start=warmup_start, schedule=schedule, horizon_epochs=horizon_epochs,
                               min_lr_ratio=min_lr_ratio, grad_clip=grad_clip, seed=seed, device=device,
-                              val_every=val_every, save_every=save_every, keep_last=keep_last, num_workers=num_workers)
+                              val_every=val_every, save_every=save_every, keep_last=keep_last, num_workers=num_workers,
+                              threads=threads)
     if not print_cfg:  # --print-config writes nothing
         check_run_out(out_dir, data)
     stats_spec = resolve_stats(stats, [str(d) for d in data], str(evaluator_meta) if evaluator_meta else None)
@@ -214,6 +218,7 @@ def _cmd_train(
     save_every: int = SAVE_EVERY_OPT,
     keep_last: int = KEEP_LAST_OPT,
     num_workers: int = WORKERS_OPT,
+    threads: int = THREADS_OPT,
     compile_: bool = typer.Option(False, "--compile", help="torch.compile the generator for training (CUDA)."),
     val_split: str = VAL_SPLIT_OPT,
     license_: str = typer.Option("", "--license", help="Licence written into the model card (default: inherited from the data's meta.json licences, else Apache-2.0)."),
@@ -232,7 +237,7 @@ def _cmd_train(
                               warmup_start=warmup_start, schedule=schedule, horizon_epochs=horizon_epochs,
                               min_lr_ratio=min_lr_ratio, grad_clip=grad_clip, seed=seed, device=device,
                               val_every=val_every, save_every=save_every, keep_last=keep_last, num_workers=num_workers,
-                              compile=compile_)
+                              compile=compile_, threads=threads)
     if print_cfg:
         print_config({"preset": preset, "arch": arch, "perturb_max": perturb_max, "cond_drop": cond_drop,
                       "train": cfg.to_dict()})
@@ -244,6 +249,7 @@ def _cmd_train(
     lcfg = None
     if length_steps is not None or length_epochs is not None:
         lcfg = default_length_train_config(device, seed, epochs=length_epochs or 0, steps=length_steps or 0)
+        lcfg = lcfg.replace(threads=threads)
     res = train_model([str(d) for d in data], str(tokenizer), str(out_dir), cfg, preset=preset, perturb_max=perturb_max,
                       cond_drop=cond_drop, text_encoder=text_encoder, text_max_tokens=text_tokens, with_length=with_length,
                       length_train_cfg=lcfg, resume=resume, text_cache=str(text_cache) if text_cache else None,

@@ -10,6 +10,7 @@ protocol computes them (the best top-3 is kept). The run exports ``evaluator.saf
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,7 @@ class EvaluatorStageConfig(ConfigBase):
     val_split: str = "val"  # '' = no validation
     val_batch_size: int = 32
     val_max_batches: int = 0  # 0 = the whole split
-    text_cache: str = ""  # optional folder for a disk cache of caption features
+    text_cache: str = ""  # caption-embedding cache folder ("" = the shared MOSCALE_CACHE/captions)
 
 
 def same_caption_matrix(captions: list[str]) -> torch.Tensor:
@@ -54,13 +55,17 @@ class EvaluatorStage(TrainingStage):
     best_mode = "max"
 
     def __init__(self, data: list[str | os.PathLike], ev_cfg: EvaluatorConfig, text_fn: TextFn,
-                 stage_cfg: EvaluatorStageConfig | None = None, seed: int = 0) -> None:
+                 stage_cfg: EvaluatorStageConfig | None = None, seed: int = 0,
+                 prepare_text: Callable[[list[str]], object] | None = None) -> None:
+        """``prepare_text(captions)``: called once with every caption when the datasets are read (e.g. a cached
+        encoder's ``precompute``, which reads or fills the caption cache before training)."""
         self.data = [str(d) for d in data]
         self.ev_cfg = ev_cfg
         self.cfg = stage_cfg or EvaluatorStageConfig()
         self.seed = seed
         self.text_fn = text_fn  # callable(list[str]) -> TextFeatures
         self.model = MoScaleEvaluator(ev_cfg)
+        self.prepare_text = prepare_text
         self._train: MotionDataset | None = None
         self._val: MotionDataset | None = None
 
@@ -75,6 +80,9 @@ class EvaluatorStage(TrainingStage):
         if self.cfg.val_split:
             self._val = MotionDataset(self.data, split=self.cfg.val_split, normalizer=self._train.normalizer, mode="eval",
                                       seed=self.seed, warn=False)
+        if self.prepare_text is not None:
+            self.prepare_text([c.caption for ds in (self._train, self._val) if ds is not None
+                               for e in ds.entries for c in e.captions])
         return self._train
 
     @property
@@ -135,7 +143,7 @@ class EvaluatorStage(TrainingStage):
 
 def make_text_fn(name: str | None, max_tokens: int, device: str | torch.device,
                  cache_dir: str | None = None) -> CachedTextEncoder:
-    """A caching caption -> TextFeatures callable over :class:`TextEncoder`."""
+    """A caching caption -> TextFeatures callable over :class:`TextEncoder` (disk cache in ``cache_dir``)."""
     from moscale_cli.text.cache import cached_text_fn
     from moscale_cli.text.encoder import TextEncoder
 
@@ -155,9 +163,12 @@ def train_evaluator(data: list[str], out: str, preset: str, train_cfg: TrainConf
     stage_cfg = stage_cfg or EvaluatorStageConfig()
     feature_dim = DatasetSpec.detect(data[0]).feature_dim
     dev = resolve_device(train_cfg.device)
-    text_fn = make_text_fn(text_encoder, text_max_tokens, dev, stage_cfg.text_cache or None)
+    from moscale_cli.text.cache import default_caption_cache_dir
+
+    cache_dir = stage_cfg.text_cache or default_caption_cache_dir()
+    text_fn = make_text_fn(text_encoder, text_max_tokens, dev, str(cache_dir) if cache_dir else None)
     ev_cfg = EvaluatorConfig.preset(preset, feature_dim=feature_dim, text_dim=int(text_fn.dim),
                                     text_encoder=text_fn.encoder.name, text_max_tokens=text_max_tokens, **overrides)
     seed_everything(train_cfg.seed)
-    stage = EvaluatorStage(data, ev_cfg, text_fn, stage_cfg, seed=train_cfg.seed)
+    stage = EvaluatorStage(data, ev_cfg, text_fn, stage_cfg, seed=train_cfg.seed, prepare_text=text_fn.precompute)
     return Trainer(stage, train_cfg, out, resume=resume).fit()

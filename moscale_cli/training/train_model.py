@@ -289,7 +289,8 @@ def train_model(
     if with_length:
         from moscale_cli.training.recipes import GENERATOR_REFERENCE
 
-        lcfg = length_train_cfg or default_length_train_config(str(train_cfg.device), train_cfg.seed)
+        lcfg = length_train_cfg or default_length_train_config(str(train_cfg.device), train_cfg.seed).replace(
+            threads=train_cfg.threads)
         fraction = 1.0
         if length_train_cfg is None:
             fraction = run_fraction(train_cfg, max(1, len(train_set) // train_cfg.batch_size), GENERATOR_REFERENCE["epochs"])

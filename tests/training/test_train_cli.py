@@ -225,3 +225,6 @@ def test_length_budget_flags(run_cli, tmp_path):
     assert code == 2 and "either --length-steps or --length-epochs" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_cli(*base, "--length-steps", 0)
     assert code == 2 and "at least 1" in err
+    code, out, err = run_cli(*base, "--threads", 2, "--print-config")
+    assert code == 0, err
+    assert json.loads(out)["train"]["threads"] == 2
