@@ -331,8 +331,9 @@ class Trainer:
         from moscale_cli.utils.console import warn
 
         reached = lr_factor(self.cfg, total - 1, total, per_epoch)
-        warn(f"{self.stage.name}: the warm-up ({warmup} steps) is as long as the run ({total} steps), so the learning "
-             f"rate only reaches {reached:.2g} x its peak {self.cfg.lr:g}; shorten it with --warmup N or --warmup-epochs E")
+        warn(f"{self.stage.name}: the warm-up ({warmup} steps) covers the whole run ({total} steps): the learning rate "
+             f"climbs until the last step, where it is {reached:.2g} x its peak {self.cfg.lr:g}; shorten the warm-up "
+             "with --warmup N or --warmup-epochs E")
 
     def _fit(self) -> dict[str, Any]:
         from moscale_cli.utils.console import STATE, info, progress

@@ -155,6 +155,9 @@ def train_length_run(run_dir: str | os.PathLike, train_set: MotionDataset, val_s
     train_cfg = length_run_config(train_cfg, len(pairs), fraction)
     if resume:
         train_cfg = resumed_train_config(Path(run_dir), train_cfg)
+    from moscale_cli.utils.seed import seed_everything
+
+    seed_everything(train_cfg.seed)  # the initial weights are a function of the seed, not of what ran before
     stage = LengthStage(cfg, pairs, text_fn, LengthPairs(val_set) if val_set is not None else None,
                         extra_config={"text_encoder": text_fn.encoder.model_id, **(extra_config or {})})
     res = Trainer(stage, train_cfg, run_dir, resume=resume).fit()

@@ -95,7 +95,7 @@ def test_minimal_stage_trains_with_the_defaults(tmp_path, quiet):
 def test_warning_when_the_warmup_covers_the_whole_run(tmp_path, capsys):
     Trainer(MinimalStage(), _cfg(warmup=10, schedule="constant"), tmp_path / "long").fit()
     err = capsys.readouterr().err
-    assert "minimal: the warm-up (10 steps) is as long as the run (6 steps)" in " ".join(err.split())
+    assert "minimal: the warm-up (10 steps) covers the whole run (6 steps)" in " ".join(err.split())
     assert "0.6 x its peak" in err and "--warmup" in err  # step 6 of 10 of the warm-up
     Trainer(MinimalStage(), _cfg(warmup=2), tmp_path / "short").fit()
     assert "warm-up" not in capsys.readouterr().err

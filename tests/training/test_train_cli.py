@@ -228,3 +228,21 @@ def test_length_budget_flags(run_cli, tmp_path):
     code, out, err = run_cli(*base, "--threads", 2, "--print-config")
     assert code == 0, err
     assert json.loads(out)["train"]["threads"] == 2
+
+
+def test_length_estimator_is_a_function_of_its_seed(varied_dataset, run_cli, tmp_path):
+    """Two runs with the same seed give the same estimator, whatever ran before in the process (its initial
+    weights used to come from the global random state left by earlier work)."""
+    from safetensors.torch import load_file
+
+    args = ["--data", varied_dataset, "--epochs", 1, "--batch-size", 8, "--device", "cpu", "--text-tokens", 16,
+            "--text-cache", tmp_path / "cache", "--seed", 3]
+    code, _, err = run_cli("train-length", "--out", tmp_path / "a", *args)
+    assert code == 0, err
+    import torch
+
+    torch.rand(7)  # other work in between moves the global random state
+    code, _, err = run_cli("train-length", "--out", tmp_path / "b", *args)
+    assert code == 0, err
+    a, b = (load_file(str(tmp_path / r / "length.safetensors")) for r in ("a", "b"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
