@@ -312,7 +312,7 @@ def evaluate(model: str, data: str, evaluator: str, cfg: EvalConfig, sampling_cf
     from moscale_cli.utils.console import info
     from moscale_cli.utils.device import ThreadGovernor
 
-    threads = ThreadGovernor(dev, log=info)  # on the CPU the thread count follows the load, re-checked per batch
+    threads = ThreadGovernor(dev, log=info, probe_s=0.5)  # on the CPU the thread count follows the load
 
     def progress_cb(rep: int, total: int):
         tid = None if progress is None else progress.add_task(f"replication {rep + 1}/{total}", total=2 * n_batches)

@@ -376,7 +376,10 @@ class Trainer:
         save_every = self.cfg.save_every or per_epoch
         local_bs = self.cfg.batch_size // self.world
         self._warn_long_warmup(total, per_epoch)
-        governor = ThreadGovernor(self.device, log=info if self.is_main else None, pinned=self.cfg.threads or None)
+        governor = ThreadGovernor(self.device, log=info if self.is_main else None, pinned=self.cfg.threads or None,
+                                  probe_s=0.5)
+        if governor.changes:
+            self._log({"step": self.step, "cpu_threads": torch.get_num_threads()})
         model.train()
         t0, n0 = time.perf_counter(), self.step
         # wall-clock budget: TrainConfig.time_limit_s, or the MOSCALE_TIME_LIMIT_S environment variable

@@ -157,8 +157,11 @@ class ThreadGovernor:
     def __init__(self, device: torch.device, log: Callable[[str], None] | None = None, every_s: float = 10.0,
                  max_threads: int | None = None, pinned: int | None = None,
                  env: Mapping[str, str] | None = None, clock: Callable[[], float] = time.monotonic,
-                 busy: Callable[[], float | None] = read_cpu_busy, own: Callable[[], float] = time.process_time) -> None:
-        self.cpus = available_cpus()
+                 busy: Callable[[], float | None] = read_cpu_busy, own: Callable[[], float] = time.process_time,
+                 probe_s: float = 0.0, sleep: Callable[[float], None] = time.sleep, cpus: int | None = None) -> None:
+        """``probe_s`` > 0: watch the machine that long before the work starts (this process idle) and choose the
+        first thread count from it, instead of running the first ``every_s`` seconds with torch's count."""
+        self.cpus = cpus or available_cpus()
         self.max_threads = max(1, max_threads or self.cpus)
         self.every_s = float(every_s)
         self.log = log
@@ -172,6 +175,9 @@ class ThreadGovernor:
         if self.active:
             self._last = self._sample()
             self.active = self._last is not None
+        if self.active and probe_s > 0:
+            sleep(probe_s)
+            self._update()
 
     def _sample(self) -> tuple[float, float, float] | None:
         b = self._busy()
@@ -181,6 +187,10 @@ class ThreadGovernor:
         """Re-check when ``every_s`` has passed; returns the new thread count when it changed, else None."""
         if not self.active or self._last is None or self._clock() - self._last[0] < self.every_s:
             return None
+        return self._update()
+
+    def _update(self) -> int | None:
+        assert self._last is not None
         now = self._sample()
         if now is None:
             self.active = False

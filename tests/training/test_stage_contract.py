@@ -114,6 +114,7 @@ def test_the_trainer_follows_the_load_and_logs_each_change(tmp_path, quiet, monk
     class FakeGovernor:
         def __init__(self, dev: torch.device, log=None, pinned=None, **kw) -> None:
             self.calls = 0
+            self.changes: list[tuple[int, int, float]] = []  # nothing changed when it looked before the run
             made.append(self)
 
         def tick(self) -> int | None:

@@ -93,10 +93,8 @@ class FakeLoad:
 
 
 def _governor(load: FakeLoad, lines: list[str], **kw) -> ThreadGovernor:
-    g = ThreadGovernor(torch.device("cpu"), log=lines.append, every_s=10.0, env={}, clock=load.clock,
-                       busy=lambda: load.busy, own=lambda: load.own, **kw)
-    g.cpus = load.cpus
-    return g
+    return ThreadGovernor(torch.device("cpu"), log=lines.append, every_s=10.0, env={}, clock=load.clock,
+                          busy=lambda: load.busy, own=lambda: load.own, cpus=load.cpus, **kw)
 
 
 def test_governor_follows_the_load_and_reports_each_change_once():
@@ -150,3 +148,18 @@ def test_read_cpu_busy_counts_only_our_cpus_and_not_idle_time(tmp_path):
     assert read_cpu_busy(str(stat), {0, 1}) == pytest.approx((380 + 650) / hz)
     assert read_cpu_busy(str(stat), {5}) is None
     assert read_cpu_busy(str(tmp_path / "missing"), {0}) is None
+
+
+def test_governor_probes_the_machine_before_the_work_starts():
+    torch.set_num_threads(2)
+    clock, lines = Clock(), []
+    load = FakeLoad(clock)
+    load.others = 1.0
+
+    def idle_wait(seconds: float) -> None:  # this process idle while it watches
+        load.run(seconds, 0)
+
+    g = ThreadGovernor(torch.device("cpu"), log=lines.append, env={}, clock=clock, busy=lambda: load.busy,
+                       own=lambda: load.own, probe_s=0.5, sleep=idle_wait, max_threads=2, cpus=2)
+    assert torch.get_num_threads() == 1 and g.changes == [(2, 1, pytest.approx(1.0))]
+    assert lines == ["CPU threads 2 -> 1 (other processes used 1.0 of 2 cores)"]
