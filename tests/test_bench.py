@@ -73,7 +73,7 @@ def test_cli_bench_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     try:
         main(["--quiet", "bench", "--preset", "tiny", "--device", "cpu", "--sections", "train_generator",
-              "--repeats", "1", "--warmup", "0", "--json", str(out)])
+              "--repeats", "1", "--warmup", "0", "--threads", "1", "--json", str(out)])
         code = 0
     except SystemExit as e:
         code = e.code or 0
@@ -81,11 +81,28 @@ def test_cli_bench_writes_json(tmp_path, capsys):
     assert code == 0
     assert "train gen." in o and "samples/s" in o and "threads" in o
     res = json.loads(out.read_text())
-    rows = res["rows"]
-    assert [r["threads"] for r in rows] == [1, 2]  # the CPU default: one and two threads
-    for row in rows:
-        assert row["section"] == "train_generator" and row["batch"] == 8 and row["samples_per_s"] > 0
+    [row] = res["rows"]
+    assert row["section"] == "train_generator" and row["batch"] == 8 and row["samples_per_s"] > 0
+    assert row["threads"] == 1 and res["config"]["threads"] == [1]
     assert res["env"]["threads"] == torch.get_num_threads()  # restored afterwards
+
+
+def test_run_bench_times_every_row_at_each_thread_count(monkeypatch):
+    """Each section runs once per thread count, with torch set to that count, and its rows say which."""
+    import moscale_cli.bench as bench
+
+    before = torch.get_num_threads()
+    seen = []
+
+    def rows(cfg, device, log):  # stands in for the timed training step: records the thread count it ran with
+        seen.append(torch.get_num_threads())
+        return [{"section": "train_tokenizer", "variant": "AdamW step", "batch": 2, "median_s": 1.0, "times_s": [1.0],
+                 "samples_per_s": 2.0, "peak_mib": None}]
+
+    monkeypatch.setattr(bench, "train_tokenizer_rows", rows)
+    res = run_bench(BenchConfig(preset="tiny", device="cpu", sections=("train_tokenizer",), threads=(1, 2)))
+    assert seen == [1, 2] and [r["threads"] for r in res["rows"]] == [1, 2]
+    assert torch.get_num_threads() == before
 
 
 @pytest.mark.parametrize(("args", "message"), [(["--preset", "huge"], "unknown preset 'huge'"),
