@@ -230,6 +230,10 @@ def _cmd_train(
     The defaults are the reference recipe (method spec §8); the normalisation statistics are the tokenizer run's."""
     from moscale_cli.training.train_model import default_length_train_config, train_model
 
+    if length_steps is not None and length_epochs is not None:
+        raise UsageError("give either --length-steps or --length-epochs, not both")
+    if (length_steps is not None and length_steps < 1) or (length_epochs is not None and length_epochs < 1):
+        raise UsageError("--length-steps and --length-epochs must be at least 1")
     if not print_cfg:  # --print-config writes nothing
         check_run_out(out_dir, data)
     cfg = common_train_config(epochs, steps, GENERATOR_REFERENCE, batch_size=batch_size, lr=lr, betas=betas,
@@ -242,10 +246,6 @@ def _cmd_train(
         print_config({"preset": preset, "arch": arch, "perturb_max": perturb_max, "cond_drop": cond_drop,
                       "train": cfg.to_dict()})
         return
-    if length_steps is not None and length_epochs is not None:
-        raise UsageError("give either --length-steps or --length-epochs, not both")
-    if (length_steps is not None and length_steps < 1) or (length_epochs is not None and length_epochs < 1):
-        raise UsageError("--length-steps and --length-epochs must be at least 1")
     lcfg = None
     if length_steps is not None or length_epochs is not None:
         lcfg = default_length_train_config(device, seed, epochs=length_epochs or 0, steps=length_steps or 0)

@@ -220,7 +220,8 @@ def test_length_budget_follows_the_run():
 
 
 def test_length_budget_flags(run_cli, tmp_path):
-    base = ["train", "--data", tmp_path, "--tokenizer", tmp_path, "--out", tmp_path / "r"]
+    (tmp_path / "d").mkdir()
+    base = ["train", "--data", tmp_path / "d", "--tokenizer", tmp_path / "d", "--out", tmp_path / "r"]
     code, _, err = run_cli(*base, "--length-steps", 5, "--length-epochs", 3)
     assert code == 2 and "either --length-steps or --length-epochs" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_cli(*base, "--length-steps", 0)
