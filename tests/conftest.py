@@ -23,12 +23,16 @@ if "MOSCALE_CACHE" not in os.environ:
 
 
 def pytest_configure(config) -> None:
-    """Under pytest-xdist each worker gets its share of the cores (no oversubscription on small machines)."""
+    """Under pytest-xdist each worker gets its share of the cores (no oversubscription on small machines), pinned
+    (``OMP_NUM_THREADS``, also for the subprocesses) so that training and evaluation do not make it follow the
+    load: the workers keep the cores busy, and a test that compares two runs needs one thread count."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
     if workers > 0:
+        n = max(1, (os.cpu_count() or 1) // workers)
+        os.environ.setdefault("OMP_NUM_THREADS", str(n))
         import torch
 
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+        torch.set_num_threads(n)
 
 
 def _need(path: Path) -> Path:
