@@ -79,7 +79,7 @@ def test_cli_bench_writes_json(tmp_path, capsys):
         code = e.code or 0
     o, _ = capsys.readouterr()
     assert code == 0
-    assert "train gen." in o and "samples/s" in o and "threads" in o
+    assert "train gen." in o and "samples/s" in o and "1 thread" in o
     res = json.loads(out.read_text())
     [row] = res["rows"]
     assert row["section"] == "train_generator" and row["batch"] == 8 and row["samples_per_s"] > 0

@@ -66,18 +66,20 @@ def bench_command(
     what = f"model {model}" if model else f"preset {preset}"
     title = (f"moscale bench: {what} ({res['params']['generator'] / 1e6:.1f} M generator, "
              f"{res['params']['tokenizer'] / 1e6:.1f} M tokenizer) on {env.get('gpu', env['device'])}")
-    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("section", "variant", "threads", "batch", "median", "speed", "mem"):
-        t.add_column(col, justify="left" if col in ("section", "variant") else "right", no_wrap=True)
-    for r in res["rows"]:
-        if "motions_per_s" in r:
-            speed = f"{r['motions_per_s']:.1f} motions/s"
-        else:
-            speed = f"{r['samples_per_s']:.1f} samples/s"
-        mem = "-" if r["peak_mib"] is None else f"{r['peak_mib']:.0f} MiB"
-        t.add_row(SECTION_LABELS[r["section"]], r["variant"], str(r["threads"]), str(r["batch"]), _time(r["median_s"]),
-                  speed, mem)
-    out.print(t)
+    counts = list(dict.fromkeys(r["threads"] for r in res["rows"]))
+    for n in counts:  # one table per thread count (the same columns as a single-count run)
+        label = f", {n} thread{'s' if n > 1 else ''}" if env["device"] == "cpu" else ""
+        t = Table(title=title + label, title_justify="left", box=box.SIMPLE_HEAD)
+        for col in ("section", "variant", "batch", "median", "speed", "mem"):
+            t.add_column(col, justify="left" if col in ("section", "variant") else "right", no_wrap=True)
+        for r in (r for r in res["rows"] if r["threads"] == n):
+            if "motions_per_s" in r:
+                speed = f"{r['motions_per_s']:.1f} motions/s"
+            else:
+                speed = f"{r['samples_per_s']:.1f} samples/s"
+            mem = "-" if r["peak_mib"] is None else f"{r['peak_mib']:.0f} MiB"
+            t.add_row(SECTION_LABELS[r["section"]], r["variant"], str(r["batch"]), _time(r["median_s"]), speed, mem)
+        out.print(t)
     if json_out is not None:
         write_json_atomic(json_out, res)
         console.print(f"wrote {json_out}")
