@@ -14,7 +14,9 @@ Sections (``run_bench(cfg)`` returns one dict per row):
 - ``train_tokenizer`` / ``train_generator``: samples/s of full optimizer steps (forward, loss, backward,
   clip, AdamW; bf16 autocast and fused AdamW on CUDA). The generator step includes the frozen tokenizer's
   encoding with cross-scale perturbation.
-Peak memory per row: ``torch.cuda.max_memory_allocated`` on CUDA, otherwise ``None``.
+Peak memory per row: ``torch.cuda.max_memory_allocated`` on CUDA, otherwise ``None``. On the CPU every section
+is timed once per thread count of ``threads`` (default 1 and 2: on a shared machine two threads can be much
+slower than one, see :class:`moscale_cli.utils.device.ThreadGovernor`); each row records its ``threads``.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class BenchConfig(ConfigBase):
     sections: tuple[str, ...] = SECTIONS
     seed: int = 0
     model: str | None = None  # a model directory (or hub id) to time instead of a random preset (sampling only)
+    threads: tuple[int, ...] | None = None  # CPU thread counts to time each row with: (1, 2) on the CPU by default
 
     def __post_init__(self) -> None:
         if self.model is not None and any(s.startswith("train_") for s in self.sections):
@@ -75,14 +78,23 @@ class BenchConfig(ConfigBase):
                 raise ConfigError(f"{name} must be >= 1, got {v}")
         if self.warmup is not None and self.warmup < 0:
             raise ConfigError(f"warmup must be >= 0, got {self.warmup}")
+        if self.threads is not None:
+            self.threads = tuple(int(t) for t in self.threads)
+            if not self.threads or any(t < 1 for t in self.threads):
+                raise ConfigError(f"threads must be one or more counts >= 1, got {self.threads}")
 
     def resolved(self, device: torch.device) -> BenchConfig:
         cuda = device.type == "cuda"
         pick = lambda v, gpu, cpu: v if v is not None else (gpu if cuda else cpu)  # noqa: E731
         mode = self.fast_mode or ("compile" if self.compile else ("graphs" if cuda else "eager"))
+        threads = self.threads
+        if threads is None:
+            from moscale_cli.utils.device import available_cpus
+
+            threads = (torch.get_num_threads(),) if cuda else tuple(range(1, min(2, available_cpus()) + 1))
         return self.replace(batch=pick(self.batch, 1024, 8), repeats=pick(self.repeats, 10, 2),
                             warmup=pick(self.warmup, 3, 1), tokenizer_batch=pick(self.tokenizer_batch, 256, 8),
-                            generator_batch=pick(self.generator_batch, 64, 8), fast_mode=mode)
+                            generator_batch=pick(self.generator_batch, 64, 8), fast_mode=mode, threads=threads)
 
 
 @dataclass
@@ -292,14 +304,25 @@ def run_bench(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dic
     else:
         tok, gen = build_models(cfg.preset, device, cfg.seed)
     rows: list[dict[str, Any]] = []
-    if "latency" in cfg.sections:
-        rows += _sampling_rows(cfg, device, tok, gen, 1, "latency", log)
-    if "throughput" in cfg.sections:
-        rows += _sampling_rows(cfg.replace(no_cache_latency=False), device, tok, gen, int(cfg.batch or 1), "throughput", log)
-    if "train_tokenizer" in cfg.sections:
-        rows += train_tokenizer_rows(cfg, device, log)
-    if "train_generator" in cfg.sections:
-        rows += train_generator_rows(cfg, device, tok, log)
+    before = torch.get_num_threads()
+    try:
+        for n in cfg.threads or (before,):
+            torch.set_num_threads(n)
+            if len(cfg.threads or ()) > 1:
+                log(f"{n} thread{'s' if n > 1 else ''}:")
+            new: list[dict[str, Any]] = []
+            if "latency" in cfg.sections:
+                new += _sampling_rows(cfg, device, tok, gen, 1, "latency", log)
+            if "throughput" in cfg.sections:
+                new += _sampling_rows(cfg.replace(no_cache_latency=False), device, tok, gen, int(cfg.batch or 1),
+                                      "throughput", log)
+            if "train_tokenizer" in cfg.sections:
+                new += train_tokenizer_rows(cfg, device, log)
+            if "train_generator" in cfg.sections:
+                new += train_generator_rows(cfg, device, tok, log)
+            rows += [{**r, "threads": n} for r in new]
+    finally:
+        torch.set_num_threads(before)
     return {"config": cfg.to_dict(), "env": environment(device),
             "params": {"generator": count_parameters(gen), "tokenizer": count_parameters(tok)},
             "rows": rows}

@@ -23,18 +23,35 @@ if "MOSCALE_CACHE" not in os.environ:
 
 
 def pytest_configure(config) -> None:
-    """Under pytest-xdist each worker gets its share of the cores (no oversubscription on small machines)."""
+    """Under pytest-xdist each worker gets its share of the cores (no oversubscription on small machines), pinned
+    (``OMP_NUM_THREADS``, also for the subprocesses) so that training and evaluation do not make it follow the
+    load: the workers keep the cores busy, and a test that compares two runs needs one thread count."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
     if workers > 0:
+        n = max(1, (os.cpu_count() or 1) // workers)
+        os.environ.setdefault("OMP_NUM_THREADS", str(n))
         import torch
 
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+        torch.set_num_threads(n)
 
 
 def _need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"shared fixtures not found at {path} (set MOSCALE_SHARED or place ../shared next to the repo)")
     return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _restore_threads_per_module():
+    """A module-scoped fixture runs before the per-test guard below takes its snapshot, so a thread count it sets
+    would be taken for the module's own and never undone: this module-level guard, set up before any other
+    module fixture (autouse fixtures of a scope come first), restores the count when the module is done."""
+    import torch
+
+    n = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
 
 
 @pytest.fixture(autouse=True)

@@ -26,6 +26,8 @@ KEEP_LAST_OPT = typer.Option(2, "--keep-last", help="Checkpoints to keep.")
 WORKERS_OPT = typer.Option(0, "--num-workers")
 VAL_SPLIT_OPT = typer.Option("val", "--val-split", help="Split used for validation ('' = none).")
 PRINT_CONFIG_OPT = typer.Option(False, "--print-config", help="Print the resolved training configuration (JSON) and exit.")
+THREADS_OPT = typer.Option(0, "--threads", help="CPU threads: 0 follows the idle cores (re-checked every 10 s); N pins "
+                                                  "N (thread counts change float sums: pin them for a bitwise resume).")
 
 
 class RecipeOptions:
@@ -126,6 +128,7 @@ def _cmd_train_tokenizer(
     save_every: int = SAVE_EVERY_OPT,
     keep_last: int = KEEP_LAST_OPT,
     num_workers: int = WORKERS_OPT,
+    threads: int = THREADS_OPT,
     stats: str = typer.Option(
         "auto", "--stats",
         help="Normalisation statistics: auto, dataset, evaluator (Std with root/contact dims / 25, HumanML3D's "
@@ -148,7 +151,8 @@ def _cmd_train_tokenizer(
                               weight_decay=weight_decay, warmup=warmup, warmup_epochs=warmup_epochs,
                               warmup_start=warmup_start, schedule=schedule, horizon_epochs=horizon_epochs,
                               min_lr_ratio=min_lr_ratio, grad_clip=grad_clip, seed=seed, device=device,
-                              val_every=val_every, save_every=save_every, keep_last=keep_last, num_workers=num_workers)
+                              val_every=val_every, save_every=save_every, keep_last=keep_last, num_workers=num_workers,
+                              threads=threads)
     if not print_cfg:  # --print-config writes nothing
         check_run_out(out_dir, data)
     stats_spec = resolve_stats(stats, [str(d) for d in data], str(evaluator_meta) if evaluator_meta else None)
@@ -205,13 +209,16 @@ def _cmd_train(
     resume: bool = RESUME_OPT,
     text_encoder: str | None = typer.Option(None, "--text-encoder", help="sentence-transformers name or path (default: all-MiniLM-L6-v2, offline)."),
     text_tokens: int = typer.Option(32, "--text-tokens", help="Text window in encoder tokens."),
-    text_cache: Path | None = typer.Option(None, "--text-cache", help="Caption-embedding cache folder (default OUT/text_cache)."),
+    text_cache: Path | None = typer.Option(None, "--text-cache", help="Caption-embedding cache folder (default: the shared MOSCALE_CACHE/captions, one file per encoder and dataset)."),
     with_length: bool = typer.Option(True, "--with-length/--no-length", help="Also train the length estimator (cheap)."),
-    length_epochs: int = typer.Option(30, "--length-epochs", help="Epochs of the length estimator."),
+    length_steps: int | None = typer.Option(None, "--length-steps", show_default="the run's share of 30 epochs",
+                                            help="Steps of the length estimator (default: its 30 epochs times the share of the recipe's 120 epochs this run trains)."),
+    length_epochs: int | None = typer.Option(None, "--length-epochs", help="Epochs of the length estimator (instead of --length-steps)."),
     val_every: int = VAL_EVERY_OPT,
     save_every: int = SAVE_EVERY_OPT,
     keep_last: int = KEEP_LAST_OPT,
     num_workers: int = WORKERS_OPT,
+    threads: int = THREADS_OPT,
     compile_: bool = typer.Option(False, "--compile", help="torch.compile the generator for training (CUDA)."),
     val_split: str = VAL_SPLIT_OPT,
     license_: str = typer.Option("", "--license", help="Licence written into the model card (default: inherited from the data's meta.json licences, else Apache-2.0)."),
@@ -223,6 +230,10 @@ def _cmd_train(
     The defaults are the reference recipe (method spec §8); the normalisation statistics are the tokenizer run's."""
     from moscale_cli.training.train_model import default_length_train_config, train_model
 
+    if length_steps is not None and length_epochs is not None:
+        raise UsageError("give either --length-steps or --length-epochs, not both")
+    if (length_steps is not None and length_steps < 1) or (length_epochs is not None and length_epochs < 1):
+        raise UsageError("--length-steps and --length-epochs must be at least 1")
     if not print_cfg:  # --print-config writes nothing
         check_run_out(out_dir, data)
     cfg = common_train_config(epochs, steps, GENERATOR_REFERENCE, batch_size=batch_size, lr=lr, betas=betas,
@@ -230,12 +241,15 @@ def _cmd_train(
                               warmup_start=warmup_start, schedule=schedule, horizon_epochs=horizon_epochs,
                               min_lr_ratio=min_lr_ratio, grad_clip=grad_clip, seed=seed, device=device,
                               val_every=val_every, save_every=save_every, keep_last=keep_last, num_workers=num_workers,
-                              compile=compile_)
+                              compile=compile_, threads=threads)
     if print_cfg:
         print_config({"preset": preset, "arch": arch, "perturb_max": perturb_max, "cond_drop": cond_drop,
                       "train": cfg.to_dict()})
         return
-    lcfg = default_length_train_config(device, seed, epochs=length_epochs)
+    lcfg = None
+    if length_steps is not None or length_epochs is not None:
+        lcfg = default_length_train_config(device, seed, epochs=length_epochs or 0, steps=length_steps or 0)
+        lcfg = lcfg.replace(threads=threads)
     res = train_model([str(d) for d in data], str(tokenizer), str(out_dir), cfg, preset=preset, perturb_max=perturb_max,
                       cond_drop=cond_drop, text_encoder=text_encoder, text_max_tokens=text_tokens, with_length=with_length,
                       length_train_cfg=lcfg, resume=resume, text_cache=str(text_cache) if text_cache else None,
@@ -258,7 +272,7 @@ def _cmd_train_length(
     resume: bool = typer.Option(False, "--resume"),
     text_encoder: str | None = typer.Option(None, "--text-encoder", help="sentence-transformers name or path (ignored for a train run)."),
     text_tokens: int = typer.Option(32, "--text-tokens"),
-    text_cache: Path | None = typer.Option(None, "--text-cache", help="Caption-embedding cache folder (default OUT/text_cache)."),
+    text_cache: Path | None = typer.Option(None, "--text-cache", help="Caption-embedding cache folder (default: the shared MOSCALE_CACHE/captions)."),
     seed: int = typer.Option(10306, "--seed"),
     val_split: str = VAL_SPLIT_OPT,
 ) -> None:

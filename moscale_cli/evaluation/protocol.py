@@ -309,12 +309,20 @@ def evaluate(model: str, data: str, evaluator: str, cfg: EvalConfig, sampling_cf
     runner = EmbeddingRunner(bundle, dev)
     task = TaskRunner(cfg.task, handle, bundle.normalizer, sampling_cfg, dev)
     n_batches = len(dataset) // cfg.batch_size
+    from moscale_cli.utils.console import info
+    from moscale_cli.utils.device import ThreadGovernor
+
+    threads = ThreadGovernor(dev, log=info, probe_s=0.5)  # on the CPU the thread count follows the load
 
     def progress_cb(rep: int, total: int):
-        if progress is None:
-            return None
-        tid = progress.add_task(f"replication {rep + 1}/{total}", total=2 * n_batches)
-        return lambda: progress.advance(tid)
+        tid = None if progress is None else progress.add_task(f"replication {rep + 1}/{total}", total=2 * n_batches)
+
+        def tick() -> None:
+            threads.tick()
+            if progress is not None and tid is not None:
+                progress.advance(tid)
+
+        return tick
 
     labels = None
     if (Path(data) / "labels.jsonl").is_file():

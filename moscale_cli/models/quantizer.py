@@ -44,6 +44,18 @@ def _dist_on() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
+def _first_rank_with_rows(n_rows: int, device: torch.device) -> int:
+    """The lowest rank whose local batch has rows (0 without DDP when ``n_rows``); -1 when no process has any.
+    Under DDP every rank must call it (one all-reduce), so that all agree on the source of a broadcast."""
+    if not _dist_on():
+        return 0 if n_rows > 0 else -1
+    world = dist.get_world_size()
+    t = torch.tensor([dist.get_rank() if n_rows > 0 else world], device=device, dtype=torch.long)
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    src = int(t.item())
+    return src if src < world else -1
+
+
 class MultiScaleQuantizer(nn.Module):
     """Codebook, nearest-code search, residual quantisation over scales, EMA updates and dead-code reset."""
 
@@ -163,16 +175,24 @@ class MultiScaleQuantizer(nn.Module):
     # ----------------------------------------------------------------- codebook learning (EMA)
     @torch.no_grad()
     def init_codebook(self, x_MC: torch.Tensor) -> None:
-        """Initialise from data vectors (tiled with small noise when there are fewer than codes)."""
+        """Initialise from data vectors (tiled with small noise when there are fewer than codes). Under DDP the
+        codebook of the first rank that has vectors is broadcast; without any vector anywhere nothing changes
+        (the next batch initialises it)."""
         K, C = self.codebook.shape
-        if x_MC.shape[0] < K:
-            reps = math.ceil(K / max(1, x_MC.shape[0]))
-            x_MC = x_MC.repeat(reps, 1)
-            x_MC = x_MC + torch.randn_like(x_MC) * (0.01 / math.sqrt(C))
-        idx = torch.randperm(x_MC.shape[0], device=x_MC.device)[:K]
-        init = x_MC[idx].float()
+        src = _first_rank_with_rows(x_MC.shape[0], self.codebook.device)
+        if src < 0:
+            return
+        if x_MC.shape[0] > 0:
+            if x_MC.shape[0] < K:
+                reps = math.ceil(K / x_MC.shape[0])
+                x_MC = x_MC.repeat(reps, 1)
+                x_MC = x_MC + torch.randn_like(x_MC) * (0.01 / math.sqrt(C))
+            idx = torch.randperm(x_MC.shape[0], device=x_MC.device)[:K]
+            init = x_MC[idx].float()
+        else:  # this rank has no vector: it receives the source rank's
+            init = torch.zeros(K, C, device=self.codebook.device)
         if _dist_on():
-            dist.broadcast(init, src=0)
+            dist.broadcast(init, src=src)
         self.codebook.copy_(init)
         self.ema_sum.copy_(init)
         self.ema_count.fill_(1.0)
@@ -181,7 +201,11 @@ class MultiScaleQuantizer(nn.Module):
     @torch.no_grad()
     def ema_update(self, x_MC: torch.Tensor, ids_M: torch.Tensor) -> None:
         """EMA update from valid residuals (counts and sums all-reduced under DDP); codes whose EMA count fell
-        below the threshold are reset to random current residuals when the batch has enough assignments."""
+        below the threshold are reset to random current residuals when the batch has enough assignments.
+
+        Under DDP every rank takes part in the same collectives whatever its local batch holds: whether to reset
+        depends only on all-reduced values, and the new codes come from the first rank that has residuals (a rank
+        with none receives them), so a rank whose batch has no valid position never leaves the others waiting."""
         K, C = self.codebook.shape
         mu = self.ema_decay
         x = x_MC.float()
@@ -196,10 +220,14 @@ class MultiScaleQuantizer(nn.Module):
         dead = self.ema_count < self.dead_code_threshold
         enough = counts.sum().item() > self.reset_min_assign_factor * K
         n_dead = int(dead.sum().item())
-        if n_dead and enough and x.shape[0] > 0:
-            new = x[torch.randint(0, x.shape[0], (n_dead,), device=x.device)]
+        if n_dead and enough:  # the same on every rank (all-reduced counts, identical EMA buffers)
+            src = _first_rank_with_rows(x.shape[0], x.device)
+            if x.shape[0] > 0:
+                new = x[torch.randint(0, x.shape[0], (n_dead,), device=x.device)]
+            else:
+                new = torch.zeros(n_dead, C, device=x.device)
             if _dist_on():
-                dist.broadcast(new, src=0)
+                dist.broadcast(new, src=src)
             self.codebook[dead] = new
             self.ema_sum[dead] = new
             self.ema_count[dead] = 1.0

@@ -3,10 +3,10 @@ training caption cache. ``from moscale_cli.text import get_text_encoder`` gives 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 
-def __getattr__(name: str) -> Any:  # lazy, so that importing a submodule stays cheap
+def __getattr__(name: str) -> Callable[..., object]:  # lazy, so that importing a submodule stays cheap
     if name in ("get_text_encoder", "clear_text_encoders"):
         from moscale_cli.text import factory
 

@@ -23,13 +23,19 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from moscale_cli.errors import ConfigError, UsageError
 from moscale_cli.text.features import TextFeatures
 from moscale_cli.text.prompt_cache import PromptEmbeddingCache, default_cache_root
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from moscale_cli.text.light import LightBertBackend, LightTokenizer
+    from moscale_cli.text.st_backend import SentenceTransformersBackend
 
 __all__ = ["DEFAULT_TEXT_ENCODER", "BACKENDS", "PromptTruncatedWarning", "TextEncoder", "TextFeatures",
            "is_default_encoder", "resolve_encoder_path"]
@@ -109,7 +115,7 @@ class TextEncoder:
             if spec is not None:
                 if self.max_tokens > spec.bert.max_positions:
                     raise ConfigError(f"text encoder max_tokens {self.max_tokens} exceeds the model's {spec.bert.max_positions} positions")
-                self._backend: Any = LightBertBackend(spec, self.device)
+                self._backend: LightBertBackend | SentenceTransformersBackend = LightBertBackend(spec, self.device)
                 self.dim = int(spec.bert.hidden_size)
                 return "light"
             if want == "light":
@@ -147,14 +153,15 @@ class TextEncoder:
             pc = self.prompt_cache
             if pc is not None:
                 self._fingerprint = pc.fingerprint(self.path)
-            else:
+            else:  # the file hashes are still memoised in the user's cache folder (unless it is off)
                 from moscale_cli.text.fingerprint import folder_fingerprint
 
-                self._fingerprint = folder_fingerprint(self.path)
+                root = default_cache_root()
+                self._fingerprint = folder_fingerprint(self.path, None if root is None else root / "hashes")
         return self._fingerprint
 
     @property
-    def tokenizer(self) -> Any:
+    def tokenizer(self) -> PreTrainedTokenizerBase | LightTokenizer:
         """The tokenizer: a transformers tokenizer (sentence-transformers path) or a
         :class:`~moscale_cli.text.light.LightTokenizer`; both take ``tok(texts, add_special_tokens=True)``."""
         return self._backend.tokenizer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -46,3 +47,7 @@ class TextFeatures:
             torch.cat([p.pooled_BE for p in parts]),
             trunc,
         )
+
+
+# captions -> their features padded to the encoder window (a cached encoder, or an encoder's ``encode``)
+TextFn = Callable[[list[str]], TextFeatures]

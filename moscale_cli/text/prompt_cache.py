@@ -26,7 +26,7 @@ import torch
 
 from moscale_cli.errors import MoScaleError
 from moscale_cli.text.features import TextFeatures
-from moscale_cli.text.rows import read_rows, write_rows
+from moscale_cli.text.rows import pad_rows, read_rows, split_rows, write_rows
 
 CACHE_ENV = "MOSCALE_CACHE"
 OFF_VALUES = frozenset({"off", "0", "false", "no", "none"})
@@ -136,23 +136,9 @@ class PromptEmbeddingCache:
         self.misses += len(missing)
         if missing:
             feats, counts = compute(missing)
-            tok = feats.tokens_BSE.detach().to("cpu", torch.float32)
-            pooled = feats.pooled_BE.detach().to("cpu", torch.float32)
-            n_valid = feats.mask_BS.sum(dim=1).tolist()
-            for j, p in enumerate(missing):
-                e = CachedPrompt(tok[j, : int(n_valid[j])].clone(), pooled[j].clone(), int(counts[j]))
-                found[p] = e
-                self.save(encoder_fp, max_tokens, p, e.tokens_LE, e.pooled_E, e.count)
-        B = len(prompts)
-        tokens = torch.zeros(B, max_tokens, dim, dtype=torch.float32)
-        mask = torch.zeros(B, max_tokens, dtype=torch.bool)
-        pooled_out = torch.zeros(B, dim, dtype=torch.float32)
-        for i, p in enumerate(prompts):
-            e = found[p]
-            n = e.tokens_LE.shape[0]
-            tokens[i, :n] = e.tokens_LE
-            mask[i, :n] = True
-            pooled_out[i] = e.pooled_E
+            for p, (tok, pooled), count in zip(missing, split_rows(feats), counts, strict=True):
+                found[p] = CachedPrompt(tok, pooled, int(count))
+                self.save(encoder_fp, max_tokens, p, tok, pooled, int(count))
+        out = pad_rows([(found[p].tokens_LE, found[p].pooled_E) for p in prompts], max_tokens, dim, device)
         counts_out = [found[p].count for p in prompts]
-        out = TextFeatures(tokens.to(device), mask.to(device), pooled_out.to(device))
         return out, counts_out

@@ -1,4 +1,8 @@
-"""The on-disk form shared by the training caption cache and the prompt-embedding cache.
+"""The row store shared by the training caption cache and the prompt-embedding cache.
+
+A *row* is one embedded text without its padding: ``(tokens (L,E), pooled (E,))`` with L its valid tokens.
+:func:`split_rows` cuts a padded batch of :class:`TextFeatures` into rows, :func:`pad_rows` pads rows back
+into a batch, and the files below store rows on disk; both caches keep rows and nothing else.
 
 A file holds N embedded texts as safetensors: ``tokens`` (M,E) = the valid token rows of all texts
 one after another, ``lengths`` (N,) = rows per text, ``pooled`` (N,E); its metadata carries the format
@@ -17,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from moscale_cli.text.features import TextFeatures
+
 FORMAT = "moscale-text-cache-v1"
 Row = tuple[torch.Tensor, torch.Tensor]  # (tokens (L,E), pooled (E,))
 
@@ -24,6 +30,28 @@ Row = tuple[torch.Tensor, torch.Tensor]  # (tokens (L,E), pooled (E,))
 def caption_key(caption: str) -> str:
     """The key of a text in cache files (SHA-1 of its UTF-8 bytes)."""
     return hashlib.sha1(caption.encode("utf-8")).hexdigest()
+
+
+def split_rows(feats: TextFeatures, dtype: torch.dtype = torch.float32) -> list[Row]:
+    """The rows of a padded batch: each text's valid token rows and pooled vector, as ``dtype`` CPU copies."""
+    tok = feats.tokens_BSE.detach().to("cpu", dtype)
+    pooled = feats.pooled_BE.detach().to("cpu", dtype)
+    n_valid = feats.mask_BS.sum(dim=1).tolist()
+    return [(tok[j, : int(n)].clone(), pooled[j].clone()) for j, n in enumerate(n_valid)]
+
+
+def pad_rows(rows: list[Row], max_tokens: int, dim: int, device: str | torch.device = "cpu") -> TextFeatures:
+    """Rows padded back into a float32 batch of ``max_tokens`` positions (the inverse of :func:`split_rows`)."""
+    B = len(rows)
+    tokens = torch.zeros(B, max_tokens, dim, dtype=torch.float32)
+    mask = torch.zeros(B, max_tokens, dtype=torch.bool)
+    pooled = torch.zeros(B, dim, dtype=torch.float32)
+    for i, (t, p) in enumerate(rows):
+        n = t.shape[0]
+        tokens[i, :n] = t
+        mask[i, :n] = True
+        pooled[i] = p
+    return TextFeatures(tokens.to(device), mask.to(device), pooled.to(device))
 
 
 def _checksum(tensors: dict[str, torch.Tensor]) -> str:

@@ -9,11 +9,15 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from moscale_cli.errors import ConfigError
+
+if TYPE_CHECKING:  # imported when a backend is built, never at module import
+    from sentence_transformers import SentenceTransformer
+    from transformers import PreTrainedTokenizerBase
 
 
 @contextlib.contextmanager
@@ -36,7 +40,7 @@ def quiet_transformers():
             tlog.enable_progress_bar()
 
 
-def load_sentence_transformer(path: str, device: torch.device) -> Any:
+def load_sentence_transformer(path: str, device: torch.device) -> SentenceTransformer:
     """A frozen float32 ``SentenceTransformer`` (local folders never touch the hub); ConfigError if it fails."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     with quiet_transformers(), warnings.catch_warnings():
@@ -78,7 +82,7 @@ class SentenceTransformersBackend:
         return int(self.forward(["a"], max_tokens)[2].shape[-1])
 
     @property
-    def tokenizer(self) -> Any:
+    def tokenizer(self) -> PreTrainedTokenizerBase:
         return self.model.tokenizer
 
     def count_tokens(self, texts: list[str]) -> list[int]:

@@ -10,16 +10,26 @@ protocol computes them (the best top-3 is kept). The run exports ``evaluator.saf
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from moscale_cli.config import ConfigBase
 from moscale_cli.errors import ConfigError
 from moscale_cli.models.evaluator import EvaluatorConfig, MoScaleEvaluator, info_nce
+from moscale_cli.text.features import TextFeatures, TextFn
+from moscale_cli.training.stage import Batch, Collate, Logs, TrainingStage
+
+if TYPE_CHECKING:
+    from moscale_cli.data.dataset import MotionDataset
+    from moscale_cli.motion.normalize import Normalizer
+    from moscale_cli.text.cache import CachedTextEncoder
+    from moscale_cli.training.loop import TrainConfig
 
 
 @dataclass
@@ -28,7 +38,7 @@ class EvaluatorStageConfig(ConfigBase):
     val_split: str = "val"  # '' = no validation
     val_batch_size: int = 32
     val_max_batches: int = 0  # 0 = the whole split
-    text_cache: str = ""  # optional folder for a disk cache of caption features
+    text_cache: str = ""  # caption-embedding cache folder ("" = the shared MOSCALE_CACHE/captions)
 
 
 def same_caption_matrix(captions: list[str]) -> torch.Tensor:
@@ -37,27 +47,31 @@ def same_caption_matrix(captions: list[str]) -> torch.Tensor:
     return ids[:, None] == ids[None, :]
 
 
-class EvaluatorStage:
-    """Stage object for :class:`moscale_cli.training.loop.Trainer`."""
+class EvaluatorStage(TrainingStage):
+    """The evaluator's stage for :class:`moscale_cli.training.loop.Trainer`."""
 
     name = "evaluator"
     best_metric = "val_top3"
     best_mode = "max"
 
-    def __init__(self, data: list[str | os.PathLike], ev_cfg: EvaluatorConfig, text_fn: Any,
-                 stage_cfg: EvaluatorStageConfig | None = None, seed: int = 0) -> None:
+    def __init__(self, data: list[str | os.PathLike], ev_cfg: EvaluatorConfig, text_fn: TextFn,
+                 stage_cfg: EvaluatorStageConfig | None = None, seed: int = 0,
+                 prepare_text: Callable[[list[str]], object] | None = None) -> None:
+        """``prepare_text(captions)``: called once with every caption when the datasets are read (e.g. a cached
+        encoder's ``precompute``, which reads or fills the caption cache before training)."""
         self.data = [str(d) for d in data]
         self.ev_cfg = ev_cfg
         self.cfg = stage_cfg or EvaluatorStageConfig()
         self.seed = seed
         self.text_fn = text_fn  # callable(list[str]) -> TextFeatures
         self.model = MoScaleEvaluator(ev_cfg)
-        self._train = None
-        self._val = None
+        self.prepare_text = prepare_text
+        self._train: MotionDataset | None = None
+        self._val: MotionDataset | None = None
 
-    def _datasets(self) -> None:
+    def _datasets(self) -> MotionDataset:
         if self._train is not None:
-            return
+            return self._train
         from moscale_cli.data.dataset import MotionDataset
 
         self._train = MotionDataset(self.data, split="train", stats=self.cfg.stats, mode="train", seed=self.seed)
@@ -66,25 +80,27 @@ class EvaluatorStage:
         if self.cfg.val_split:
             self._val = MotionDataset(self.data, split=self.cfg.val_split, normalizer=self._train.normalizer, mode="eval",
                                       seed=self.seed, warn=False)
+        if self.prepare_text is not None:
+            self.prepare_text([c.caption for ds in (self._train, self._val) if ds is not None
+                               for e in ds.entries for c in e.captions])
+        return self._train
 
     @property
-    def normalizer(self) -> Any:
-        self._datasets()
-        return self._train.normalizer
+    def normalizer(self) -> Normalizer:
+        return self._datasets().normalizer
 
     def config_dict(self) -> dict[str, Any]:
         return {"evaluator": self.ev_cfg.to_dict(), "stage": self.cfg.to_dict(), "data": self.data, "data_seed": self.seed}
 
-    def train_data(self) -> tuple[Any, Any]:
+    def train_data(self) -> tuple[MotionDataset, Collate]:
         from moscale_cli.data.dataset import collate
 
-        self._datasets()
-        return self._train, collate
+        return self._datasets(), collate
 
-    def _text(self, captions: list[str], device: torch.device):
+    def _text(self, captions: list[str], device: torch.device) -> TextFeatures:
         return self.text_fn(list(captions)).to(device)
 
-    def training_step(self, model: torch.nn.Module, batch: dict[str, Any], step: int) -> tuple[torch.Tensor, dict[str, Any]]:
+    def training_step(self, model: nn.Module, batch: Batch, step: int) -> tuple[torch.Tensor, Logs]:
         feats = batch["feats"]
         tf = self._text(batch["captions"], feats.device)
         t, m, temp = model(tf.tokens_BSE, tf.mask_BS, tf.pooled_BE, feats, batch["lengths"])
@@ -92,13 +108,14 @@ class EvaluatorStage:
         return loss, logs
 
     @torch.no_grad()
-    def validate(self, model: MoScaleEvaluator) -> dict[str, Any]:
+    def validate(self, model: nn.Module) -> dict[str, float] | None:
         from moscale_cli.data.dataset import collate
         from moscale_cli.evaluation.metrics import MatchingAccumulator
 
         self._datasets()
         if self._val is None:
-            return {}
+            return None
+        assert isinstance(model, MoScaleEvaluator)
         n = len(self._val)
         bs = min(self.cfg.val_batch_size, n)
         order = np.random.default_rng(self.seed).permutation(n)
@@ -116,15 +133,17 @@ class EvaluatorStage:
         r = acc.r_precision()
         return {"top1": float(r[0]), "top2": float(r[1]), "top3": float(r[2]), "mm_dist": acc.matching_score()}
 
-    def export(self, run_dir: str | os.PathLike, model: MoScaleEvaluator) -> None:
+    def export(self, run_dir: str | os.PathLike, model: nn.Module) -> None:
         from moscale_cli.evaluation.evaluators import save_our_evaluator
 
+        assert isinstance(model, MoScaleEvaluator)
         norm = self.normalizer
         save_our_evaluator(Path(run_dir), model, norm.mean, norm.std, extra={"data": self.data, "stats": self.cfg.stats})
 
 
-def make_text_fn(name: str | None, max_tokens: int, device: str | torch.device, cache_dir: str | None = None) -> Any:
-    """A caching caption -> TextFeatures callable over :class:`TextEncoder`."""
+def make_text_fn(name: str | None, max_tokens: int, device: str | torch.device,
+                 cache_dir: str | None = None) -> CachedTextEncoder:
+    """A caching caption -> TextFeatures callable over :class:`TextEncoder` (disk cache in ``cache_dir``)."""
     from moscale_cli.text.cache import cached_text_fn
     from moscale_cli.text.encoder import TextEncoder
 
@@ -132,7 +151,7 @@ def make_text_fn(name: str | None, max_tokens: int, device: str | torch.device, 
     return cached_text_fn(enc, cache_dir or None)
 
 
-def train_evaluator(data: list[str], out: str, preset: str, train_cfg: Any, stage_cfg: EvaluatorStageConfig | None = None,
+def train_evaluator(data: list[str], out: str, preset: str, train_cfg: TrainConfig, stage_cfg: EvaluatorStageConfig | None = None,
                     resume: bool = False, text_encoder: str | None = None, text_max_tokens: int = 32,
                     **overrides: Any) -> dict[str, Any]:
     """Build the stage (feature width from the data, text width from the encoder) and run the Trainer."""
@@ -144,9 +163,12 @@ def train_evaluator(data: list[str], out: str, preset: str, train_cfg: Any, stag
     stage_cfg = stage_cfg or EvaluatorStageConfig()
     feature_dim = DatasetSpec.detect(data[0]).feature_dim
     dev = resolve_device(train_cfg.device)
-    text_fn = make_text_fn(text_encoder, text_max_tokens, dev, stage_cfg.text_cache or None)
+    from moscale_cli.text.cache import default_caption_cache_dir
+
+    cache_dir = stage_cfg.text_cache or default_caption_cache_dir()
+    text_fn = make_text_fn(text_encoder, text_max_tokens, dev, str(cache_dir) if cache_dir else None)
     ev_cfg = EvaluatorConfig.preset(preset, feature_dim=feature_dim, text_dim=int(text_fn.dim),
                                     text_encoder=text_fn.encoder.name, text_max_tokens=text_max_tokens, **overrides)
     seed_everything(train_cfg.seed)
-    stage = EvaluatorStage(data, ev_cfg, text_fn, stage_cfg, seed=train_cfg.seed)
+    stage = EvaluatorStage(data, ev_cfg, text_fn, stage_cfg, seed=train_cfg.seed, prepare_text=text_fn.precompute)
     return Trainer(stage, train_cfg, out, resume=resume).fit()

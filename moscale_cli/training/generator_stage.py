@@ -12,16 +12,24 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from moscale_cli.checkpoint import load_json, load_module, save_json, save_module
 from moscale_cli.config import ConfigBase
 from moscale_cli.errors import CheckpointError, ConfigError
-from moscale_cli.models.generator import MASK_ID, GeneratorConfig, MoScaleTransformer
+from moscale_cli.models.generator import MASK_ID, GeneratorConfig
 from moscale_cli.models.next_token import build_generator, next_token_loss
+from moscale_cli.models.tokenizer import MSTokenizer
+from moscale_cli.text.features import TextFeatures, TextFn
+from moscale_cli.training.stage import Batch, Collate, Logs, TrainingStage
+
+if TYPE_CHECKING:
+    from moscale_cli.data.dataset import MotionDataset
+    from moscale_cli.motion.normalize import Normalizer
 
 GENERATOR_WEIGHTS = "generator.safetensors"
 GENERATOR_CONFIG = "generator_config.json"
@@ -78,16 +86,16 @@ def mask_tokens(
 
 def masked_token_loss(
     model: torch.nn.Module,
-    tokenizer: Any,
+    tokenizer: MSTokenizer,
     feats: torch.Tensor,
     lengths: torch.Tensor,
-    text_feats: Any,
+    text_feats: TextFeatures,
     perturb_rate: float = 0.6,
     cond_drop: float = 0.1,
     generator: torch.Generator | None = None,
     noise_max: float = 0.1,
     latent: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, dict[str, Any]]:
+) -> tuple[torch.Tensor, Logs]:
     """Loss of one batch (method §3.6) and logs (``acc``, ``acc_s{k}`` over the masked positions).
 
     ``model`` may be wrapped (DDP / compile): it is called as ``model(contexts, ids, tokens, mask, drop)``.
@@ -115,7 +123,7 @@ def masked_token_loss(
         loss = logits.sum() * 0.0
     with torch.no_grad():
         hit = (logits.argmax(-1) == labels) & masked
-        logs: dict[str, Any] = {"acc": hit.sum() / masked.sum().clamp(min=1)}
+        logs: Logs = {"acc": hit.sum() / masked.sum().clamp(min=1)}
         for k, (h, m) in enumerate(zip(hit.split(sizes, 1), masked.split(sizes, 1), strict=True)):
             logs[f"acc_s{k}"] = h.sum() / m.sum().clamp(min=1)
     return loss, logs
@@ -137,8 +145,8 @@ def generator_param_groups(model: torch.nn.Module, weight_decay: float) -> list[
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-class GeneratorStage:
-    """Stage object for :class:`moscale_cli.training.loop.Trainer` (the tokenizer is frozen and not saved).
+class GeneratorStage(TrainingStage):
+    """The generator's stage for :class:`moscale_cli.training.loop.Trainer` (the tokenizer is frozen and not saved).
 
     ``text_fn(captions) -> TextFeatures`` supplies the text features (e.g. a cached encoder); ``normalizer``
     must be the tokenizer's (the features the tokenizer was trained on)."""
@@ -150,16 +158,16 @@ class GeneratorStage:
     def __init__(
         self,
         data: list[str | os.PathLike],
-        tokenizer: Any,
+        tokenizer: MSTokenizer,
         gen_cfg: GeneratorConfig,
-        text_fn: Any,
+        text_fn: TextFn,
         stage_cfg: GeneratorStageConfig | None = None,
-        normalizer: Any = None,
+        normalizer: Normalizer | None = None,
         seed: int = 0,
         weight_decay: float = 0.05,
-        train_dataset: Any = None,
-        val_dataset: Any = None,
-        collate: Any = None,
+        train_dataset: MotionDataset | None = None,
+        val_dataset: MotionDataset | None = None,
+        collate: Collate | None = None,
     ) -> None:
         self.data = [str(d) for d in data]
         self.tokenizer = tokenizer.eval()
@@ -177,36 +185,39 @@ class GeneratorStage:
         self.model = build_generator(gen_cfg)  # arch "next-scale" (MoScale) or "next-token" (baseline)
         self._train, self._val, self._collate = train_dataset, val_dataset, collate
 
-    def _datasets(self) -> None:
-        if self._train is not None:
-            return
+    def _datasets(self) -> MotionDataset:
         from moscale_cli.data.dataset import MotionDataset, collate
 
-        self._collate = collate
+        if self._collate is None:
+            self._collate = collate
+        if self._train is not None:
+            return self._train
         tok = self.tokenizer
         self._train = MotionDataset(self.data, split="train", normalizer=self.normalizer, mode="train",
                                     max_len=tok.max_frames, unit=tok.unit, seed=self.seed)
         if self.cfg.val_split:
             self._val = MotionDataset(self.data, split=self.cfg.val_split, normalizer=self._train.normalizer, mode="eval",
                                       max_len=tok.max_frames, unit=tok.unit, seed=self.seed, warn=False)
+        return self._train
 
     def config_dict(self) -> dict[str, Any]:
         return {"generator": self.gen_cfg.to_dict(), "stage": self.cfg.to_dict(), "tokenizer": self.tokenizer.cfg.to_dict(),
                 "data": self.data, "data_seed": self.seed, "weight_decay": self.weight_decay}
 
-    def param_groups(self, model: torch.nn.Module) -> list[dict[str, Any]]:
+    def param_groups(self, model: nn.Module) -> list[dict[str, Any]]:
         return generator_param_groups(model, self.weight_decay)
 
-    def train_data(self) -> tuple[Any, Any]:
-        self._datasets()
-        return self._train, self._collate
+    def train_data(self) -> tuple[MotionDataset, Collate]:
+        train = self._datasets()
+        assert self._collate is not None  # set by _datasets
+        return train, self._collate
 
-    def _tok_on(self, device: torch.device) -> Any:
+    def _tok_on(self, device: torch.device) -> MSTokenizer:
         if self.tokenizer.codebook.device != device:
             self.tokenizer.to(device)
         return self.tokenizer
 
-    def training_step(self, model: torch.nn.Module, batch: dict[str, Any], step: int) -> tuple[torch.Tensor, dict[str, Any]]:
+    def training_step(self, model: nn.Module, batch: Batch, step: int) -> tuple[torch.Tensor, Logs]:
         feats, lengths = batch["feats"], batch["lengths"]
         tok = self._tok_on(feats.device)
         text = self.text_fn(list(batch["captions"]))
@@ -216,11 +227,11 @@ class GeneratorStage:
                                  noise_max=self.cfg.noise_max)
 
     @torch.no_grad()
-    def validate(self, model: MoScaleTransformer) -> dict[str, Any]:
+    def validate(self, model: nn.Module) -> dict[str, float] | None:
         """Masked-token loss / accuracy on the validation split with a fixed masking seed, no perturbation."""
-        self._datasets()
+        _, collate = self.train_data()
         if self._val is None or len(self._val) == 0:
-            return {}
+            return None
         dev = next(model.parameters()).device
         tok = self._tok_on(dev)
         gen = torch.Generator(device=dev).manual_seed(self.cfg.val_seed)
@@ -229,7 +240,7 @@ class GeneratorStage:
         tot: dict[str, float] = {}
         count = 0
         for s in range(0, n, bs):
-            batch = self._collate([self._val[i] for i in range(s, min(n, s + bs))])
+            batch = collate([self._val[i] for i in range(s, min(n, s + bs))])
             text = self.text_fn(list(batch["captions"]))
             if self.gen_cfg.arch == "next-token":
                 loss, logs = next_token_loss(model, tok, batch["feats"].to(dev), batch["lengths"].to(dev), text,
@@ -243,13 +254,13 @@ class GeneratorStage:
             count += w
         return {k: v / max(1, count) for k, v in tot.items()}
 
-    def export(self, run_dir: str | os.PathLike, model: MoScaleTransformer) -> None:
+    def export(self, run_dir: str | os.PathLike, model: nn.Module) -> None:
         run_dir = Path(run_dir)
         save_module(run_dir / GENERATOR_WEIGHTS, model)
         save_json(run_dir / GENERATOR_CONFIG, self.gen_cfg.to_dict())
 
 
-def load_generator_run(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> MoScaleTransformer:
+def load_generator_run(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
     """Load an exported generator (``generator.safetensors`` + ``generator_config.json``) in eval mode."""
     run_dir = Path(run_dir)
     if not (run_dir / GENERATOR_CONFIG).is_file():

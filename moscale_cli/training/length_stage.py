@@ -12,18 +12,23 @@ Export writes ``length.safetensors`` + ``length_config.json`` into the run direc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from moscale_cli.models.length import LengthConfig, LengthEstimator
-from moscale_cli.text.encoder import TextFeatures
+from moscale_cli.text.features import TextFn
+from moscale_cli.training.stage import Batch, Collate, Logs, TrainingStage
+
+if TYPE_CHECKING:
+    from moscale_cli.data.dataset import MotionDataset
 
 
-def length_targets(dataset: Any) -> list[int]:
+def length_targets(dataset: MotionDataset) -> list[int]:
     """The length target (frames) of every entry of a MotionDataset: the clip's ``natural_frames`` from its
     root's ``labels.jsonl`` when the row has one and the entry is the whole clip, else the entry's length."""
     from moscale_cli.data.synth.corpus import read_natural_frames
@@ -40,7 +45,7 @@ class LengthPairs(torch.utils.data.Dataset):
     """(caption, frames) pairs from a MotionDataset's entries (no features are read); frames: the entry's
     length target (:func:`length_targets`)."""
 
-    def __init__(self, dataset: Any) -> None:
+    def __init__(self, dataset: MotionDataset) -> None:
         targets = length_targets(dataset)
         self.pairs: list[tuple[str, int]] = [
             (c.caption, n) for e, n in zip(dataset.entries, targets, strict=True) for c in e.captions
@@ -57,12 +62,12 @@ class LengthPairs(torch.utils.data.Dataset):
         return [c for c, _ in self.pairs]
 
 
-def collate_pairs(items: list[tuple[str, int]]) -> dict[str, Any]:
+def collate_pairs(items: list[tuple[str, int]]) -> Batch:
     return {"captions": [c for c, _ in items], "lengths": torch.tensor([n for _, n in items], dtype=torch.long)}
 
 
-class LengthStage:
-    """Stage object for ``Trainer``: trains a :class:`LengthEstimator` on (pooled text, length) pairs."""
+class LengthStage(TrainingStage):
+    """The length estimator's stage for ``Trainer``: trains a :class:`LengthEstimator` on (pooled text, length) pairs."""
 
     name = "length"
     best_metric = "val_mae_frames"
@@ -72,7 +77,7 @@ class LengthStage:
         self,
         cfg: LengthConfig,
         train_set: LengthPairs,
-        text_fn: Callable[[list[str]], TextFeatures],
+        text_fn: TextFn,
         val_set: LengthPairs | None = None,
         extra_config: dict[str, Any] | None = None,
     ) -> None:
@@ -86,13 +91,13 @@ class LengthStage:
     def config_dict(self) -> dict[str, Any]:
         return {"length": self.cfg.to_dict(), **self.extra_config}
 
-    def train_data(self) -> tuple[Any, Callable]:
+    def train_data(self) -> tuple[LengthPairs, Collate]:
         return self.train_set, collate_pairs
 
     def _pooled(self, captions: list[str], device: torch.device) -> torch.Tensor:
         return self.text_fn(captions).pooled_BE.to(device=device, dtype=torch.float32)
 
-    def training_step(self, model: torch.nn.Module, batch: dict[str, Any], step: int) -> tuple[torch.Tensor, dict[str, Any]]:
+    def training_step(self, model: nn.Module, batch: Batch, step: int) -> tuple[torch.Tensor, Logs]:
         inner = getattr(model, "module", model)
         device = next(inner.parameters()).device
         pooled = self._pooled(batch["captions"], device)
@@ -123,12 +128,13 @@ class LengthStage:
             n += len(b["captions"])
         return {"ce": ce / n, "acc": correct / n, "mae_frames": mae_mode / n, "mae_mean_frames": mae_mean / n}
 
-    def validate(self, model: torch.nn.Module) -> dict[str, float]:
+    def validate(self, model: nn.Module) -> dict[str, float] | None:
         if self.val_set is None or len(self.val_set) == 0:
-            return {}
+            return None
+        assert isinstance(model, LengthEstimator)
         return self.evaluate(model, self.val_set)
 
-    def export(self, run_dir: str | Path, model: torch.nn.Module) -> None:
+    def export(self, run_dir: str | os.PathLike, model: nn.Module) -> None:
         from moscale_cli.checkpoint import save_json, save_module
 
         run_dir = Path(run_dir)

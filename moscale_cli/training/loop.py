@@ -1,13 +1,15 @@
 """The one training loop used by every stage.
 
-A *stage* object provides:
-- ``name`` (str), ``config_dict()`` (configs that must match on resume), ``model`` (nn.Module),
-- ``train_data() -> (dataset, collate_fn)``: a map-style dataset (``len``, ``[i]``) and its collate function;
-  the Trainer owns the order (a function of (seed, epoch)), the sharding and the resume position,
-- ``training_step(model, batch, step) -> (loss, logs)``,
-- optional: ``param_groups(model)``, ``validate(model) -> dict``, ``best_metric`` (e.g. "val_mpjpe_mm"),
-  ``best_mode`` ("min"|"max"), ``export(run_dir, model)`` (writes the stage's deliverable files from the
-  best - or, without validation, the final - weights).
+A *stage* is a :class:`~moscale_cli.training.stage.TrainingStage`: ``name``, ``config_dict()`` (configs that
+must match on resume), ``model`` (nn.Module), ``train_data() -> (dataset, collate_fn)`` (a map-style dataset
+and its collate function; the Trainer owns the order, a function of (seed, epoch), the sharding and the resume
+position), ``training_step(model, batch, step) -> (loss, logs)``, and, where the stage has them,
+``param_groups(model)``, ``validate(model)`` with ``best_metric``/``best_mode``, ``export(run_dir, model)``
+(the stage's deliverable files from the best - or, without validation, the final - weights).
+
+On the CPU the thread count follows the load (:class:`~moscale_cli.utils.device.ThreadGovernor`) unless it is
+pinned (``TrainConfig.threads``, ``OMP_NUM_THREADS``); the thread count changes the floating-point sums, so a
+run that must resume bitwise pins it.
 
 Run directory: ``config.json``, ``log.jsonl``, ``checkpoint-<step>/`` (last N kept) and ``best/``, each with
 ``model.safetensors``, ``trainer_state.safetensors``, ``trainer_state.json`` (and per-rank RNG files).
@@ -25,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -36,13 +38,16 @@ from moscale_cli.checkpoint import load_json, load_tensors, save_json, save_tens
 from moscale_cli.config import ConfigBase
 from moscale_cli.errors import CheckpointError, ConfigError, UsageError
 from moscale_cli.training.sampler import ShardedBatchOrder
+from moscale_cli.training.stage import Batch, Collate, Logs, MapDataset, TrainingStage
 from moscale_cli.training.state import capture_rng, flatten_optimizer, restore_rng, unflatten_optimizer
 from moscale_cli.utils.atomic import replace_dir, write_text_atomic
 from moscale_cli.utils.device import autocast_context, resolve_device
 from moscale_cli.utils.seed import seed_everything
 
 # keys of TrainConfig that may change between a run and its resume (they do not change the results)
-RUNTIME_KEYS = ("device", "num_workers", "val_every", "save_every", "keep_last", "log_every", "compile", "time_limit_s")
+RUNTIME_KEYS = ("device", "num_workers", "val_every", "save_every", "keep_last", "log_every", "compile", "time_limit_s",
+                "threads")
+T = TypeVar("T")
 
 
 @dataclass
@@ -72,6 +77,7 @@ class TrainConfig(ConfigBase):
     compile: bool = False
     log_every: int = 1
     time_limit_s: float = 0.0  # stop (validate, save, export) once a stage has trained this long; 0 = no limit
+    threads: int = 0  # CPU threads; 0 = follow the load (re-checked every few seconds) unless OMP_NUM_THREADS is set
 
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)
@@ -87,6 +93,8 @@ class TrainConfig(ConfigBase):
             raise ConfigError("warmup_start and min_lr_ratio must lie in [0, 1]")
         if self.warmup_epochs < 0 or self.horizon_epochs < 0:
             raise ConfigError("warmup_epochs and horizon_epochs must be >= 0")
+        if self.threads < 0:
+            raise ConfigError(f"threads must be >= 0 (0 = follow the load), got {self.threads}")
 
     def warmup_steps(self, total: int, per_epoch: int = 1) -> int:
         if self.warmup >= 0:
@@ -117,18 +125,19 @@ def lr_factor(cfg: TrainConfig, step: int, total: int, per_epoch: int = 1) -> fl
     return f
 
 
-def _to_device(batch: Any, device: torch.device) -> Any:
-    if torch.is_tensor(batch):
+def _to_device(batch: T, device: torch.device) -> T:
+    if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
     if isinstance(batch, dict):
-        return {k: _to_device(v, device) for k, v in batch.items()}
+        return {k: _to_device(v, device) for k, v in batch.items()}  # type: ignore[return-value]
     if isinstance(batch, (list, tuple)) and batch and torch.is_tensor(batch[0]):
-        return type(batch)(_to_device(v, device) for v in batch)
+        return type(batch)(_to_device(v, device) for v in batch)  # type: ignore[return-value]
     return batch
 
 
-def _float(v: Any) -> Any:
-    if torch.is_tensor(v):
+def _float(v: object) -> object:
+    """A logged value as JSON: a tensor as its mean (None if empty), lists element-wise, numbers as they are."""
+    if isinstance(v, torch.Tensor):
         return float(v.detach().float().mean()) if v.numel() else None
     if isinstance(v, (list, tuple)):
         return [_float(x) for x in v]
@@ -175,7 +184,7 @@ def _ckpt_dirs(run_dir: Path) -> list[Path]:
 
 
 class Trainer:
-    def __init__(self, stage: Any, train_cfg: TrainConfig, run_dir: str | os.PathLike, resume: bool = False,
+    def __init__(self, stage: TrainingStage, train_cfg: TrainConfig, run_dir: str | os.PathLike, resume: bool = False,
                  on_log: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.stage = stage
         self.cfg = train_cfg
@@ -290,23 +299,45 @@ class Trainer:
         if self.on_log is not None:
             self.on_log(rec)
 
-    def _validate(self, model: nn.Module) -> dict[str, Any] | None:
-        if not hasattr(self.stage, "validate"):
-            return None
+    def _validate(self, model: nn.Module) -> Logs | None:
         res = None
         if self.is_main:
             inner = _unwrap(model)
             was = inner.training
             inner.eval()
             with isolated_rng(self.device), torch.no_grad(), autocast_context(self.device):
-                res = {k: _float(v) for k, v in self.stage.validate(inner).items()}
+                got = self.stage.validate(inner)
             inner.train(was)
+            res = None if got is None else {k: _float(v) for k, v in got.items()}
         self._barrier()
         return res
 
     # ------------------------------------------------------------------ main loop
     def fit(self) -> dict[str, Any]:
-        from moscale_cli.utils.console import STATE, progress
+        """Train to the end of the budget (resuming first with ``resume``); returns the final step and the best
+        validation value. The torch thread count is restored afterwards."""
+        threads_before = torch.get_num_threads()
+        try:
+            return self._fit()
+        finally:
+            if torch.get_num_threads() != threads_before:
+                torch.set_num_threads(threads_before)
+
+    def _warn_long_warmup(self, total: int, per_epoch: int) -> None:
+        """Say so when the linear warm-up covers the whole run (the learning rate never reaches its peak)."""
+        warmup = self.cfg.warmup_steps(total, per_epoch)
+        if not self.is_main or warmup < total or self.step >= total:
+            return
+        from moscale_cli.utils.console import warn
+
+        reached = lr_factor(self.cfg, total - 1, total, per_epoch)
+        warn(f"{self.stage.name}: the warm-up ({warmup} steps) covers the whole run ({total} steps): the learning rate "
+             f"climbs until the last step, where it is {reached:.2g} x its peak {self.cfg.lr:g}; shorten the warm-up "
+             "with --warmup N or --warmup-epochs E")
+
+    def _fit(self) -> dict[str, Any]:
+        from moscale_cli.utils.console import STATE, info, progress
+        from moscale_cli.utils.device import ThreadGovernor
 
         if self.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -315,7 +346,7 @@ class Trainer:
         if not self.resume:
             seed_everything(self.cfg.seed + self.rank)
         model = self.stage.model.to(self.device)
-        groups = self.stage.param_groups(model) if hasattr(self.stage, "param_groups") else [p for p in model.parameters() if p.requires_grad]
+        groups = self.stage.param_groups(model)
         opt = torch.optim.AdamW(groups, lr=self.cfg.lr, betas=self.cfg.betas, weight_decay=self.cfg.weight_decay,
                                 fused=self.device.type == "cuda")  # one fused kernel per step on CUDA
         for g in opt.param_groups:
@@ -344,6 +375,11 @@ class Trainer:
         val_every = self.cfg.val_every or per_epoch
         save_every = self.cfg.save_every or per_epoch
         local_bs = self.cfg.batch_size // self.world
+        self._warn_long_warmup(total, per_epoch)
+        governor = ThreadGovernor(self.device, log=info if self.is_main else None, pinned=self.cfg.threads or None,
+                                  probe_s=0.5)
+        if governor.changes:
+            self._log({"step": self.step, "cpu_threads": torch.get_num_threads()})
         model.train()
         t0, n0 = time.perf_counter(), self.step
         # wall-clock budget: TrainConfig.time_limit_s, or the MOSCALE_TIME_LIMIT_S environment variable
@@ -370,6 +406,8 @@ class Trainer:
                     opt.step()
                     self.step += 1
                     self.pos += 1
+                    if governor.tick() is not None:
+                        self._log({"step": self.step, "cpu_threads": torch.get_num_threads()})
                     if limit > 0 and self.step < total and self._out_of_time(time.perf_counter() - t0 > limit):
                         total = self.step  # out of time: finish as if this were the last step
                     loss_v = loss.detach().float()
@@ -400,7 +438,7 @@ class Trainer:
                     if self.step >= total or epoch_end:
                         break
         if self.is_main:
-            if self.best is None and hasattr(self.stage, "export"):
+            if self.best is None:
                 self.stage.export(self.run_dir, model)
             last = {"step": self.step, "best": self.best, "best_step": self.best_step}
         self._barrier()
@@ -414,7 +452,7 @@ class Trainer:
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return bool(flag.item() > 0)
 
-    def _epoch_batches(self, order: ShardedBatchOrder, dataset: Any, collate: Callable) -> Iterator[Any]:
+    def _epoch_batches(self, order: ShardedBatchOrder, dataset: MapDataset[Any], collate: Collate) -> Iterator[Batch]:
         idx_lists = order.batches(self.epoch, self.pos)
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(self.epoch)  # per-item randomness (crops, captions) is a function of the epoch
@@ -433,11 +471,11 @@ class Trainer:
             self._barrier()
             return
         rec = {"step": self.step, "epoch": self.epoch, **{f"val_{k}" if not k.startswith("val_") else k: v for k, v in res.items()}}
-        key = getattr(self.stage, "best_metric", None)
+        key = self.stage.best_metric
         improved = False
         if key is not None and rec.get(key) is not None:
             v = float(rec[key])
-            mode = getattr(self.stage, "best_mode", "min")
+            mode = self.stage.best_mode
             improved = self.best is None or (v < self.best if mode == "min" else v > self.best)
             if improved:
                 self.best, self.best_step = v, self.step
@@ -456,10 +494,9 @@ class Trainer:
         tmp.mkdir(parents=True)
         save_tensors(tmp / "model.safetensors", _unwrap(model).state_dict())
         save_json(tmp / "trainer_state.json", {"step": self.step, "epoch": self.epoch, "best": self.best,
-                                               "metric": getattr(self.stage, "best_metric", None), "run_config": self.run_config()})
+                                               "metric": self.stage.best_metric, "run_config": self.run_config()})
         replace_dir(tmp, self.run_dir / "best", self.run_dir / ".old-best")
-        if hasattr(self.stage, "export"):
-            self.stage.export(self.run_dir, _unwrap(model))
+        self.stage.export(self.run_dir, _unwrap(model))
         self._barrier()
 
 
@@ -468,7 +505,7 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return getattr(m, "module", m)
 
 
-def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
+def _diff_keys(a: object, b: object, prefix: str = "") -> list[str]:
     if isinstance(a, dict) and isinstance(b, dict):
         out: list[str] = []
         for k in sorted(set(a) | set(b)):

@@ -38,7 +38,7 @@ def plot_run(run_dir: str | os.PathLike, output: str | os.PathLike | None = None
         raise UsageError(f"plot output must end in .png, got {out}")
     recs = read_log(run_dir)
     series: dict[str, tuple[list[int], list[float]]] = {}
-    skip = {"step", "epoch", "samples_per_s", "best"}
+    skip = {"step", "epoch", "samples_per_s", "best", "cpu_threads"}
     for r in recs:
         items = []
         for k, v in r.items():

@@ -8,7 +8,10 @@ cosine horizon and milestones scale as documented in ``TrainConfig``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from moscale_cli.training.loop import TrainConfig
 
 # Tokenizer (HRVQVAE trainer, method §2.3): AdamW (0.9, 0.99), wd 0, lr 3e-4, linear warm-up over the first
 # 2000 iterations, MultiStepLR x0.3 at epochs 300 and 700 of 1000, grad-norm clip 0.5, batch 256.
@@ -51,7 +54,7 @@ GENERATOR_STAGE_REFERENCE: dict[str, Any] = {"perturb_max": 0.6, "cond_drop": 0.
 RECIPES: dict[str, dict[str, Any]] = {"tokenizer": TOKENIZER_REFERENCE, "generator": GENERATOR_REFERENCE}
 
 
-def reference_train_config(stage: str, **overrides: Any) -> Any:
+def reference_train_config(stage: str, **overrides: Any) -> TrainConfig:
     """The reference :class:`TrainConfig` of ``stage`` ("tokenizer" or "generator") with ``overrides``."""
     from moscale_cli.training.loop import TrainConfig
 

@@ -8,9 +8,10 @@ root-aligned reconstruction MPJPE in mm, the feature L1 and per-scale codebook u
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +22,12 @@ from moscale_cli.model_dir import TOKENIZER_CONFIG, TOKENIZER_WEIGHTS
 from moscale_cli.models.quantizer import code_stats
 from moscale_cli.models.tokenizer import MSTokenizer, TokenizerConfig
 from moscale_cli.motion.skeleton import skeleton_for_dim
+from moscale_cli.training.stage import Batch, Collate, Logs, TrainingStage
+
+if TYPE_CHECKING:
+    from moscale_cli.data.dataset import MotionDataset
+    from moscale_cli.motion.normalize import Normalizer
+    from moscale_cli.training.loop import TrainConfig
 
 
 @dataclass
@@ -40,8 +47,8 @@ def masked_smooth_l1(pred_BTD: torch.Tensor, gt_BTD: torch.Tensor, mask_BT: torc
 
 
 def tokenizer_loss(
-    model: torch.nn.Module, batch: dict[str, Any], ric: slice, lambda_pos: float, lambda_commit: float
-) -> tuple[torch.Tensor, dict[str, Any]]:
+    model: torch.nn.Module, batch: Batch, ric: slice, lambda_pos: float, lambda_commit: float
+) -> tuple[torch.Tensor, Logs]:
     feats, lengths = batch["feats"], batch["lengths"]
     mask = torch.arange(feats.shape[1], device=feats.device)[None] < lengths[:, None]
     recon, aux = model(feats, lengths)
@@ -54,7 +61,8 @@ def tokenizer_loss(
 
 
 @torch.no_grad()
-def reconstruction_metrics(model: MSTokenizer, batches: Any, normalizer: Any, joints_num: int) -> dict[str, Any]:
+def reconstruction_metrics(model: MSTokenizer, batches: Iterable[Batch], normalizer: Normalizer,
+                           joints_num: int) -> dict[str, float]:
     """MPJPE (mm, root-aligned, mean over valid frames and joints), feature L1 (normalised space),
     per-scale usage / perplexity over all the given batches (model in eval mode)."""
     from moscale_cli.motion.features import recover_from_ric
@@ -81,22 +89,23 @@ def reconstruction_metrics(model: MSTokenizer, batches: Any, normalizer: Any, jo
         for k, ids in enumerate(aux["ids"]):
             all_ids[k].append(ids.reshape(-1).cpu())
     stats = code_stats([torch.cat(x) for x in all_ids], model.cfg.n_codes)
-    out: dict[str, Any] = {"mpjpe_mm": 1000.0 * err_sum / max(1, n_joint_frames), "feat_l1": l1_sum / max(1, n_feat)}
+    out: dict[str, float] = {"mpjpe_mm": 1000.0 * err_sum / max(1, n_joint_frames), "feat_l1": l1_sum / max(1, n_feat)}
     for k in range(len(model.scales)):
         out[f"usage_s{k}"] = stats["usage"][k]
         out[f"perplexity_s{k}"] = stats["perplexity"][k]
     return out
 
 
-class TokenizerStage:
-    """Stage object for :class:`moscale_cli.training.loop.Trainer`."""
+class TokenizerStage(TrainingStage):
+    """The tokenizer's stage for :class:`moscale_cli.training.loop.Trainer`."""
 
     name = "tokenizer"
     best_metric = "val_mpjpe_mm"
     best_mode = "min"
 
     def __init__(self, data: list[str | os.PathLike], tok_cfg: TokenizerConfig, stage_cfg: TokenizerStageConfig | None = None,
-                 seed: int = 0, train_dataset: Any = None, val_dataset: Any = None, collate: Any = None) -> None:
+                 seed: int = 0, train_dataset: MotionDataset | None = None, val_dataset: MotionDataset | None = None,
+                 collate: Collate | None = None) -> None:
         self.data = [str(d) for d in data]
         self.tok_cfg = tok_cfg
         self.cfg = stage_cfg or TokenizerStageConfig()
@@ -109,12 +118,13 @@ class TokenizerStage:
         self.joints_num = skeleton_for_dim(tok_cfg.feature_dim).num_joints
 
     # the datasets are built lazily so that config checks (resume) come first
-    def _datasets(self) -> None:
-        if self._train is not None:
-            return
+    def _datasets(self) -> MotionDataset:
         from moscale_cli.data.dataset import MotionDataset, collate
 
-        self._collate = collate
+        if self._collate is None:
+            self._collate = collate
+        if self._train is not None:
+            return self._train
         official = self.cfg.stats.startswith("official:")
         norm = None
         if official:
@@ -138,32 +148,35 @@ class TokenizerStage:
         elif self.cfg.val_split:
             self._val = MotionDataset(self.data, split=self.cfg.val_split, normalizer=self._train.normalizer, mode="eval",
                                       max_len=self.tok_cfg.max_frames, unit=self.tok_cfg.unit, seed=self.seed, warn=False)
+        return self._train
 
     @property
-    def normalizer(self) -> Any:
-        self._datasets()
-        return self._train.normalizer
+    def normalizer(self) -> Normalizer:
+        return self._datasets().normalizer
 
     def config_dict(self) -> dict[str, Any]:
         return {"tokenizer": self.tok_cfg.to_dict(), "stage": self.cfg.to_dict(), "data": self.data, "data_seed": self.seed}
 
-    def train_data(self) -> tuple[Any, Any]:
-        self._datasets()
-        return self._train, self._collate
+    def train_data(self) -> tuple[MotionDataset, Collate]:
+        train = self._datasets()
+        assert self._collate is not None  # set by _datasets
+        return train, self._collate
 
-    def training_step(self, model: torch.nn.Module, batch: dict[str, Any], step: int) -> tuple[torch.Tensor, dict[str, Any]]:
+    def training_step(self, model: torch.nn.Module, batch: Batch, step: int) -> tuple[torch.Tensor, Logs]:
         return tokenizer_loss(model, batch, self.ric, self.cfg.lambda_pos, self.cfg.lambda_commit)
 
-    def validate(self, model: MSTokenizer) -> dict[str, Any]:
-        self._datasets()
+    def validate(self, model: torch.nn.Module) -> dict[str, float] | None:
+        _, collate = self.train_data()
         if self._val is None:
-            return {}
+            return None
+        assert isinstance(model, MSTokenizer)
         n = len(self._val) if self.cfg.val_max_items <= 0 else min(len(self._val), self.cfg.val_max_items)
         bs = self.cfg.val_batch_size
-        batches = (self._collate([self._val[i] for i in range(s, min(n, s + bs))]) for s in range(0, n, bs))
+        val = self._val
+        batches = (collate([val[i] for i in range(s, min(n, s + bs))]) for s in range(0, n, bs))
         return reconstruction_metrics(model, batches, self.normalizer, self.joints_num)
 
-    def export(self, run_dir: str | os.PathLike, model: MSTokenizer) -> None:
+    def export(self, run_dir: str | os.PathLike, model: torch.nn.Module) -> None:
         """Deliverables for the generator stage: tokenizer weights + config + the normaliser."""
         run_dir = Path(run_dir)
         save_module(run_dir / TOKENIZER_WEIGHTS, model)
@@ -195,7 +208,7 @@ def resolve_stats(stats: str, data: list[str], evaluator_meta: str | None = None
     return stats
 
 
-def train_tokenizer(data: list[str], out: str, preset: str, train_cfg: Any, stage_cfg: TokenizerStageConfig | None = None,
+def train_tokenizer(data: list[str], out: str, preset: str, train_cfg: TrainConfig, stage_cfg: TokenizerStageConfig | None = None,
                     resume: bool = False, **tok_overrides: Any) -> dict[str, Any]:
     """Build the stage (feature width from the data) and run the Trainer; returns the Trainer's summary."""
     from moscale_cli.data.dataset import DatasetSpec

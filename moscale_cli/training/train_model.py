@@ -7,27 +7,40 @@ Run directory of ``train``::
     RUN/generator.safetensors, generator_config.json   exported generator (best, or final without validation)
     RUN/length/                                        length-estimator Trainer run (+ length.safetensors)
     RUN/model/                                         the model directory (design.md §4), rewritten at each export
-    RUN/text_cache/                                    caption embeddings (unless another --text-cache is given)
+
+Caption embeddings go to the shared caption cache (``<moscale cache>/captions``, one file per encoder and
+dataset, so the next run on the same data encodes nothing), or to ``--text-cache``.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+from torch import nn
 
 from moscale_cli.data.merge import dataset_licenses
 from moscale_cli.errors import CheckpointError, UsageError
+
+if TYPE_CHECKING:
+    from moscale_cli.data.dataset import MotionDataset
+    from moscale_cli.models.length import LengthConfig, LengthEstimator
+    from moscale_cli.models.tokenizer import MSTokenizer
+    from moscale_cli.motion.normalize import Normalizer
+    from moscale_cli.text.cache import CachedTextEncoder
+    from moscale_cli.training.loop import TrainConfig
 
 LENGTH_DIR = "length"
 MODEL_DIR = "model"
 
 
 # ----------------------------------------------------------------------------- text
-def make_text_fn(name: str | None, max_tokens: int, device: str | torch.device, cache_dir: str | os.PathLike | None) -> Any:
+def make_text_fn(name: str | None, max_tokens: int, device: str | torch.device,
+                 cache_dir: str | os.PathLike | None) -> CachedTextEncoder:
     """A cached ``callable(captions) -> TextFeatures`` over a frozen :class:`TextEncoder`."""
     from moscale_cli.text.cache import cached_text_fn
     from moscale_cli.text.encoder import TextEncoder
@@ -36,23 +49,31 @@ def make_text_fn(name: str | None, max_tokens: int, device: str | torch.device, 
     return cached_text_fn(enc, cache_dir)
 
 
-def precompute_captions(text_fn: Any, datasets: list[Any], label: str = "encoding captions") -> int:
-    """Encode every caption of the datasets once (progress bar); later epochs read the cache."""
-    from moscale_cli.utils.console import progress
+def caption_cache_dir(text_cache: str | os.PathLike | None, run: Path) -> Path:
+    """Where a run's caption embeddings live: ``--text-cache``, else the shared ``<moscale cache>/captions``
+    (one file per encoder and dataset, reused by every run), else (``MOSCALE_CACHE=off``) ``run/text_cache``."""
+    from moscale_cli.text.cache import default_caption_cache_dir
 
-    caps: list[str] = []
-    for ds in datasets:
-        if ds is not None:
-            caps += [c.caption for e in ds.entries for c in e.captions]
-    todo = [c for c in dict.fromkeys(caps) if c not in text_fn]
-    if not todo:
-        return 0
-    with progress(transient=True) as bar:
-        task = bar.add_task(label, total=len(todo))
-        return text_fn.precompute(todo, progress=lambda k: bar.advance(task, k))
+    if text_cache:
+        return Path(text_cache)
+    return default_caption_cache_dir() or run / "text_cache"
 
 
-def build_datasets(data: list[str], normalizer: Any, max_frames: int, unit: int, seed: int, val_split: str) -> tuple[Any, Any]:
+def precompute_captions(text_fn: CachedTextEncoder, datasets: list[MotionDataset | None],
+                        label: str = "encoding captions") -> int:
+    """Make the embeddings of every caption of the datasets available (read from the caption cache, or encoded
+    once with a progress bar and saved); later epochs and runs read them. Returns how many were encoded."""
+    caps = [c.caption for ds in datasets if ds is not None for e in ds.entries for c in e.captions]
+    n_new = text_fn.precompute(caps, label=label)
+    from moscale_cli.utils.console import info
+
+    where = f"cache {text_fn.dir}" if text_fn.dir is not None else "memory only (the encoder is not a local folder)"
+    info(f"text features: {len(text_fn)} captions, {n_new} encoded now ({where})")
+    return n_new
+
+
+def build_datasets(data: list[str], normalizer: Normalizer | None, max_frames: int, unit: int, seed: int,
+                   val_split: str) -> tuple[MotionDataset, MotionDataset | None]:
     from moscale_cli.data.dataset import MotionDataset
 
     train = MotionDataset(data, split="train", normalizer=normalizer, mode="train", max_len=max_frames, unit=unit, seed=seed)
@@ -69,24 +90,74 @@ def build_datasets(data: list[str], normalizer: Any, max_frames: int, unit: int,
 
 
 # ----------------------------------------------------------------------------- length
-def default_length_train_config(device: str, seed: int, epochs: int = 30, batch_size: int = 128, lr: float = 1e-3) -> Any:
+LENGTH_EPOCHS = 30  # the length estimator's full budget (what a full-length generator run trains it for)
+LENGTH_WARMUP = 100  # its warm-up steps (at most a tenth of its run)
+
+
+def default_length_train_config(device: str, seed: int, epochs: int = LENGTH_EPOCHS, batch_size: int = 128,
+                                lr: float = 1e-3, steps: int = 0) -> TrainConfig:
+    """The length estimator's training config: ``epochs`` (or ``steps`` when positive) with AdamW and a cosine."""
     from moscale_cli.training.loop import TrainConfig
 
-    return TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, warmup=100, schedule="cosine", weight_decay=0.01,
-                       grad_clip=1.0, device=device, seed=seed, log_every=10)
+    return TrainConfig(steps=steps, epochs=epochs, batch_size=batch_size, lr=lr, warmup=LENGTH_WARMUP, schedule="cosine",
+                       weight_decay=0.01, grad_clip=1.0, device=device, seed=seed, log_every=10)
 
 
-def train_length_run(run_dir: str | os.PathLike, train_set: Any, val_set: Any, text_fn: Any, train_cfg: Any,
-                     resume: bool = False, length_cfg: Any = None, extra_config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Train a length estimator with the shared Trainer into ``run_dir`` (exports ``length.safetensors``)."""
+def run_fraction(train_cfg: TrainConfig, per_epoch: int, full_epochs: float) -> float:
+    """The share of a full run (``full_epochs`` epochs of ``per_epoch`` steps) that ``train_cfg`` trains, at most 1."""
+    total = train_cfg.steps if train_cfg.steps > 0 else train_cfg.epochs * per_epoch
+    return min(1.0, total / max(1.0, full_epochs * per_epoch))
+
+
+def length_run_config(base: TrainConfig, n_pairs: int, fraction: float = 1.0) -> TrainConfig:
+    """``base`` for a training set of ``n_pairs`` (caption, length) pairs, shortened to ``fraction`` of its steps
+    (``--length-steps`` defaults to the generator run's share of a full run), with a batch no larger than the set
+    and a warm-up of at most a tenth of the run. A full run on a large set keeps ``base`` as it is."""
+    cfg = base
+    if n_pairs < cfg.batch_size:
+        cfg = replace(cfg, batch_size=max(1, n_pairs))
+    per_epoch = max(1, n_pairs // cfg.batch_size)
+    total = cfg.steps if cfg.steps > 0 else cfg.epochs * per_epoch
+    if fraction < 1.0:
+        total = max(1, round(total * fraction))
+        cfg = replace(cfg, steps=total)
+    if cfg.warmup > total // 10:
+        cfg = replace(cfg, warmup=total // 10)
+    return cfg
+
+
+def resumed_train_config(run_dir: Path, cfg: TrainConfig) -> TrainConfig:
+    """The training config a resumed run was started with (its ``config.json``), with this call's runtime keys
+    (device, workers, ...): a resume continues the run it finds, whatever budget this call would choose now."""
+    from moscale_cli.checkpoint import load_json
+    from moscale_cli.training.loop import RUNTIME_KEYS, TrainConfig
+
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return cfg
+    old = dict(load_json(path).get("train") or {})
+    old.update({k: v for k, v in cfg.to_dict().items() if k in RUNTIME_KEYS})
+    return TrainConfig.from_dict(old)
+
+
+def train_length_run(run_dir: str | os.PathLike, train_set: MotionDataset, val_set: MotionDataset | None,
+                     text_fn: CachedTextEncoder, train_cfg: TrainConfig, resume: bool = False,
+                     length_cfg: LengthConfig | None = None, extra_config: dict[str, Any] | None = None,
+                     fraction: float = 1.0) -> dict[str, Any]:
+    """Train a length estimator with the shared Trainer into ``run_dir`` (exports ``length.safetensors``) for
+    ``fraction`` of ``train_cfg``'s budget (see :func:`length_run_config`; a resume keeps the run's own)."""
     from moscale_cli.models.length import LengthConfig
     from moscale_cli.training.length_stage import LengthPairs, LengthStage
     from moscale_cli.training.loop import Trainer
 
     cfg = length_cfg or LengthConfig(text_dim=int(text_fn.dim), unit=train_set.unit, max_frames=train_set.max_len)
     pairs = LengthPairs(train_set)
-    if len(pairs) < train_cfg.batch_size:
-        train_cfg = replace(train_cfg, batch_size=max(1, len(pairs)))
+    train_cfg = length_run_config(train_cfg, len(pairs), fraction)
+    if resume:
+        train_cfg = resumed_train_config(Path(run_dir), train_cfg)
+    from moscale_cli.utils.seed import seed_everything
+
+    seed_everything(train_cfg.seed)  # the initial weights are a function of the seed, not of what ran before
     stage = LengthStage(cfg, pairs, text_fn, LengthPairs(val_set) if val_set is not None else None,
                         extra_config={"text_encoder": text_fn.encoder.model_id, **(extra_config or {})})
     res = Trainer(stage, train_cfg, run_dir, resume=resume).fit()
@@ -113,8 +184,9 @@ def _tokenizer_metrics(tokenizer_run: Path) -> dict[str, Any]:
     return {f"tokenizer_{st.get('metric') or 'best'}": st["best"], "tokenizer_best_step": st.get("step")}
 
 
-def export_model_dir(run_dir: str | os.PathLike, tokenizer: Any, normalizer: Any, generator: Any, text_name: str,
-                     text_max_tokens: int, text_dim: int, length: Any | None = None, training: dict[str, Any] | None = None,
+def export_model_dir(run_dir: str | os.PathLike, tokenizer: MSTokenizer, normalizer: Normalizer, generator: nn.Module,
+                     text_name: str, text_max_tokens: int, text_dim: int, length: LengthEstimator | None = None,
+                     training: dict[str, Any] | None = None,
                      metrics: dict[str, Any] | None = None, license: str = "Apache-2.0", fp16: bool = False,
                      name: str | None = None, stats_source: str | None = None) -> Path:
     from moscale_cli.model_dir import save_model_dir
@@ -158,14 +230,14 @@ def train_model(
     data: list[str],
     tokenizer_run: str,
     out: str,
-    train_cfg: Any,
+    train_cfg: TrainConfig,
     preset: str = "small",
     perturb_max: float = 0.6,
     cond_drop: float = 0.1,
     text_encoder: str | None = None,
     text_max_tokens: int = 32,
     with_length: bool = True,
-    length_train_cfg: Any = None,
+    length_train_cfg: TrainConfig | None = None,
     resume: bool = False,
     text_cache: str | None = None,
     val_split: str = "val",
@@ -174,13 +246,15 @@ def train_model(
     **gen_overrides: Any,
 ) -> dict[str, Any]:
     """Train the generator (and the length estimator) on ``data`` with the tokenizer of ``tokenizer_run``;
-    exports ``out/model`` (a model directory usable by ``moscale generate --model out/model``)."""
+    exports ``out/model`` (a model directory usable by ``moscale generate --model out/model``).
+
+    ``length_train_cfg``: the length estimator's budget as given (``--length-steps``/``--length-epochs``); None
+    gives it the generator run's share of a full run (:func:`run_fraction`) of its default 30 epochs."""
     from moscale_cli.model_dir import load_tokenizer_run
     from moscale_cli.models.generator import GeneratorConfig
     from moscale_cli.training.generator_stage import GeneratorStage, GeneratorStageConfig
     from moscale_cli.training.length_stage import load_length_run
     from moscale_cli.training.loop import Trainer
-    from moscale_cli.utils.console import info
     from moscale_cli.utils.device import resolve_device
     from moscale_cli.utils.seed import seed_everything
 
@@ -188,15 +262,13 @@ def train_model(
     tok_run = Path(tokenizer_run)
     device = resolve_device(train_cfg.device)
     tokenizer, normalizer = load_tokenizer_run(tok_run, device="cpu")
-    cache_dir = Path(text_cache) if text_cache else run / "text_cache"
     run.mkdir(parents=True, exist_ok=True)
-    text_fn = make_text_fn(text_encoder, text_max_tokens, device, cache_dir)
+    text_fn = make_text_fn(text_encoder, text_max_tokens, device, caption_cache_dir(text_cache, run))
     enc = text_fn.encoder
     train_set, val_set = build_datasets(data, normalizer, tokenizer.max_frames, tokenizer.unit, train_cfg.seed, val_split)
     if train_set.feature_dim != tokenizer.cfg.feature_dim:
         raise UsageError(f"the data has {train_set.feature_dim}-dim features, the tokenizer {tokenizer.cfg.feature_dim}")
-    n_new = precompute_captions(text_fn, [train_set, val_set])
-    info(f"text features: {len(text_fn)} captions cached ({n_new} new) with {enc.name}")
+    precompute_captions(text_fn, [train_set, val_set])
 
     training = {
         "data": [str(Path(d).name) for d in data],
@@ -218,9 +290,16 @@ def train_model(
     length = None
     length_res: dict[str, Any] = {}
     if with_length:
-        lcfg = length_train_cfg or default_length_train_config(str(train_cfg.device), train_cfg.seed)
+        from moscale_cli.training.recipes import GENERATOR_REFERENCE
+
+        lcfg = length_train_cfg or default_length_train_config(str(train_cfg.device), train_cfg.seed).replace(
+            threads=train_cfg.threads)
+        fraction = 1.0
+        if length_train_cfg is None:
+            fraction = run_fraction(train_cfg, max(1, len(train_set) // train_cfg.batch_size), GENERATOR_REFERENCE["epochs"])
         lrun = run / LENGTH_DIR
-        length_res = train_length_run(lrun, train_set, val_set, text_fn, lcfg, resume=resume and (lrun / "config.json").exists())
+        length_res = train_length_run(lrun, train_set, val_set, text_fn, lcfg, fraction=fraction,
+                                      resume=resume and (lrun / "config.json").exists())
         length = load_length_run(lrun)
     elif (run / LENGTH_DIR / "length_config.json").is_file():
         length = load_length_run(run / LENGTH_DIR)
@@ -232,7 +311,7 @@ def train_model(
     if length_res.get("val"):
         metrics.update({f"length_val_{k}": round(float(v), 4) for k, v in length_res["val"].items()})
 
-    def do_export(model: Any) -> None:
+    def do_export(model: nn.Module) -> None:
         best = _read_log_best(run)
         m = dict(metrics)
         if best:
@@ -243,7 +322,7 @@ def train_model(
                          stats_source=f"Mean.npy/Std.npy of the tokenizer run {tok_run}")
 
     class _Stage(GeneratorStage):
-        def export(self, run_dir: Any, model: Any) -> None:
+        def export(self, run_dir: str | os.PathLike, model: nn.Module) -> None:
             super().export(run_dir, model)
             do_export(model)
 
@@ -251,7 +330,6 @@ def train_model(
                    normalizer=normalizer, seed=train_cfg.seed, train_dataset=train_set, val_dataset=val_set,
                    collate=_collate())
     res = Trainer(stage, train_cfg, run, resume=resume).fit()
-    text_fn.flush()
     if not (run / MODEL_DIR / "config.json").is_file():  # e.g. resumed a finished run
         from moscale_cli.training.generator_stage import load_generator_run
 
@@ -261,7 +339,7 @@ def train_model(
     return res
 
 
-def _collate() -> Any:
+def _collate() -> Callable[[list[dict[str, Any]]], dict[str, Any]]:
     from moscale_cli.data.dataset import collate
 
     return collate
@@ -277,7 +355,7 @@ def _length_run_dir(run: Path, resume: bool) -> Path:
     return next(c for c in cands if not (c / "config.json").exists())
 
 
-def train_length(data: list[str], out: str, train_cfg: Any, text_encoder: str | None = None, text_max_tokens: int = 32,
+def train_length(data: list[str], out: str, train_cfg: TrainConfig, text_encoder: str | None = None, text_max_tokens: int = 32,
                  resume: bool = False, text_cache: str | None = None, val_split: str = "val",
                  max_frames: int = 196, unit: int = 4) -> dict[str, Any]:
     """Train a length estimator alone. If ``out`` is a ``train`` run (it holds ``model/``), the estimator is
@@ -299,7 +377,7 @@ def train_length(data: list[str], out: str, train_cfg: Any, text_encoder: str | 
     else:
         run_dir = out_p
     device = resolve_device(train_cfg.device)
-    text_fn = make_text_fn(text_encoder, text_max_tokens, device, Path(text_cache) if text_cache else out_p / "text_cache")
+    text_fn = make_text_fn(text_encoder, text_max_tokens, device, caption_cache_dir(text_cache, out_p))
     train_set = MotionDataset(data, split="train", stats="none", max_len=max_frames, unit=unit, seed=train_cfg.seed,
                               preload=False)
     val_set = None
@@ -311,7 +389,6 @@ def train_length(data: list[str], out: str, train_cfg: Any, text_encoder: str | 
             val_set = None
     precompute_captions(text_fn, [train_set, val_set])
     res = train_length_run(run_dir, train_set, val_set, text_fn, train_cfg, resume=resume)
-    text_fn.flush()
     if loaded is not None:
         cfg = loaded.config
         metrics = dict(cfg.get("metrics") or {})

@@ -50,6 +50,7 @@ def test_help_imports_neither_torch_nor_heavy_packages(tmp_path):
     assert not {"torch", "numpy", "rich", *HEAVY} & top  # plain click help: rich is not needed either
 
 
+@pytest.mark.slow
 def test_generate_bvh_npy_imports_no_plotting_scipy_transformers_or_rich(cli_model_dir, tmp_path):
     outs = [tmp_path / "w.bvh", tmp_path / "w.npy"]
     top, proc = cli_modules(
@@ -74,6 +75,7 @@ def test_generate_bvh_npy_imports_no_plotting_scipy_transformers_or_rich(cli_mod
     assert not {*HEAVY, "rich"} & top
 
 
+@pytest.mark.slow
 def test_mp4_output_imports_matplotlib_and_writes_a_video(cli_model_dir, tmp_path):
     out = tmp_path / "w.mp4"
     top, proc = cli_modules(

@@ -109,6 +109,7 @@ def test_unknown_task_and_tokenizer_only_model(setup, run_cli, tmp_path):
     assert code == 1 and "config.json" in e
 
 
+@pytest.mark.slow
 def test_reconstruction_accepts_an_exported_tokenizer_run(setup, run_cli, tmp_path):
     from moscale_cli.checkpoint import save_json, save_module
     from moscale_cli.model_dir import TOKENIZER_CONFIG, TOKENIZER_WEIGHTS, load_model_dir

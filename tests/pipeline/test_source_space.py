@@ -226,6 +226,7 @@ def test_features_source_stays_in_model_space(pipe, walk_turn):
 
 
 # ------------------------------------------------------------------------------------ the default model
+@pytest.mark.slow
 def test_default_model_seams_within_twice_the_clip_p95(clips, tmp_path):
     """Edit, in-between and extension of BVH and joints sources with the installed default model: every
     seam jump within 2x the source clip's own 95th-percentile per-frame joint displacement."""

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -192,31 +194,70 @@ def test_file_hash_memo(tmp_path):
     assert folder_fingerprint(d) != fp
 
 
-_WRITER = textwrap.dedent(
-    """
-    import sys, torch
-    from moscale_cli.text.prompt_cache import PromptEmbeddingCache
-    pc = PromptEmbeddingCache(sys.argv[1])
-    seed = int(sys.argv[2])
-    for r in range(40):
-        for i in range(10):
-            t = torch.full((3 + i % 4, 8), float(i)) + seed * 0.0  # same content from both writers
-            pc.save("f" * 64, 16, f"prompt {i}", t, torch.full((8,), float(-i)), 3 + i % 4)
-            e = pc.load("f" * 64, 16, 8, f"prompt {(i + r) % 10}")
-            assert e is None or float(e.pooled_E[0]) == -float((i + r) % 10), "torn read"
-    print("ok")
-    """
-)
+def _entry(i: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    return torch.full((3 + i % 4, 8), float(i)), torch.full((8,), float(-i)), 3 + i % 4
 
 
-def test_concurrent_writers(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), str(k)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env) for k in range(2)]
-    for p in procs:
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0 and out.strip() == "ok", err
+class _Trickle:
+    """A file whose writes trickle out in small pieces, so that a write lasts long enough to be read half-done."""
+
+    def __init__(self, f) -> None:
+        self.f = f
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.f.close()
+
+    def write(self, data: bytes) -> int:
+        for j in range(0, len(data), 64):
+            self.f.write(data[j : j + 64])
+            self.f.flush()
+            time.sleep(0.0002)
+        return len(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self.f, name)
+
+
+def test_concurrent_writers(tmp_path, monkeypatch):
+    """Two writers rewrite the same entries while reading them, started together and with slow writes so that
+    writes and reads overlap: a reader must always find a whole entry, never a half-written file (an entry
+    written in place instead of renamed into place fails this test)."""
+    import moscale_cli.text.rows as rows
+
     pc = PromptEmbeddingCache(tmp_path)
+    for i in range(10):  # every entry exists, whole, before anyone reads
+        pc.save("f" * 64, 16, f"prompt {i}", *_entry(i))
+    real_open = open
+    monkeypatch.setattr(rows, "open", lambda path, mode="r", *a, **k: _Trickle(real_open(path, mode, *a, **k))
+                        if "w" in mode else real_open(path, mode, *a, **k), raising=False)
+    start = threading.Barrier(2, timeout=60)
+    spans: dict[int, tuple[float, float]] = {}
+    torn: list[str] = []
+
+    def writer(me: int) -> None:
+        mine = PromptEmbeddingCache(tmp_path)
+        start.wait()
+        t0 = time.perf_counter()
+        for r in range(8):
+            for i in range(10):
+                mine.save("f" * 64, 16, f"prompt {i}", *_entry(i))
+                j = (i + r + 5 * me) % 10
+                e = mine.load("f" * 64, 16, 8, f"prompt {j}")
+                if e is None or float(e.pooled_E[0]) != -float(j) or e.count != 3 + j % 4:
+                    torn.append(f"prompt {j}")
+        spans[me] = (t0, time.perf_counter())
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not torn, f"torn reads: {torn[:5]}"
+    (a0, a1), (b0, b1) = spans[0], spans[1]
+    assert min(a1, b1) - max(a0, b0) > 0.5 * min(a1 - a0, b1 - b0)  # the two writers really ran at the same time
     for i in range(10):
         e = pc.load("f" * 64, 16, 8, f"prompt {i}")
         assert e is not None and e.count == 3 + i % 4

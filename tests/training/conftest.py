@@ -18,11 +18,13 @@ def window_dataset(hml_fixture_dir: Path, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Training tests run single-threaded (faster on the shared 2-core machine, and deterministic)."""
+def _one_thread(monkeypatch: pytest.MonkeyPatch):
+    """Training tests run single-threaded (faster on the shared 2-core machine, and deterministic): the thread
+    count is pinned (``OMP_NUM_THREADS``), so the Trainer does not make it follow the machine's load."""
     import torch
 
     n = torch.get_num_threads()
     torch.set_num_threads(1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     yield
     torch.set_num_threads(n)

@@ -1,8 +1,10 @@
 """DDP on CPU (gloo, 2 processes): averaged gradients equal one process on the concatenated batch,
-the EMA codebook stays identical across replicas, and the Trainer runs under DDP."""
+the EMA codebook stays identical across replicas, the Trainer runs under DDP, and a rank whose batch has no
+valid residual takes part in the dead-code reset instead of leaving the other waiting."""
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 
@@ -83,6 +85,7 @@ def _worker(rank: int, world: int, rendezvous: str, out: str, data: str) -> None
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed not available")
 def test_two_process_gloo_matches_one_process(window_dataset: Path, tmp_path: Path) -> None:
     mp.spawn(_worker, args=(2, str(tmp_path / "rendezvous"), str(tmp_path), str(window_dataset)), nprocs=2, join=True)
@@ -100,3 +103,59 @@ def test_two_process_gloo_matches_one_process(window_dataset: Path, tmp_path: Pa
     assert all(torch.equal(t0[k], t1[k]) for k in t0)  # replicas stay identical (weights and codebook)
     assert (tmp_path / "run" / "checkpoint-00000002" / "rng_rank1.safetensors").is_file()
     assert (tmp_path / "run" / "tokenizer.safetensors").is_file()
+
+
+def _reset_worker(rank: int, world: int, rendezvous: str, out: str, empty_rank: int) -> None:
+    """One EMA update with dead codes to reset, where ``empty_rank`` has no valid residual in its batch."""
+    from moscale_cli.models.quantizer import MultiScaleQuantizer
+
+    torch.set_num_threads(1)
+    # a short collective timeout: a rank left waiting fails within seconds instead of hanging the test
+    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=20))
+    try:
+        torch.manual_seed(0)  # the same buffers on both ranks, as DDP keeps them
+        q = MultiScaleQuantizer(8, 4, (2, 1), 8, reset_min_assign_factor=1.0)
+        with torch.no_grad():
+            q.codebook.copy_(torch.randn(8, 4))
+            q.ema_sum.copy_(q.codebook)
+            q.ema_count[4:] = 0.5  # codes 4..7 are dead
+            q.codebook_initialized.fill_(True)
+        torch.manual_seed(100 + rank)
+        if rank == empty_rank:
+            x, ids = torch.zeros(0, 4), torch.zeros(0, dtype=torch.long)
+        else:
+            x = torch.randn(40, 4) * 0.1 + 5.0  # far from every code: a reset code lands in this cloud
+            ids = torch.arange(40) % 4
+        q.ema_update(x, ids)
+        save_file({"codebook": q.codebook.contiguous(), "ema_count": q.ema_count.contiguous(),
+                   "reset": torch.tensor([q.last_dead_reset])}, os.path.join(out, f"reset{empty_rank}-{rank}.safetensors"))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed not available")
+@pytest.mark.parametrize("empty_rank", [1, 0])
+def test_dead_code_reset_with_a_rank_without_residuals_does_not_hang(tmp_path: Path, empty_rank: int) -> None:
+    """Bug: the reset broadcast ran only on ranks whose batch had valid residuals, so the other rank(s) waited
+    forever. Every rank now joins the same collectives, the new codes coming from a rank that has residuals."""
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_reset_worker, args=(r, 2, str(tmp_path / "rdv"), str(tmp_path), empty_rank))
+             for r in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=90)
+    alive = [p for p in procs if p.is_alive()]
+    for p in alive:
+        p.kill()
+        p.join()
+    assert not alive, "a rank was still waiting in a collective"
+    assert [p.exitcode for p in procs] == [0, 0]
+    r0 = load_file(str(tmp_path / f"reset{empty_rank}-0.safetensors"))
+    r1 = load_file(str(tmp_path / f"reset{empty_rank}-1.safetensors"))
+    assert torch.equal(r0["codebook"], r1["codebook"]) and torch.equal(r0["ema_count"], r1["ema_count"])
+    assert int(r0["reset"]) == int(r1["reset"]) == 4
+    assert bool(((r0["codebook"][4:] - 5.0).abs() < 1.0).all())  # the dead codes took residuals of the other rank
+    assert torch.all(r0["ema_count"][4:] == 1.0)

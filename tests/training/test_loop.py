@@ -73,6 +73,7 @@ def test_optimizer_state_round_trip_through_safetensors_continues_identically(tm
     assert all(torch.equal(a, b) for a, b in zip(net.parameters(), net2.parameters(), strict=True))
 
 
+@pytest.mark.slow
 def test_cli_train_tokenizer_plot_and_load_exported_run(window_dataset: Path, tmp_path: Path) -> None:
     from moscale_cli.cli.app import app
     from moscale_cli.model_dir import load_tokenizer_run

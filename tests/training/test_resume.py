@@ -34,6 +34,7 @@ def _losses(run: Path) -> list[tuple]:
     return [(r["step"], r["loss"], r["recon"], r["commit"], r["lr"]) for r in recs if "loss" in r]
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_matches_uninterrupted_run_bitwise(window_dataset: Path, tmp_path: Path) -> None:
     steps = 24
     ref = _run(window_dataset, tmp_path / "ref", steps)

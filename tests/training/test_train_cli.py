@@ -66,7 +66,7 @@ def test_train_exports_model_dir_usable_by_generate(varied_dataset, tokenizer_ru
     cfg = json.loads((model / "config.json").read_text())
     assert cfg["text_encoder"]["max_tokens"] == 16 and cfg["generator"]["text_len"] == 16
     assert cfg["training"]["train_items"] == 12 and "val_loss" in cfg["metrics"] and "length_val_acc" in cfg["metrics"]
-    assert list(cache.rglob("shard-*.safetensors"))
+    assert list(cache.rglob("captions-*.safetensors"))
     # the model's statistics are the tokenizer run's
     from moscale_cli.model_dir import load_model_dir
     from moscale_cli.motion.normalize import Normalizer
@@ -169,3 +169,81 @@ def test_next_token_model_directory_round_trip(varied_dataset, tokenizer_run, ru
                              "--warmup", 0, "--batch", 1)
     assert code == 0, err
     assert "next-token, KV cache" in out
+
+
+def test_runs_share_the_caption_cache(varied_dataset, run_cli, tmp_path, monkeypatch):
+    """Caption embeddings are cached once per (encoder weights, data) under MOSCALE_CACHE and read by every
+    later run folder: the second run encodes nothing and rewrites nothing."""
+    from moscale_cli.text.encoder import TextEncoder
+
+    monkeypatch.setenv("MOSCALE_CACHE", str(tmp_path / "mc"))
+    encoded: list[str] = []
+    real = TextEncoder._compute
+
+    def counting(self, prompts, batch_size):
+        encoded.extend(prompts)
+        return real(self, prompts, batch_size)
+
+    monkeypatch.setattr(TextEncoder, "_compute", counting)
+    args = ["--data", varied_dataset, "--epochs", 1, "--batch-size", 8, "--device", "cpu", "--text-tokens", 16]
+    code, _, err = run_cli("train-length", "--out", tmp_path / "a", *args)
+    assert code == 0, err
+    (cached,) = list((tmp_path / "mc" / "captions").rglob("captions-*.safetensors"))
+    assert len(set(encoded)) == 8  # the 4 captions and their "slowly" variants
+    stamp = cached.stat().st_mtime_ns
+    encoded.clear()
+    code, _, err = run_cli("train-length", "--out", tmp_path / "b", *args)
+    assert code == 0, err
+    assert encoded == [] and cached.stat().st_mtime_ns == stamp
+    assert not (tmp_path / "a" / "text_cache").exists() and not (tmp_path / "b" / "text_cache").exists()
+
+
+def test_length_budget_follows_the_run():
+    from moscale_cli.training.loop import TrainConfig
+    from moscale_cli.training.train_model import default_length_train_config, length_run_config, run_fraction
+
+    assert run_fraction(TrainConfig(steps=50), per_epoch=100, full_epochs=120) == 50 / 12000
+    assert run_fraction(TrainConfig(epochs=60), per_epoch=100, full_epochs=120) == 0.5
+    assert run_fraction(TrainConfig(epochs=240), per_epoch=100, full_epochs=120) == 1.0  # never more than a full run
+    base = default_length_train_config("cpu", 0)
+    assert (base.epochs, base.steps, base.warmup, base.batch_size) == (30, 0, 100, 128)
+    # a full run on a large set keeps the reference budget (30 epochs of 263 batches = 7,890 steps)
+    assert length_run_config(base, 33664, 1.0) == base
+    # a 50-step generator run of a full 12,000: the same share of the length estimator's 7,890 steps
+    short = length_run_config(base, 33664, 50 / 12000)
+    assert (short.steps, short.warmup) == (33, 3)
+    # a set smaller than a batch: one batch per epoch, the warm-up at most a tenth of the run
+    tiny = length_run_config(base, 50, 1.0)
+    assert (tiny.batch_size, tiny.epochs, tiny.warmup) == (50, 30, 3)
+    explicit = length_run_config(default_length_train_config("cpu", 0, steps=400), 33664, 1.0)
+    assert (explicit.steps, explicit.warmup) == (400, 40)
+
+
+def test_length_budget_flags(run_cli, tmp_path):
+    (tmp_path / "d").mkdir()
+    base = ["train", "--data", tmp_path / "d", "--tokenizer", tmp_path / "d", "--out", tmp_path / "r"]
+    code, _, err = run_cli(*base, "--length-steps", 5, "--length-epochs", 3)
+    assert code == 2 and "either --length-steps or --length-epochs" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(*base, "--length-steps", 0)
+    assert code == 2 and "at least 1" in err
+    code, out, err = run_cli(*base, "--threads", 2, "--print-config")
+    assert code == 0, err
+    assert json.loads(out)["train"]["threads"] == 2
+
+
+def test_length_estimator_is_a_function_of_its_seed(varied_dataset, run_cli, tmp_path):
+    """Two runs with the same seed give the same estimator, whatever ran before in the process (its initial
+    weights used to come from the global random state left by earlier work)."""
+    from safetensors.torch import load_file
+
+    args = ["--data", varied_dataset, "--epochs", 1, "--batch-size", 8, "--device", "cpu", "--text-tokens", 16,
+            "--text-cache", tmp_path / "cache", "--seed", 3]
+    code, _, err = run_cli("train-length", "--out", tmp_path / "a", *args)
+    assert code == 0, err
+    import torch
+
+    torch.rand(7)  # other work in between moves the global random state
+    code, _, err = run_cli("train-length", "--out", tmp_path / "b", *args)
+    assert code == 0, err
+    a, b = (load_file(str(tmp_path / r / "length.safetensors")) for r in ("a", "b"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
