@@ -228,7 +228,8 @@ def evaluate_control(
     device: str = "auto",
     progress: Any = None,
 ) -> dict[str, Any]:
-    """The control task as a report dict: ``results.rows`` maps a row name to its metrics (module doc)."""
+    """The control task as a report dict: ``results.real`` (the real clips' foot skate and program accuracy) and
+    ``results.rows``, one dict per row in order (``control``: its name, then the metrics of the module doc)."""
     from moscale_cli.evaluation import metrics as M
     from moscale_cli.evaluation.evaluators import load_evaluator
     from moscale_cli.evaluation.loader import EmbeddingRunner
@@ -259,7 +260,7 @@ def evaluate_control(
     real_emb = embeddings(runner, bundle, [c.feats for c in clips])
     rows = cfg.rows()
     tid = progress.add_task("control", total=len(rows) * len(clips)) if progress is not None else None
-    results: dict[str, dict[str, float]] = {}
+    results: list[dict[str, Any]] = []
     real = {"foot_skate": float(np.mean([foot_skate(c.joints) for c in clips])), "fid": 0.0}
     if labels:
         real.update(_program([c.joints for c in clips], clips))
@@ -271,13 +272,13 @@ def evaluate_control(
         from moscale_cli.motion.features import recover_from_ric
 
         joints = [np.asarray(recover_from_ric(f.astype(np.float64), 22)) for f in feats]
-        r: dict[str, float] = dict(control_metrics(errs)) if row is not None else {}
+        r: dict[str, Any] = {"control": row_name(row), **(control_metrics(errs) if row is not None else {})}
         r["foot_skate"] = float(np.mean([foot_skate(j) for j in joints]))
         r["fid"] = M.fid(embeddings(runner, bundle, feats), real_emb)
         if labels:
             r.update(_program(joints, clips))
         r["seconds"] = round(time.perf_counter() - t1, 2)
-        results[row_name(row)] = r
+        results.append(r)
     conf = {**cfg.to_dict(), "task": "control", "model": str(model), "data": str(data), "evaluator": evaluator,
             "device": str(dev), "sampling": sampling.to_dict(), "replications": 1,
             "control": control.to_dict() if control is not None else None}
@@ -298,34 +299,38 @@ def _program(joints: Sequence[np.ndarray], clips: Sequence[Clip]) -> dict[str, f
     return {"program": float(s.attribute_mean), "program_all": float(s.clips_all_correct.value)}
 
 
-COLUMNS = (("avg_err", "avg err m", "{:.4f}"), ("traj_err", "traj err", "{:.3f}"), ("loc_err", "loc err", "{:.3f}"),
-           ("foot_skate", "skate", "{:.3f}"), ("fid", "FID", "{:.3f}"), ("program", "program", "{:.3f}"),
-           ("program_all", "all right", "{:.3f}"))
+COLUMNS = (("avg_err", "err m", "{:.4f}"), ("traj_err", "traj", "{:.3f}"), ("loc_err", "loc", "{:.3f}"),
+           ("foot_skate", "skate", "{:.3f}"), ("fid", "FID", "{:.3f}"), ("program", "prog", "{:.3f}"),
+           ("program_all", "all", "{:.3f}"))
+
+
+def _rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"control": "real motion", **results["real"]}, *results["rows"]]
 
 
 def control_table(results: dict[str, Any], title: str = "") -> Any:
     """A rich Table: one row per control set (the real clips and the unconstrained row first)."""
     from rich.table import Table
 
-    rows = {"real motion": results["real"], **results["rows"]}
-    cols = [c for c in COLUMNS if any(c[0] in r for r in rows.values())]
+    rows = _rows(results)
+    cols = [c for c in COLUMNS if any(c[0] in r for r in rows)]
     table = Table(title=title or None, title_justify="left")
     table.add_column("control", style="bold", no_wrap=True)
     for _, label, _ in cols:
         table.add_column(label, justify="right", no_wrap=True)
-    for name, r in rows.items():
-        table.add_row(name, *[fmt.format(r[k]) if k in r else "-" for k, _, fmt in cols])
+    for r in rows:
+        table.add_row(r["control"], *[fmt.format(r[k]) if k in r else "-" for k, _, fmt in cols])
     return table
 
 
 def markdown_table(results: dict[str, Any]) -> str:
     """The table in markdown (for the README)."""
-    rows = {"real motion": results["real"], **results["rows"]}
-    cols = [c for c in COLUMNS if any(c[0] in r for r in rows.values())]
+    rows = _rows(results)
+    cols = [c for c in COLUMNS if any(c[0] in r for r in rows)]
     lines = ["| control | " + " | ".join(label for _, label, _ in cols) + " |",
              "| --- |" + " ---: |" * len(cols)]
-    for name, r in rows.items():
-        lines.append(f"| {name} | " + " | ".join(fmt.format(r[k]) if k in r else "-" for k, _, fmt in cols) + " |")
+    for r in rows:
+        lines.append(f"| {r['control']} | " + " | ".join(fmt.format(r[k]) if k in r else "-" for k, _, fmt in cols) + " |")
     return "\n".join(lines)
 
 

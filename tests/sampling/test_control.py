@@ -10,7 +10,13 @@ import torch
 from moscale_cli.motion.features import recover_from_ric
 from moscale_cli.motion.normalize import Normalizer
 from moscale_cli.motion.quaternion import yaw_quat
-from moscale_cli.sampling.control import ControlConfig, ControlHook, JointObjective, controlled_sample, refine_latent
+from moscale_cli.sampling.control import (
+    ControlConfig,
+    ControlHook,
+    JointObjective,
+    controlled_sample,
+    refine_latent,
+)
 from moscale_cli.sampling.fast import StaticRunner
 from moscale_cli.sampling.sampler import EditSpec, SamplingConfig, sample
 from moscale_cli.sampling.targets import (
@@ -145,10 +151,9 @@ def test_the_objectives_model_of_the_correction_is_the_correction():
     """``ControlTargets.correction`` (used inside the objective) predicts what ``correct_root`` does."""
     f = walk()
     T = len(f)
-    j = recover_from_ric(f.astype(np.float64), 22)
     q = yaw_quat(np.array(0.6))
     tf = TargetFrame(rot=tuple(q.tolist()), origin=(1.0, 0.1, -2.0), scale=1.2)
-    pj = (recover_from_ric(torch.from_numpy(f)[None], 22)[0].numpy())
+    pj = recover_from_ric(torch.from_numpy(f)[None], 22)[0].numpy()
     spec = {(30, 0): (1.0, None, None), (70, 0): (0.2, 0.9, -1.0), (70, 21): (0.0, 1.0, 0.0), (119, 0): (None, None, 2.0)}
     tg = ControlTargets.from_arrays([targets_of(T, spec)], T, target_frames=[tf])
     ft = torch.from_numpy(f)[None]
@@ -158,7 +163,6 @@ def test_the_objectives_model_of_the_correction_is_the_correction():
     actual = recover_from_ric(g.astype(np.float64), 22)
     np.testing.assert_allclose(predicted[0].numpy(), actual, atol=1e-4)
     assert target_errors(g[None], tg)[0][[0, 1, 3]].max() < 1e-4  # every pelvis target met (row 2: the wrist)
-    del j
 
 
 def test_correction_weights_interpolate_between_targets():
