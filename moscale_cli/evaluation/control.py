@@ -12,7 +12,7 @@ logit hook of the one sampling loop, the latent refinement, then the root correc
 - ``traj_err``: fraction of clips with a constrained frame off by more than 0.5 m;
 - ``loc_err``: fraction of constrained joint-frames off by more than 0.5 m;
 - ``foot_skate``: fraction of frame steps in which a foot joint within 5 cm of the floor moves faster than
-  0.5 m/s (mean over clips);
+  0.5 m/s (mean over clips; ``evaluation/physics.py``);
 - ``fid``: Fréchet distance between the evaluator's embeddings of the generated motions and of the real clips;
 - ``program`` / ``program_all``: on a corpus with program labels, the mean accuracy over attributes and the
   fraction of motions with every attribute right (``evaluation/program``).
@@ -32,12 +32,12 @@ import torch
 
 from moscale_cli.config import ConfigBase
 from moscale_cli.errors import DatasetError, UsageError
+from moscale_cli.evaluation.physics import foot_skate
 from moscale_cli.motion.skeleton import SMPL22_NAMES
 
 DEFAULT_JOINTS = ("pelvis", "left_wrist", "right_wrist", "left_foot", "right_foot", "random")
 DEFAULT_DENSITIES = ("1", "2", "5", "25%", "100%")
 FAR = 0.5  # m: a constrained frame further than this from its target is a failure (traj / loc error)
-FOOT_JOINTS = (7, 8, 10, 11)
 
 
 @dataclass
@@ -151,17 +151,6 @@ def targets_for(clips: Sequence[Clip], row: tuple[str, str], seed: int) -> list[
         t[frames, j] = c.joints[frames, j]
         out.append(t)
     return out
-
-
-def foot_skate(joints: np.ndarray, fps: float = 20.0, height: float = 0.05, speed: float = 0.5) -> float:
-    """Fraction of frame steps in which a foot joint within ``height`` of the floor at both ends moves
-    horizontally faster than ``speed`` (m/s)."""
-    p = np.asarray(joints, dtype=np.float64)[:, FOOT_JOINTS]
-    if len(p) < 2:
-        return 0.0
-    low = (p[1:, :, 1] < height) & (p[:-1, :, 1] < height)
-    v = np.linalg.norm(p[1:, :, [0, 2]] - p[:-1, :, [0, 2]], axis=-1) * fps
-    return float((low & (v > speed)).any(-1).mean())
 
 
 def control_metrics(errors: Sequence[np.ndarray]) -> dict[str, float]:
@@ -335,4 +324,4 @@ def markdown_table(results: dict[str, Any]) -> str:
 
 
 __all__ = ["Clip", "ControlEvalConfig", "control_metrics", "control_table", "density_frames", "evaluate_control",
-           "foot_skate", "load_clips", "markdown_table", "targets_for"]
+           "load_clips", "markdown_table", "targets_for"]

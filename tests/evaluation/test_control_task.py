@@ -13,7 +13,6 @@ from moscale_cli.evaluation.control import (
     ControlEvalConfig,
     control_metrics,
     density_frames,
-    foot_skate,
     load_clips,
     markdown_table,
     targets_for,
@@ -54,18 +53,6 @@ def test_densities_rows_and_metrics():
     assert rows == [None, ("pelvis", "1"), ("pelvis", "100%"), ("random", "1"), ("random", "100%")]
     m = control_metrics([np.array([0.1, 0.7]), np.array([0.2, 0.2, 0.2])])
     assert m == pytest.approx({"avg_err": 0.28, "traj_err": 0.5, "loc_err": 0.2})
-
-
-def test_foot_skate_counts_sliding_steps_near_the_floor():
-    T = 21
-    j = np.zeros((T, 22, 3))
-    j[:, :, 1] = 1.0
-    j[:, [7, 8, 10, 11], 1] = 0.02
-    assert foot_skate(j) == 0.0
-    j[10:, 10, 0] = np.arange(11) * 0.05  # one toe slides at 1 m/s from frame 10 on
-    assert foot_skate(j) == pytest.approx(10 / 20)
-    j[:, 10, 1] = 0.2  # in the air it does not skate
-    assert foot_skate(j) == 0.0
 
 
 def test_targets_come_from_the_real_clip(corpus):
