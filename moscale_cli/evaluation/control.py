@@ -8,7 +8,8 @@ frames, or ``P%`` of the clip's frames; ``100%`` = every frame), the frames draw
 unconstrained row. The model generates one motion per clip under that control (``sampling/control.py``: the
 logit hook of the one sampling loop, the latent refinement, then the root correction) and the row reports:
 
-- ``avg_err``: mean distance (m) of the constrained joint-frames to their targets;
+- ``avg_err``: mean distance (m) of the constrained joint-frames to their targets (``avg_err_sampler``: the
+  same before the root correction, in the JSON report);
 - ``traj_err``: fraction of clips with a constrained frame off by more than 0.5 m;
 - ``loc_err``: fraction of constrained joint-frames off by more than 0.5 m;
 - ``foot_skate``: fraction of frame steps in which a foot joint within 5 cm of the floor moves faster than
@@ -164,14 +165,17 @@ def control_metrics(errors: Sequence[np.ndarray]) -> dict[str, float]:
 
 
 def generate(handle: Any, clips: Sequence[Clip], targets: Sequence[np.ndarray] | None, sampling: Any, control: Any,
-             seed: int, batch_size: int, on_batch: Callable[[int], None] | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """(de-normalised features (T, D) per clip, per-clip target distances) of one row, in batches."""
+             seed: int, batch_size: int, on_batch: Callable[[int], None] | None = None,
+             ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """(de-normalised features (T, D) per clip, per-clip target distances, the same before the root correction)
+    of one row, in batches."""
     from moscale_cli.sampling.control import controlled_sample
     from moscale_cli.sampling.targets import ControlTargets, correct_root, target_errors
 
     device = next(handle.generator.parameters()).device
     feats: list[np.ndarray] = []
     errs: list[np.ndarray] = []
+    before: list[np.ndarray] = []
     for b0 in range(0, len(clips), batch_size):
         chunk = list(range(b0, min(b0 + batch_size, len(clips))))
         lens = torch.tensor([len(clips[i].feats) for i in chunk], device=device)
@@ -185,12 +189,14 @@ def generate(handle: Any, clips: Sequence[Clip], targets: Sequence[np.ndarray] |
         for j, i in enumerate(chunk):
             f = raw[j, : len(clips[i].feats)].astype(np.float32)
             if tg is not None:
+                one = tg.rows(torch.tensor([j]))
+                before += target_errors(f[None], one)
                 f = correct_root(f, tg, j)
-                errs += target_errors(f[None], tg.rows(torch.tensor([j])))
+                errs += target_errors(f[None], one)
             feats.append(f)
         if on_batch is not None:
             on_batch(len(chunk))
-    return feats, errs
+    return feats, errs, before
 
 
 def embeddings(runner: Any, bundle: Any, feats: Sequence[np.ndarray]) -> np.ndarray:
@@ -256,12 +262,14 @@ def evaluate_control(
     for row in rows:
         t1 = time.perf_counter()
         targets = None if row is None else targets_for(clips, row, cfg.seed)
-        feats, errs = generate(handle, clips, targets, sampling, control, cfg.seed, cfg.batch_size,
-                               None if tid is None else (lambda k: progress.advance(tid, k)))
+        feats, errs, before = generate(handle, clips, targets, sampling, control, cfg.seed, cfg.batch_size,
+                                       None if tid is None else (lambda k: progress.advance(tid, k)))
         from moscale_cli.motion.features import recover_from_ric
 
         joints = [np.asarray(recover_from_ric(f.astype(np.float64), 22)) for f in feats]
         r: dict[str, Any] = {"control": row_name(row), **(control_metrics(errs) if row is not None else {})}
+        if row is not None:
+            r["avg_err_sampler"] = control_metrics(before)["avg_err"]  # before the root correction
         r["foot_skate"] = float(np.mean([foot_skate(j) for j in joints]))
         r["fid"] = M.fid(embeddings(runner, bundle, feats), real_emb)
         if labels:
