@@ -56,15 +56,15 @@ class ControlConfig(ConfigBase):
     draft: bool = True  # decode a coarse scale with the finer scales of an unconstrained draft (else without them)
     refine_steps: int = 120  # Adam steps on the latent offset after sampling (0 = none)
     refine_lr: float = 0.1
-    refine_reg: float = 0.0  # weight of the mean squared latent offset against the mean squared target distance
-    refine_tol: float = 0.002  # m: the refinement stops once every row's RMS target distance is below this
+    refine_tol: float = 0.002  # m: the refinement stops once every row's RMS distance of joints to targets is
+    refine_pelvis_tol: float = 0.03  # below this, and that of its pelvis (which the root correction then meets) this
 
     def __post_init__(self) -> None:
         self.scales = tuple(int(s) for s in self.scales)
         if self.steps < 0 or self.refine_steps < 0:
             raise ConfigError("control: steps and refine_steps must be >= 0")
-        if self.lr <= 0 or self.refine_lr <= 0 or self.refine_reg < 0 or self.refine_tol < 0:
-            raise ConfigError("control: learning rates must be positive, refine_reg and refine_tol >= 0")
+        if self.lr <= 0 or self.refine_lr <= 0 or self.refine_tol < 0 or self.refine_pelvis_tol < 0:
+            raise ConfigError("control: learning rates must be positive and tolerances >= 0")
 
     def scale_set(self, n_scales: int) -> set[int]:
         out = set()
@@ -88,6 +88,8 @@ class JointObjective:
         self.t = targets
         m = targets.mask.any(-1)  # (B, T, J) constrained joint-frames
         self.count = m.flatten(1).sum(1).clamp(min=1).float()
+        self.pelvis_count = m[:, :, 0].sum(1).float()
+        self.other_count = m[:, :, 1:].flatten(1).sum(1).float()
         self.pelvis = bool(targets.mask[:, :, 0].any())
 
     def features(self, fhat_BCN: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -98,16 +100,47 @@ class JointObjective:
             feats = (1.0 - w) * self.t.base + w * feats
         return feats
 
-    def loss(self, fhat_BCN: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(B,) mean squared distance (m^2) over each row's constrained joint-frames (free coordinates ignored)."""
+    def terms(self, fhat_BCN: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B,) summed squared distances (m^2) of the pelvis targets and of the other joints' targets."""
         feats = self.features(fhat_BCN, lengths)
         joints = recover_from_ric(feats, JOINTS)
         raw = self.t.to_target_frame(joints, feats)
         if self.pelvis:
             moved = self.t.to_target_frame(joints + self.t.correction(joints, feats).unsqueeze(2), feats)
             raw = torch.cat([raw[:, :, :1], moved[:, :, 1:]], dim=2)
-        d = (raw - self.t.positions) * self.t.mask
-        return d.square().flatten(1).sum(1) / self.count
+        d = ((raw - self.t.positions) * self.t.mask).square()
+        return d[:, :, 0].flatten(1).sum(1), d[:, :, 1:].flatten(1).sum(1)
+
+    def loss(self, fhat_BCN: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B,) mean squared distance (m^2) over each row's constrained joint-frames (free coordinates ignored)."""
+        pelvis, other = self.terms(fhat_BCN, lengths)
+        return (pelvis + other) / self.count
+
+    def close(self, pelvis: torch.Tensor, other: torch.Tensor, pelvis_tol: float, tol: float) -> bool:
+        """Every row's RMS pelvis distance within ``pelvis_tol`` and its other joints' within ``tol`` (m)."""
+        p_ok = pelvis <= pelvis_tol**2 * self.pelvis_count
+        o_ok = other <= tol**2 * self.other_count
+        return bool((p_ok & o_ok).all())
+
+
+class _Adam:
+    """Adam (Kingma & Ba) on one tensor, without torch.optim (whose first use imports torch._dynamo: seconds)."""
+
+    def __init__(self, x: torch.Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        self.x, self.lr, self.b1, self.b2, self.eps = x, lr, betas[0], betas[1], eps
+        self.m = torch.zeros_like(x)
+        self.v = torch.zeros_like(x)
+        self.t = 0
+
+    def step(self, loss: torch.Tensor) -> None:
+        (g,) = torch.autograd.grad(loss, [self.x])
+        self.t += 1
+        self.m.mul_(self.b1).add_(g, alpha=1 - self.b1)
+        self.v.mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
+        mh = self.m / (1 - self.b1**self.t)
+        vh = self.v / (1 - self.b2**self.t)
+        with torch.no_grad():
+            self.x.sub_(self.lr * mh / (vh.sqrt() + self.eps))
 
 
 class ControlHook:
@@ -151,14 +184,11 @@ class ControlHook:
             base = base + self.finer[p.k][rows].to(dev).float()
         with torch.enable_grad():
             z = p.logits[rows].detach().clone().requires_grad_(True)
-            opt = torch.optim.Adam([z], lr=cfg.lr)
+            opt = _Adam(z, cfg.lr)
             for _ in range(cfg.steps):
                 soft = torch.softmax(z, dim=-1) @ cb
                 emb = torch.where(redraw.unsqueeze(-1), soft, fixed)
-                loss = obj.loss(base + q.upsample_embeddings(emb, valid), lengths).sum()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                opt.step(obj.loss(base + q.upsample_embeddings(emb, valid), lengths).sum())
         return z.detach()
 
 
@@ -184,16 +214,12 @@ def refine_latent(tokenizer: MSTokenizer, normalizer: Normalizer, fhat_BCN: torc
     base = out[rows].float()
     with torch.enable_grad():
         delta = torch.zeros_like(base, requires_grad=True)
-        opt = torch.optim.Adam([delta], lr=cfg.refine_lr)
+        opt = _Adam(delta, cfg.refine_lr)
         for _ in range(cfg.refine_steps):
-            d = delta * gmask
-            dist = obj.loss(base + d, lens)
-            if bool((dist.detach() < cfg.refine_tol**2).all()):
+            pelvis, other = obj.terms(base + delta * gmask, lens)
+            if obj.close(pelvis.detach(), other.detach(), cfg.refine_pelvis_tol, cfg.refine_tol):
                 break
-            loss = dist + cfg.refine_reg * d.square().flatten(1).mean(1) if cfg.refine_reg > 0 else dist
-            opt.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            opt.step()
+            opt.step(((pelvis + other) / obj.count).sum())
     out[rows] = (base + delta.detach() * gmask).to(out.dtype)
     return out
 
