@@ -13,7 +13,9 @@ logit hook of the one sampling loop, the latent refinement, then the root correc
 - ``traj_err``: fraction of clips with a constrained frame off by more than 0.5 m;
 - ``loc_err``: fraction of constrained joint-frames off by more than 0.5 m;
 - ``foot_skate``: fraction of frame steps in which a foot joint within 5 cm of the floor moves faster than
-  0.5 m/s (mean over clips; ``evaluation/physics.py``);
+  0.5 m/s (mean over clips; ``evaluation/physics.py``); ``foot_skate_post`` (and ``avg_err_post`` in the JSON
+  report): the same after the post-process every generating command applies (``motion.postprocess``, the
+  constrained joints pinned on their targets);
 - ``fid``: Fréchet distance between the evaluator's embeddings of the generated motions and of the real clips;
 - ``program`` / ``program_all``: on a corpus with program labels, the mean accuracy over attributes and the
   fraction of motions with every attribute right (``evaluation/program``).
@@ -271,6 +273,10 @@ def evaluate_control(
         if row is not None:
             r["avg_err_sampler"] = control_metrics(before)["avg_err"]  # before the root correction
         r["foot_skate"] = float(np.mean([foot_skate(j) for j in joints]))
+        post = [_postprocessed(j, None if targets is None else targets[i]) for i, j in enumerate(joints)]
+        r["foot_skate_post"] = float(np.mean([foot_skate(j) for j in post]))
+        if targets is not None:
+            r["avg_err_post"] = control_metrics([_distances(j, t) for j, t in zip(post, targets, strict=True)])["avg_err"]
         r["fid"] = M.fid(embeddings(runner, bundle, feats), real_emb)
         if labels:
             r.update(_program(joints, clips))
@@ -285,6 +291,27 @@ def evaluate_control(
                         time.perf_counter() - t0)
 
 
+def _postprocessed(joints: np.ndarray, targets: np.ndarray | None) -> np.ndarray:
+    """The joints after the post-process every generating command applies, the constrained joints pinned."""
+    from moscale_cli.motion.postprocess import postprocess
+
+    pins = None
+    if targets is not None:
+        pins = {}
+        for j in range(targets.shape[1]):
+            fr = np.flatnonzero(np.isfinite(targets[:, j]).any(-1))
+            if fr.size:
+                pins[j] = (fr, targets[fr, j])
+    return postprocess(joints, 20.0, pins=pins).joints
+
+
+def _distances(joints: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Distances of the constrained joint-frames of joints (T, 22, 3) to targets (T, 22, 3; NaN = free)."""
+    t = np.asarray(targets, dtype=np.float64)
+    d = np.where(np.isnan(t), 0.0, np.asarray(joints, dtype=np.float64)[: len(t)] - np.nan_to_num(t))
+    return np.sqrt((d**2).sum(-1))[np.isfinite(t).any(-1)]
+
+
 def _program(joints: Sequence[np.ndarray], clips: Sequence[Clip]) -> dict[str, float]:
     from moscale_cli.evaluation.program.score import score_clip, summarize
 
@@ -297,7 +324,8 @@ def _program(joints: Sequence[np.ndarray], clips: Sequence[Clip]) -> dict[str, f
 
 
 COLUMNS = (("avg_err", "err m", "{:.4f}"), ("traj_err", "traj", "{:.3f}"), ("loc_err", "loc", "{:.3f}"),
-           ("foot_skate", "skate", "{:.3f}"), ("fid", "FID", "{:.3f}"), ("program", "prog", "{:.3f}"),
+           ("foot_skate", "skate", "{:.3f}"), ("foot_skate_post", "post", "{:.3f}"), ("fid", "FID", "{:.3f}"),
+           ("program", "prog", "{:.3f}"),
            ("program_all", "all", "{:.3f}"))
 
 
@@ -306,11 +334,12 @@ def _rows(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def control_table(results: dict[str, Any], title: str = "") -> Any:
-    """A rich Table: one row per control set (the real clips and the unconstrained row first)."""
+    """A rich Table: one row per control set (the real clips and the unconstrained row first; the fraction of
+    motions with every program attribute right is in the report and :func:`markdown_table`)."""
     from rich.table import Table
 
     rows = _rows(results)
-    cols = [c for c in COLUMNS if any(c[0] in r for r in rows)]
+    cols = [c for c in COLUMNS if any(c[0] in r for r in rows) and c[0] != "program_all"]  # 80 columns
     table = Table(title=title or None, title_justify="left")
     table.add_column("control", style="bold", no_wrap=True)
     for _, label, _ in cols:
