@@ -168,6 +168,8 @@ def write_inputs(folder: Path, families) -> None:
         families.write_family(family, folder).rename(folder / f"{name}.bvh")
     families.write_family("daz", folder, frames=60).rename(folder / "other_rig.bvh")
     (folder / "mapping.json").write_text(json.dumps(families.FAMILIES["daz"]().mapping))
+    (folder / "reach.json").write_text(json.dumps({"constraints": [
+        {"joint": "right_wrist", "frames": [30], "positions": [[-0.3, 1.4, 0.35]]}]}))
     (folder / "prompts.txt").write_text("a person walks forward#80\nsomeone waves with the left hand#NA\n")
     bvh = folder / "path" / "to" / "bvh_folder"
     bvh.mkdir(parents=True)

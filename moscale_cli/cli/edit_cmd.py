@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from moscale_cli.cli import control_opts as co
 from moscale_cli.cli import rig_opts as ro
 from moscale_cli.cli import sampling_opts as so
 from moscale_cli.cli.outputs import BACKUP_HELP, FORCE_HELP, Outputs
@@ -143,6 +144,8 @@ def _write(
     if skeleton:
         sk = getattr(m, "skeleton", "model")
         line += "; one skeleton: " + ("the model's" if sk == "model" else f"{sk}'s bone lengths")
+    if (cline := co.error_line(m)) is not None:
+        line += f"; {cline}"
     if verbose:  # -v: the seam measure and, on the source rig, what was kept (printed also with --quiet)
         line += (f"; seams: max jump {s.jump * 100:.1f} cm vs p95 step {s.p95 * 100:.1f} cm (x{s.ratio:.2f}) at "
                  f"frames {', '.join(map(str, s.boundaries)) or '-'}")
@@ -162,6 +165,7 @@ def _write(
             "source_offset": m.source_offset, "space": getattr(m, "space", "model"), "seams": s.to_dict(),
             "seconds_taken": round(took, 3),
             **({"rig": {"frames": len(rig_frames.keep), "kept": int(rig_frames.keep.sum())}} if rig_frames is not None else {}),
+            **({"constraints": co.error_dict(m)} if m.targets is not None else {}),
             **({"target_rig": {"file": str(target.clip.path), "frames": on_target.frames, "fps": target.fps,
                                "mpjpe_m": round(on_target.mpjpe, 6), "max_error_m": round(on_target.max_error, 6)}}
                if on_target is not None else {}),
@@ -252,12 +256,14 @@ def edit(
     verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT, rig: str = _OPT_RIG,
     rig_mapping: str = ro.RIG_MAPPING_OPT, postprocess: bool = _OPT_POST,
     mapping: str = _OPT_MAPPING, force: bool = _OPT_FORCE, backup: bool = _OPT_BACKUP,
+    constraints: Path = co.CONSTRAINTS_OPT, path: str = co.PATH_OPT, waypoint: list[str] = co.WAYPOINT_OPT,
 ) -> None:
     """Regenerate time regions of a motion under a (new) text; every other frame stays exactly as it was."""
     from moscale_cli.pipeline.sources import load_source
 
     outs = _prepare(output, report, [source, mask, mapping, rig if ro.is_rig_file(rig) else None], force, backup)
     target = rig_target(rig, rig_mapping)
+    spatial = co.read_constraints(constraints, path, waypoint)
     if text is None and not unconditional:
         raise UsageError("give a TEXT prompt for the regenerated regions (or --unconditional)")
     if region and mask is not None:
@@ -273,7 +279,7 @@ def edit(
         model, device, not unconditional, outs, features, verbose, report,
         lambda pipe: pipe.edit(
             src, text, regions=regions, mask=mask_arr, frames=frames, extend=extend, seed=seed, sampling=sampling,
-            unconditional=unconditional, blend=blend, postprocess=postprocess,
+            unconditional=unconditional, blend=blend, postprocess=postprocess, constraints=spatial,
         ),
         rig_kind, target,
     )
@@ -294,12 +300,14 @@ def inbetween(
     verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT, rig: str = _OPT_RIG,
     rig_mapping: str = ro.RIG_MAPPING_OPT, postprocess: bool = _OPT_POST,
     mapping: str = _OPT_MAPPING, force: bool = _OPT_FORCE, backup: bool = _OPT_BACKUP,
+    constraints: Path = co.CONSTRAINTS_OPT, path: str = co.PATH_OPT, waypoint: list[str] = co.WAYPOINT_OPT,
 ) -> None:
     """Generate the frames between two motions (or the middle of one) under a text."""
     from moscale_cli.pipeline.sources import load_source
 
     outs = _prepare(output, report, [source, start, end, mapping, rig if ro.is_rig_file(rig) else None], force, backup)
     target = rig_target(rig, rig_mapping)
+    spatial = co.read_constraints(constraints, path, waypoint)
     if text is None and not unconditional:
         raise UsageError("give a TEXT prompt for the generated frames (or --unconditional)")
     n = parse_time(frames, what="--frames") if frames is not None else None
@@ -316,7 +324,7 @@ def inbetween(
         model, device, not unconditional, outs, features, verbose, report,
         lambda pipe: pipe.inbetween(
             text, start=a, end=b, frames=n, source=src, keep_start=k0, keep_end=k1, seed=seed, sampling=sampling,
-            unconditional=unconditional, blend=blend, postprocess=postprocess,
+            unconditional=unconditional, blend=blend, postprocess=postprocess, constraints=spatial,
         ),
         rig_kind, target, skeleton=a is not None and b is not None,
     )
@@ -331,12 +339,14 @@ def compose(
     features: bool = _OPT_FEATS, blend: int = _OPT_BLEND, verbose: bool = _OPT_VERBOSE, report: Path = _OPT_REPORT,
     rig: Path = ro.RIG_OPT, rig_mapping: str = ro.RIG_MAPPING_OPT,
     force: bool = _OPT_FORCE, postprocess: bool = _OPT_POST,
+    constraints: Path = co.CONSTRAINTS_OPT, path: str = co.PATH_OPT, waypoint: list[str] = co.WAYPOINT_OPT,
 ) -> None:
     """One continuous motion of any length from several prompts, window by window."""
     from moscale_cli.cli.common import progress
 
     outs = _prepare(output, report, [rig], force=force)
     target = ro.load_rig(rig, rig_mapping)
+    spatial = co.read_constraints(constraints, path, waypoint)
     segs = [parse_segment(s) for s in segments]
     ov = parse_time(overlap, what="--overlap")
 
@@ -347,6 +357,7 @@ def compose(
             return pipe.compose(
                 segs, overlap=ov, seed=seed, sampling=sampling, blend=blend,
                 on_window=lambda i, n: bar.update(task, completed=i + 1, total=n), postprocess=postprocess,
+                constraints=spatial,
             )
 
     _run(model, device, True, outs, features, verbose, report, run, target=target)

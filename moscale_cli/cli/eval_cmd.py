@@ -25,8 +25,8 @@ def _cmd_eval(
                                   help="official:DIR (checkpoints/t2m or kit folder) or an evaluator run (default: the "
                                        "evaluator the model directory names). Not used by --task program."),
     out_path: Path = typer.Option(None, "--out", "-o", help="Also write the JSON report here."),
-    task: str = typer.Option("t2m", "--task", help="t2m, program, physics, reconstruction, inbetween, outpaint, prefix or "
-                                                   "suffix."),
+    task: str = typer.Option("t2m", "--task", help="t2m, program, physics, control, reconstruction, inbetween, outpaint, "
+                                                   "prefix or suffix."),
     split: str = typer.Option("test", "--split"),
     replications: int = typer.Option(20, "--replications", help="Whole-protocol repetitions (95% intervals)."),
     mm_texts: int = typer.Option(96, "--mm-texts", help="Texts for MultiModality (0 = skip)."),
@@ -38,7 +38,12 @@ def _cmd_eval(
     lengths: str = typer.Option("own", "--lengths", help="Program task: own (each clip's length), random (a length drawn "
                                 "between the program's minimum and 9.8 s) or SECONDS (one length for all)."),
     samples: int = typer.Option(1, "--samples", help="Program task: generations per caption."),
-    max_clips: int = typer.Option(0, "--max-clips", help="Program and physics tasks: at most this many clips (0 = all)."),
+    max_clips: int = typer.Option(0, "--max-clips", help="Program, physics and control tasks: at most this many clips (0 = all)."),
+    control_joints: str = typer.Option(",".join(("pelvis", "left_wrist", "right_wrist", "left_foot", "right_foot", "random")),
+                                       "--control-joints", help="Control task: joints to control, one row each "
+                                       "(SMPL-22 names, or random: one drawn per clip)."),
+    control_density: str = typer.Option("1,2,5,25%,100%", "--control-density",
+                                        help="Control task: constrained frames per clip, a count or a percentage of its frames."),
     sampling: SamplingConfig = None,
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
@@ -66,6 +71,9 @@ def _cmd_eval(
         report = _program(model_path, data, split, captions, lengths, samples, max_clips, batch_size, seed, scfg, device)
     elif task == "physics":
         report = _physics(model_path, data, split, max_clips, batch_size, seed, scfg, device)
+    elif task == "control":
+        report = _control(model_path, data, evaluator, split, control_joints, control_density, max_clips, batch_size,
+                          seed, scfg, device)
     else:
         report = _protocol(model_path, data, evaluator, task, split, replications, batch_size, mm_texts, mm_samples,
                            seed, scfg, device, glove)
@@ -133,6 +141,21 @@ def _physics(model_path: Path, data: Path, split: str, max_clips: int, batch_siz
         report = evaluate_physics(str(model_path), str(data), pcfg, scfg, device=device, progress=bar)
     n = report["dataset"]["eval_items"]
     out.print(physics_table(report["results"], title=f"physics on {data.resolve().name} ({split} split), {n} clips"))
+    return report
+
+
+def _control(model_path: Path, data: Path, evaluator: str | None, split: str, joints: str, density: str, max_clips: int,
+             batch_size: int, seed: int, scfg: Any, device: str) -> dict:
+    from moscale_cli.evaluation.control import ControlEvalConfig, control_table, evaluate_control
+
+    ccfg = ControlEvalConfig(split=split, joints=tuple(j.strip() for j in joints.split(",") if j.strip()),
+                             densities=tuple(d.strip() for d in density.split(",") if d.strip()), max_clips=max_clips,
+                             batch_size=batch_size, seed=seed)
+    ev = evaluator or default_evaluator(model_path)
+    with progress() as bar:
+        report = evaluate_control(str(model_path), str(data), ev, ccfg, scfg, device=device, progress=bar)
+    n = report["dataset"]["eval_items"]
+    out.print(control_table(report["results"], title=f"control on {data.resolve().name} ({split} split), {n} clips"))
     return report
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from moscale_cli.cli import control_opts as co
 from moscale_cli.cli import rig_opts as ro
 from moscale_cli.cli import sampling_opts as so
 from moscale_cli.cli.outputs import FORCE_HELP
@@ -114,6 +115,9 @@ def generate(
     rig_mapping: str = ro.RIG_MAPPING_OPT,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the joint error of outputs on --rig."),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    constraints: Path = co.CONSTRAINTS_OPT,
+    path: str = co.PATH_OPT,
+    waypoint: list[str] = co.WAYPOINT_OPT,
 ) -> None:
     """Generate motion from text and write it as BVH, NPY, MP4, glTF or an HTML page (optionally on your rig)."""
     from moscale_cli.cli.common import info, progress, warn
@@ -149,6 +153,7 @@ def generate(
     ).check()
 
     target = ro.load_rig(rig, rig_mapping)  # read and checked before any generation
+    spatial = co.read_constraints(constraints, path, waypoint)
     from moscale_cli.pipeline import MoScalePipeline
 
     set_cpu_threads(threads, device)
@@ -161,7 +166,7 @@ def generate(
             motions = pipe.generate(
                 texts, frames=lens, seconds=seconds, num_samples=num_samples, seed=seed, sampling=sampling,
                 unconditional=unconditional, batch_size=batch_size,
-                on_batch=lambda k: bar.advance(task, k), postprocess=postprocess,
+                on_batch=lambda k: bar.advance(task, k), postprocess=postprocess, constraints=spatial,
             )
     from moscale_cli.pipeline import LengthAdjustedWarning
     from moscale_cli.text.encoder import PromptTruncatedWarning
@@ -175,6 +180,8 @@ def generate(
     for m in motions:
         paths = output_paths(files, len(texts), num_samples, m.prompt_index, m.sample_index)
         info(f"{m.caption or '(unconditional)'!s}: {m.frames} frames ({m.seconds:.1f} s)")
+        if (line := co.error_line(m)) is not None:
+            info(line)
         ro.save_outputs(paths, m.joints, m.fps, m.caption, m.features if features else None, features, target, verbose,
                         force=force)
         written += paths

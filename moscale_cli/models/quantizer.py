@@ -102,7 +102,12 @@ class MultiScaleQuantizer(nn.Module):
 
     def upsample(self, ids_BL: torch.Tensor, tok_mask_BL: torch.Tensor) -> torch.Tensor:
         """Dequantise ids (zero where ``tok_mask`` is False) and upsample linearly to ``n_grid`` -> (B, C, N)."""
-        z = self.codebook[ids_BL.clamp(min=0)] * tok_mask_BL.unsqueeze(-1).to(self.codebook.dtype)  # B L C
+        return self.upsample_embeddings(self.codebook[ids_BL.clamp(min=0)], tok_mask_BL)
+
+    def upsample_embeddings(self, z_BLC: torch.Tensor, tok_mask_BL: torch.Tensor) -> torch.Tensor:
+        """Code vectors (B, L, C) of one scale (zero where ``tok_mask`` is False; also soft mixtures of codes,
+        differentiably) upsampled linearly to ``n_grid`` -> (B, C, N)."""
+        z = z_BLC * tok_mask_BL.unsqueeze(-1).to(z_BLC.dtype)
         return F.interpolate(z.transpose(1, 2), size=self.n_grid, mode="linear", align_corners=False)
 
     def contribution(self, ids_BL: torch.Tensor, k: int, grid_lengths: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,9 @@ from moscale_cli.pipeline.results import EditedMotion, seam_report
 from moscale_cli.sampling.config import SamplingConfig
 
 if TYPE_CHECKING:
+    from moscale_cli.pipeline.constraints import Constraints
     from moscale_cli.pipeline.core import MoScalePipeline
+    from moscale_cli.sampling.control import ControlConfig
 
 
 @dataclass
@@ -62,12 +64,16 @@ def compose_motion(
     unconditional: bool = False,
     blend: int = DEFAULT_BLEND,
     on_window: Callable[[int, int], None] | None = None,
+    constraints: Constraints | None = None,
+    control: ControlConfig | None = None,
 ) -> EditedMotion:
     """One continuous motion from ``segments`` = ``[(prompt, frames), ...]`` (any total length).
 
     Window i uses seed ``seed + i``. The result's ``boundaries`` are the frames where each window's new
     frames start (segment boundaries included) and ``seams`` measures them against the motion's own
-    95th-percentile per-frame displacement; ``regions`` are the segments' frame ranges."""
+    95th-percentile per-frame displacement; ``regions`` are the segments' frame ranges. ``constraints``: joint
+    targets over the whole motion, in its frame (frame 0's pelvis above the origin facing +Z); each window
+    reaches those of its new frames (``pipeline/control.py``)."""
     from moscale_cli.motion.features import recover_from_ric
 
     dim = feature_dim(pipe)
@@ -75,6 +81,9 @@ def compose_motion(
     windows = plan_windows([(p, n) for p, (_, n) in zip(prompts, segments, strict=True)], pipe.max_frames, int(overlap), pipe.unit)
     scfg = pipe.check_sampling(sampling)
     texts = dict(zip(prompts, text_for(pipe, prompts, unconditional), strict=True))
+    targets = None
+    if constraints:
+        targets = constraints.resolve(sum(w.new_frames for w in windows), origin=True, what="the composed motion")
     parts: list[np.ndarray] = []
     total = 0
     starts: list[int] = []
@@ -85,7 +94,15 @@ def compose_motion(
         tl = np.concatenate([tail, np.zeros((w.new_frames, dim), np.float32)]).astype(np.float32)
         known = np.zeros(tl.shape[0], dtype=bool)
         known[:n_known] = True
-        feats_w = fill(pipe, tl, known, texts[w.prompt], scfg, seed + i, blend)
+        wt = wf = None
+        if targets is not None and np.isfinite(targets[total : total + w.new_frames]).any():
+            from moscale_cli.pipeline.control import window_frame
+
+            wt = np.full((tl.shape[0], 22, 3), np.nan)
+            wt[n_known:] = targets[total : total + w.new_frames]
+            wf = window_frame(np.concatenate(parts) if parts else np.zeros((0, dim), np.float32), total - n_known,
+                              tl.shape[0])
+        feats_w = fill(pipe, tl, known, texts[w.prompt], scfg, seed + i, blend, wt, wf, control)
         if parts:
             starts.append(total)
         if not seg_ranges or seg_ranges[-1][0] != w.segment:
@@ -100,7 +117,7 @@ def compose_motion(
     regions = list(zip(bounds[:-1], bounds[1:], strict=True))
     caption = " -> ".join(prompts)
     return EditedMotion(
-        caption, joints, feats, total, float(pipe.fps),
+        caption, joints, feats, total, float(pipe.fps), targets=targets,
         regions=regions, boundaries=starts, seams=seam_report(joints, starts),
     )
 

@@ -26,8 +26,11 @@ from moscale_cli.sampling.config import SamplingConfig
 
 if TYPE_CHECKING:
     from moscale_cli.model_dir import LoadedModel
+    from moscale_cli.pipeline.constraints import Constraints
     from moscale_cli.pipeline.sources import SourceLike
+    from moscale_cli.sampling.control import ControlConfig
     from moscale_cli.sampling.fast import StaticRunner
+    from moscale_cli.sampling.targets import ControlTargets
     from moscale_cli.text.encoder import TextEncoder
     from moscale_cli.text.features import TextFeatures
 
@@ -46,12 +49,14 @@ def _as_list(x: Any, n: int, what: str) -> list[Any]:
 
 
 def _finished(motions: list[Any], postprocess: bool) -> list[Any]:
-    """The motions as the tasks return them: post-processed (``pipeline/postprocess.py``) unless switched off."""
+    """The motions as the tasks return them: post-processed (``pipeline/postprocess.py``) unless switched off;
+    the joints of a motion's spatial constraints (``targets``) are pinned on them."""
     if not postprocess:
         return motions
+    from moscale_cli.pipeline.constraints import pins_of
     from moscale_cli.pipeline.postprocess import postprocess_motion
 
-    return [postprocess_motion(m) for m in motions]
+    return [postprocess_motion(m, pins=None if m.targets is None else pins_of(m.targets)) for m in motions]
 
 
 class MoScalePipeline:
@@ -212,6 +217,8 @@ class MoScalePipeline:
         batch_size: int = 32,
         on_batch: Callable[[int], None] | None = None,
         postprocess: bool = True,
+        constraints: Constraints | None = None,
+        control: ControlConfig | None = None,
     ) -> list[GeneratedMotion]:
         """Generate ``num_samples`` motions per prompt (prompt-major order).
 
@@ -220,6 +227,10 @@ class MoScalePipeline:
         (:func:`~moscale_cli.sampling.draw.row_seed`; the first motion uses ``seed`` itself), so the same
         arguments and ``seed`` give the same motions whatever ``batch_size``. ``postprocess``: rigid bones and
         clean foot contacts (``pipeline/postprocess.py``); False returns the joints as decoded.
+        ``constraints``: joint targets every motion reaches (``pipeline/constraints.py``: the positions of its
+        joints at given frames, in its own frame; a length left to the estimator grows to hold the last
+        constrained frame; the post-process keeps the constrained joints on them); ``control``: how hard the
+        sampler works at them (``sampling/control.py``).
         """
         prompts = self.check_prompts(prompts, unconditional)
         if num_samples < 1:
@@ -237,14 +248,27 @@ class MoScalePipeline:
         rows = [(i, k) for i in range(n) for k in range(num_samples)]
         text = None if unconditional else self.encode_prompts([prompts[i] for i, _ in rows])
         row_frames = self._row_lengths(rows, lengths, text, seed)
+        targets: dict[int, np.ndarray] = {}  # resolved constraints per motion length
+        if constraints:
+            from moscale_cli.pipeline.control import constrained_length
+
+            row_frames = [f if lengths[i] is not None else constrained_length(constraints, f, self.unit, self.max_frames)
+                          for f, (i, _) in zip(row_frames, rows, strict=True)]
+            for f in sorted(set(row_frames)):
+                targets[f] = constraints.resolve(f, origin=True)
 
         results: list[GeneratedMotion] = []
         for b0 in range(0, len(rows), batch_size):
             chunk = list(range(b0, min(b0 + batch_size, len(rows))))
             lens = torch.tensor([row_frames[r] for r in chunk], dtype=torch.long, device=self.device)
             tf = text.index(chunk) if text is not None else None
-            feats_BTD = self._sample(tf, lens, scfg, seed, b0)
-            results += self._finish(feats_BTD, lens, [rows[r] for r in chunk], prompts)
+            ctl = None
+            if targets:
+                from moscale_cli.sampling.targets import ControlTargets
+
+                ctl = ControlTargets.from_arrays([targets[row_frames[r]] for r in chunk], int(lens.max()))
+            feats_BTD = self._sample(tf, lens, scfg, seed, b0, ctl, control)
+            results += self._finish(feats_BTD, lens, [rows[r] for r in chunk], prompts, ctl)
             if on_batch is not None:
                 on_batch(len(chunk))
         return _finished(results, postprocess)
@@ -267,16 +291,25 @@ class MoScalePipeline:
             out[r] = int(f) - int(f) % self.unit
         return out
 
-    def _sample(self, text: TextFeatures | None, lens: torch.Tensor, scfg: SamplingConfig, seed: int, first: int) -> torch.Tensor:
-        """Normalised features of request rows ``first ..`` (one per length), row r drawing from (seed, r)."""
+    def _sample(self, text: TextFeatures | None, lens: torch.Tensor, scfg: SamplingConfig, seed: int, first: int,
+                targets: ControlTargets | None = None, control: ControlConfig | None = None) -> torch.Tensor:
+        """Normalised features of request rows ``first ..`` (one per length), row r drawing from (seed, r);
+        with ``targets``, under spatial control (``sampling/control.py``)."""
         from moscale_cli.sampling.draw import row_generators
         from moscale_cli.sampling.sampler import sample
 
         gens = row_generators(int(seed), len(lens), self.device, start=first)
-        out = sample(self.generator, self.tokenizer, text, lens, scfg, gens, batch_size=len(lens), runner=self.runner)
+        if targets is not None:
+            from moscale_cli.sampling.control import controlled_sample
+
+            out = controlled_sample(self.generator, self.tokenizer, self.normalizer, text, lens, targets, scfg, control,
+                                    gens, batch_size=len(lens), runner=self.runner)
+        else:
+            out = sample(self.generator, self.tokenizer, text, lens, scfg, gens, batch_size=len(lens), runner=self.runner)
         return out.feats.float()
 
-    def _finish(self, feats_BTD: torch.Tensor, lens: torch.Tensor, rows: list[tuple[int, int]], prompts: list[str]) -> list[GeneratedMotion]:
+    def _finish(self, feats_BTD: torch.Tensor, lens: torch.Tensor, rows: list[tuple[int, int]], prompts: list[str],
+                targets: ControlTargets | None = None) -> list[GeneratedMotion]:
         from moscale_cli.motion.features import recover_from_ric
 
         res = []
@@ -284,8 +317,14 @@ class MoScalePipeline:
             T = int(lens[j])
             f = feats_BTD[j, :T].detach().cpu().numpy().astype(np.float32)
             f = np.asarray(self.normalizer.denormalize(f), dtype=np.float32)
+            tg = None
+            if targets is not None:
+                from moscale_cli.sampling.targets import correct_root
+
+                f = correct_root(f, targets, j)
+                tg = np.where(targets.mask[j, :T].cpu().numpy(), targets.positions[j, :T].cpu().numpy(), np.nan)
             joints = np.asarray(recover_from_ric(f, joints_num=22), dtype=np.float32)
-            res.append(GeneratedMotion(prompts[i], joints, f, T, self.fps, sample_index=k, prompt_index=i))
+            res.append(GeneratedMotion(prompts[i], joints, f, T, self.fps, sample_index=k, prompt_index=i, targets=tg))
         return res
 
     # ------------------------------------------------------------------ editing tasks (editing.py, compose.py)
@@ -302,6 +341,8 @@ class MoScalePipeline:
         unconditional: bool = False,
         blend: int = DEFAULT_BLEND,
         postprocess: bool = True,
+        constraints: Constraints | None = None,
+        control: ControlConfig | None = None,
     ) -> EditedMotion:
         """Regenerate frame ``regions`` ``[(start, end), ...]`` (or a per-frame ``mask``, True = regenerate) of
         ``source`` (path, ``LoadedMotion``, joints or features) under ``prompt``; ``frames`` > the source length
@@ -309,11 +350,13 @@ class MoScalePipeline:
         features for a features source; its joints, in its own space (placement, facing, bone lengths), for a
         joints or BVH source (``EditedMotion.space == "source"``; ``.features`` are then the model-space
         features). Frames count at 20 fps. Returns an ``EditedMotion`` (a ``GeneratedMotion`` with regions,
-        boundaries, seams). ``postprocess``: clean the regenerated frames (rigid bones, foot contacts)."""
+        boundaries, seams). ``postprocess``: clean the regenerated frames (rigid bones, foot contacts).
+        ``constraints``: joint targets in the output's frame, on generated frames (``pipeline/control.py``)."""
         from moscale_cli.pipeline.editing import edit_motion
 
         m = edit_motion(self, source, prompt, regions=regions, mask=mask, frames=frames, extend=extend, seed=seed,
-                        sampling=sampling, unconditional=unconditional, blend=blend)
+                        sampling=sampling, unconditional=unconditional, blend=blend, constraints=constraints,
+                        control=control)
         return _finished([m], postprocess)[0]
 
     def extend(
@@ -327,11 +370,14 @@ class MoScalePipeline:
         unconditional: bool = False,
         blend: int = DEFAULT_BLEND,
         postprocess: bool = True,
+        constraints: Constraints | None = None,
+        control: ControlConfig | None = None,
     ) -> EditedMotion:
         """Outpainting: ``source`` grown to ``frames`` frames, the new ones generated at the ``at`` end
         ("end", "start" or "both") under ``prompt``; the source's frames are kept."""
         return self.edit(source, prompt, frames=frames, extend=at, seed=seed, sampling=sampling,
-                         unconditional=unconditional, blend=blend, postprocess=postprocess)
+                         unconditional=unconditional, blend=blend, postprocess=postprocess, constraints=constraints,
+                         control=control)
 
     def inbetween(
         self,
@@ -347,15 +393,18 @@ class MoScalePipeline:
         unconditional: bool = False,
         blend: int = DEFAULT_BLEND,
         postprocess: bool = True,
+        constraints: Constraints | None = None,
+        control: ControlConfig | None = None,
     ) -> EditedMotion:
         """``start`` + ``frames`` generated frames + ``end``; or ``source`` keeping its first ``keep_start`` and
         last ``keep_end`` frames with the middle regenerated (``frames`` = total length). Joints/BVH motions: the
-        result is in the space of ``source`` (or ``start``, else ``end``). Returns ``EditedMotion``."""
+        result is in the space of ``source`` (or ``start``, else ``end``). Returns ``EditedMotion``.
+        ``constraints``: joint targets in the output's frame, on generated frames (``pipeline/control.py``)."""
         from moscale_cli.pipeline.editing import inbetween_motion
 
         m = inbetween_motion(self, prompt, start=start, end=end, frames=frames, source=source,
                              keep_start=keep_start, keep_end=keep_end, seed=seed, sampling=sampling,
-                             unconditional=unconditional, blend=blend)
+                             unconditional=unconditional, blend=blend, constraints=constraints, control=control)
         return _finished([m], postprocess)[0]
 
     def compose(
@@ -368,11 +417,15 @@ class MoScalePipeline:
         blend: int = DEFAULT_BLEND,
         on_window: Callable[[int, int], None] | None = None,
         postprocess: bool = True,
+        constraints: Constraints | None = None,
+        control: ControlConfig | None = None,
     ) -> EditedMotion:
         """One continuous motion of any length from ``[(prompt, frames), ...]``; each window is conditioned on
-        the last ``overlap`` frames of the previous one. Returns ``EditedMotion``."""
+        the last ``overlap`` frames of the previous one. Returns ``EditedMotion``. ``constraints``: joint targets
+        over the whole motion, in its frame (``pipeline/control.py``)."""
         from moscale_cli.pipeline.compose import compose_motion
 
         m = compose_motion(self, segments, overlap=overlap, seed=seed, sampling=sampling,
-                           unconditional=unconditional, blend=blend, on_window=on_window)
+                           unconditional=unconditional, blend=blend, on_window=on_window,
+                           constraints=constraints, control=control)
         return _finished([m], postprocess)[0]

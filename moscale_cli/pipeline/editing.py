@@ -38,8 +38,11 @@ from moscale_cli.sampling.config import SamplingConfig
 from moscale_cli.sampling.infill import fill_unknown, infill, runs
 
 if TYPE_CHECKING:
+    from moscale_cli.pipeline.constraints import Constraints
     from moscale_cli.pipeline.core import MoScalePipeline
     from moscale_cli.pipeline.sources import SourceLike
+    from moscale_cli.sampling.control import ControlConfig
+    from moscale_cli.sampling.targets import TargetFrame
     from moscale_cli.text.features import TextFeatures
 
 # ---------------------------------------------------------------- regions
@@ -200,23 +203,47 @@ def _result(
 
 
 def fill(pipe: MoScalePipeline, tl: np.ndarray, known: np.ndarray, text: TextFeatures | None, sampling: SamplingConfig,
-         seed: int | torch.Generator, blend: int) -> np.ndarray:
+         seed: int | torch.Generator, blend: int, targets: np.ndarray | None = None,
+         target_frame: TargetFrame | None = None, control: ControlConfig | None = None) -> np.ndarray:
     """Regenerate the unknown frames of a timeline (on the pipeline's runner) and blend them with the known ones
-    -> features (T, D)."""
+    -> features (T, D). ``targets`` (T, 22, 3), NaN = free: joint targets of the blended timeline (measured as
+    ``target_frame`` says; ``sampling/control.py``), reached by the control and the root correction."""
+    ctl = None
+    base = fill_unknown(tl, known)
+    if targets is not None and np.isfinite(targets).any():
+        from moscale_cli.sampling.targets import ControlTargets
+
+        ctl = ControlTargets.from_arrays([targets], tl.shape[0], base=[base], weight=[blend_weights(known, blend)],
+                                         target_frames=[target_frame])
     res = infill(pipe.generator, pipe.tokenizer, pipe.normalizer, tl, known, text, sampling, seed,
-                 min_frames=pipe.min_frames, runner=pipe.runner)
-    return blend_with_source(tl, res.generated, known, blend)
+                 min_frames=pipe.min_frames, runner=pipe.runner, control=ctl, control_cfg=control)
+    out = blend_with_source(tl, res.generated, known, blend)
+    if ctl is not None:
+        from moscale_cli.sampling.targets import correct_root
+
+        out = np.where(known[:, None], tl, correct_root(out, ctl, 0)).astype(tl.dtype)
+    return out
 
 
 def _fill(
     pipe: MoScalePipeline, caption: str, tl: np.ndarray, known: np.ndarray, seed: int, blend: int,
-    sampling: SamplingConfig | None, unconditional: bool, **where: Any,
+    sampling: SamplingConfig | None, unconditional: bool, constraints: Constraints | None = None,
+    control: ControlConfig | None = None, **where: Any,
 ) -> EditedMotion:
     """Fill the unknown frames of one timeline under ``caption`` and build the :class:`EditedMotion`
-    (``where``: the arguments of :func:`_result` that say where the known frames come from)."""
+    (``where``: the arguments of :func:`_result` that say where the known frames come from; ``constraints``:
+    joint targets in the output's frame, see ``pipeline/control.py``)."""
     scfg = pipe.check_sampling(sampling)
+    targets = tframe = None
+    if constraints:
+        from moscale_cli.pipeline.control import edit_targets
+
+        targets, tframe = edit_targets(constraints, tl.shape[0], known, where["reference"], where["pieces"])
     text = text_for(pipe, [caption], unconditional)[0]
-    return _result(pipe, caption, fill(pipe, tl, known, text, scfg, seed, blend), known, blend, **where)
+    feats = fill(pipe, tl, known, text, scfg, seed, blend, targets, tframe, control)
+    out = _result(pipe, caption, feats, known, blend, **where)
+    out.targets = targets
+    return out
 
 
 def _pieces(src: EditSource, known: np.ndarray, source_frames: np.ndarray) -> list[Piece]:
@@ -237,6 +264,8 @@ def edit_motion(
     sampling: SamplingConfig | None = None,
     unconditional: bool = False,
     blend: int = DEFAULT_BLEND,
+    constraints: Constraints | None = None,
+    control: ControlConfig | None = None,
 ) -> EditedMotion:
     """Regenerate ``regions`` (source frames ``[start, end)``, or ``mask``: True = regenerate) of ``source``
     under ``prompt``; with ``frames`` > the source length, also generate new frames at the ``extend`` end
@@ -269,7 +298,7 @@ def edit_motion(
         known[offset + s : offset + e] = False
     sf = np.full(total, -1, dtype=np.int64)
     sf[offset : offset + Ts] = np.arange(Ts)
-    return _fill(pipe, caption, tl, known, seed, blend, sampling, unconditional, reference=src,
+    return _fill(pipe, caption, tl, known, seed, blend, sampling, unconditional, constraints, control, reference=src,
                  pieces=_pieces(src, known, sf), source_frames=sf, offset=offset)
 
 
@@ -287,6 +316,8 @@ def inbetween_motion(
     sampling: SamplingConfig | None = None,
     unconditional: bool = False,
     blend: int = DEFAULT_BLEND,
+    constraints: Constraints | None = None,
+    control: ControlConfig | None = None,
 ) -> EditedMotion:
     """Fill the gap between two motions or inside one.
 
@@ -359,8 +390,8 @@ def inbetween_motion(
     known = np.ones(total, dtype=bool)
     known[a.shape[0] : a.shape[0] + gap] = False
     pieces = [p for p in pieces if p.n > 0]
-    return _fill(pipe, caption, tl, known, seed, blend, sampling, unconditional, reference=reference,
-                 pieces=pieces, source_frames=sf, others=others)
+    return _fill(pipe, caption, tl, known, seed, blend, sampling, unconditional, constraints, control,
+                 reference=reference, pieces=pieces, source_frames=sf, others=others)
 
 
 __all__ = [

@@ -48,10 +48,21 @@ class GeneratedMotion:
     fps: float = 20.0
     sample_index: int = 0
     prompt_index: int = 0
+    targets: np.ndarray | None = field(default=None, repr=False)  # (T, 22, 3) spatial constraints, NaN = free
 
     @property
     def seconds(self) -> float:
         return self.frames / self.fps
+
+    def target_errors(self) -> np.ndarray:
+        """Distances (m) of the constrained joints to their targets, one per constrained joint-frame, over the
+        given coordinates (empty without constraints)."""
+        if self.targets is None:
+            return np.zeros(0)
+        t = np.asarray(self.targets, dtype=np.float64)[: self.frames]
+        j = np.asarray(self.joints, dtype=np.float64)[: t.shape[0]]
+        d = np.where(np.isnan(t), 0.0, j - np.nan_to_num(t))
+        return np.sqrt((d**2).sum(-1))[np.isfinite(t).any(-1)]
 
 
 @dataclass

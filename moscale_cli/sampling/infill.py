@@ -24,7 +24,9 @@ from moscale_cli.sampling.config import SamplingConfig
 from moscale_cli.sampling.masks import cover_masks
 
 if TYPE_CHECKING:
+    from moscale_cli.sampling.control import ControlConfig
     from moscale_cli.sampling.sampler import ScaleRunner
+    from moscale_cli.sampling.targets import ControlTargets
     from moscale_cli.text.features import TextFeatures
 
 Region = tuple[int, int]
@@ -86,13 +88,17 @@ def infill(
     seed: int | torch.Generator = 0,
     min_frames: int = 0,
     runner: ScaleRunner | None = None,
+    control: ControlTargets | None = None,
+    control_cfg: ControlConfig | None = None,
 ) -> InfillResult:
     """Regenerate the unknown frames of a timeline (see the module doc). ``feats`` (T, D) de-normalised (values
     at unknown frames are ignored), ``known`` (T,) bool, ``text_features`` for one prompt or None.
 
     A timeline shorter than ``min_frames`` runs in a window of ``min_frames`` (padded with its last frame,
     which is regenerated with a final unknown region, else held) and the first T frames are returned.
-    ``runner``: the sampler's runner (default: the eager KV-cache runner; see ``sampling/sampler.py``)."""
+    ``runner``: the sampler's runner (default: the eager KV-cache runner; see ``sampling/sampler.py``).
+    ``control``: joint targets of the timeline (one row; ``sampling/control.py``), reached by the control's
+    logit hook and latent refinement (``control_cfg``) inside the re-generated tokens."""
     from moscale_cli.sampling.sampler import EditSpec, sample
 
     feats = np.asarray(feats)
@@ -114,7 +120,14 @@ def infill(
     regions = [(s, n if e == T else e) for s, e in runs(~known)]  # the rounded-up tail goes with a final region
     masks = cover_masks(n, regions, tokenizer)
     spec = EditSpec(locked_ids=src_ids, edit_mask=[m.to(device) for m in masks])
-    res = sample(generator, tokenizer, text_features, lengths, sampling, seed, edit=spec, batch_size=1, runner=runner)
+    if control is not None:
+        from moscale_cli.sampling.control import controlled_sample
+
+        res = controlled_sample(generator, tokenizer, normalizer, text_features, lengths, control, sampling, control_cfg,
+                                seed, edit=spec, batch_size=1, runner=runner)
+    else:
+        res = sample(generator, tokenizer, text_features, lengths, sampling, seed, edit=spec, batch_size=1,
+                     runner=runner)
     out_n = res.feats[0, :T].detach().float().cpu().numpy()
     generated = np.asarray(normalizer.denormalize(out_n), dtype=feats.dtype)
     return InfillResult(generated, known, n)
