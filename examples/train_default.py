@@ -1,24 +1,33 @@
 """The recipe of the embedded default model: one command from raw data to a model directory.
 
-    python examples/train_default.py --bandai ../shared/data/bandai-namco-motion-2.tar.gz --work runs/default
+    python examples/train_default.py --bandai ../shared/data/bandai-namco-motion-2.tar.gz --work runs/v3 \
+        --tokenizer-from moscale_cli/assets/default --baseline moscale_cli/assets/default
 
-Steps (each one is a plain `moscale` command, printed before it runs, skipped when its output exists):
- 1. the procedural corpus (`moscale data synth`, fixed seed and size);
- 2. the Bandai-Namco capture (unpacked from the archive, `moscale data import-bvh`);
+Steps (each one is a plain `moscale` command, printed before it runs, skipped when its output exists; run it
+again after a stop and it goes on where it stopped: the generator resumes from its last checkpoint):
+ 1. the procedural corpus v3 (`moscale data synth`, fixed seed and size; its held-out phrasings are written
+    apart, in `texts_heldout/`, and never trained on);
+ 2. the Bandai-Namco capture (unpacked from the archive, `moscale data import-bvh --min-len 11`: the short clips
+    too);
  3. both merged into one dataset with recomputed statistics and the corpus's program labels (`moscale data merge`);
- 4. the multi-scale tokenizer (`moscale train-tokenizer`);
+ 4. the multi-scale tokenizer (`moscale train-tokenizer`), or `--tokenizer-from MODEL_DIR`: the tokenizer (and
+    its normalisation statistics) of an existing model directory, reused as it is;
  5. our evaluator (`moscale train-evaluator`);
  6. the generator and the length estimator (`moscale train`: the reference recipe's optimiser, clipping and
-    lr curve, scaled to the step budget: warm-up over 1/12 of the run from 0.005 x lr, cosine towards 0.01 x lr
-    planned over 250/120 of the run; a checkpoint every --save-every steps);
+    lr curve, scaled to the step budget: warm-up over 1/12 of the run from 0.005 x lr, cosine down to 0.01 x lr
+    at the end of the run (`--cosine-horizon-epochs 0`); a checkpoint every --save-every steps; the CPU threads
+    follow the idle cores);
  7. checkpoint selection on the validation split: every kept checkpoint is exported and scored with
-    `moscale eval --task program` (first caption per clip) and FID (`--task t2m`, one replication); the shipped
-    checkpoint has the best program accuracy (mean over attributes) among those within 10 % of the best FID;
+    `moscale eval --task program` (first caption per clip, at the clips' own lengths and at random lengths; the
+    score is the mean of both) and FID (`--task t2m`, one replication); the shipped checkpoint has the best
+    program score among those within 10 % of the best FID (the held-out phrasings are never used to choose);
  7b. the guidance g for the chosen checkpoint, by the same rule over --cfg-grid on the validation split (the
     reference's g = 5 is tuned for a 174 M-parameter model on HumanML3D; small models do better with less); it is
     written into the model directory as its recommended sampling (`--cfg` still overrides it);
- 8. evaluation of the chosen model on the test split: program task (every caption), t2m with 20 replications
-    (R-precision also with hard negatives), tokenizer reconstruction;
+ 8. evaluation of the chosen model on the test split: program task (every caption at own lengths, first
+    caption at random lengths, held-out phrasings), t2m with 20 replications (R-precision also with hard
+    negatives), tokenizer reconstruction; with `--baseline MODEL_DIR` the same program and t2m rows for that model
+    (the previous default), on the same evaluator;
  9. the evaluator and the metrics written into the model directory (`moscale eval` then works out of the box),
     and optionally the model directory copied to --install (e.g. moscale_cli/assets/default).
 
@@ -50,12 +59,48 @@ def run(cmd: list[str], minutes: float = 0.0) -> None:
     print(f"  done in {time.time() - t:.0f} s", flush=True)
 
 
+def last_step(run_dir: Path) -> int:
+    """The step of the newest checkpoint of a training run (0 without any)."""
+    return max((int(c.name.split("-")[1]) for c in run_dir.glob("checkpoint-*")), default=0)
+
+
+def reuse_tokenizer(model_dir: Path, out: Path) -> None:
+    """A tokenizer run folder made of a model directory's tokenizer and normalisation statistics."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    cfg = json.loads((model_dir / "config.json").read_text())
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / "tokenizer_config.json").write_text(json.dumps(cfg["tokenizer"], indent=2))
+    shutil.copy(model_dir / "tokenizer.safetensors", tmp / "tokenizer.safetensors")
+    stats = load_file(str(model_dir / "stats.safetensors"))
+    np.save(tmp / "Mean.npy", stats["mean"])
+    np.save(tmp / "Std.npy", stats["std"])
+    tmp.rename(out)
+    print(f"+ tokenizer of {model_dir} -> {out}", flush=True)
+
+
 def report(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
 def program_score(rep: dict) -> float:
     return float(rep["results"]["model"]["overall_attribute_mean"]["acc"])
+
+
+def program_val(model_dir: Path, data: Path, prefix: Path, cfg: float, dev: list[str]) -> float:
+    """The selection score on the validation split: the program accuracy (mean over attributes, first caption)
+    at the clips' own lengths and at random lengths, averaged (users pick lengths; held-out phrasings never used)."""
+    scores = []
+    for lengths in ("own", "random"):
+        rp = prefix.with_name(f"{prefix.name}_program_{lengths}.json")
+        if not rp.exists():
+            run(["eval", "--model", str(model_dir), "--data", str(data), "--split", "val", "--task", "program",
+                 "--captions", "first", "--lengths", lengths, "--cfg", f"{cfg:g}", "--out", str(rp), *dev])
+        scores.append(program_score(report(rp)))
+    return sum(scores) / len(scores)
 
 
 def fid_score(rep: dict) -> float:
@@ -74,14 +119,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bandai", type=Path, required=True, help="bandai-namco-motion-2.tar.gz, its unpacked folder, or an imported dataset")
     ap.add_argument("--work", type=Path, default=Path("runs/default"))
-    ap.add_argument("--synth-clips", type=int, default=16000)
+    ap.add_argument("--synth-clips", type=int, default=20000)
     ap.add_argument("--synth-seed", type=int, default=2026)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--tokenizer-preset", default="tiny")
     ap.add_argument("--generator-preset", default="mini")
     ap.add_argument("--evaluator-preset", default="tiny")
     ap.add_argument("--tokenizer-steps", type=int, default=6000)
-    ap.add_argument("--generator-steps", type=int, default=10000)
+    ap.add_argument("--generator-steps", type=int, default=20000)
     ap.add_argument("--evaluator-steps", type=int, default=4000)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--generator-lr", type=float, default=3e-4, help="the reference's lr at batch 64")
@@ -94,6 +139,11 @@ def main() -> None:
     ap.add_argument("--test-captions", choices=("all", "first", "one"), default="all",
                     help="captions per test clip in the program task")
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--bandai-min-len", type=int, default=11, help="shortest Bandai-Namco clip kept (frames)")
+    ap.add_argument("--tokenizer-from", type=Path, default=None,
+                    help="reuse the tokenizer of this model directory instead of training one")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="a model directory measured beside the new model on the test split (same evaluator)")
     ap.add_argument("--install", type=Path, default=None, help="copy the chosen model directory here")
     args = ap.parse_args()
 
@@ -120,13 +170,16 @@ def main() -> None:
                     with tarfile.open(src) as tf:
                         tf.extractall(raw, filter="data")
                 src = raw
-            run(["data", "import-bvh", str(src), str(bandai), "--workers", str(args.workers)])
+            run(["data", "import-bvh", str(src), str(bandai), "--workers", str(args.workers), "--min-len",
+                 str(args.bandai_min_len)])
     if not merged.exists():
         run(["data", "merge", str(merged), str(synth), str(bandai), "--prefix-names"])
 
     # 4-6. training
     tok, evr, gen = w / "tokenizer", w / "evaluator", w / "generator"
     bs = str(args.batch_size)
+    if args.tokenizer_from is not None and not (tok / "tokenizer.safetensors").exists():
+        reuse_tokenizer(args.tokenizer_from, tok)
     if not (tok / "tokenizer.safetensors").exists():
         run(["train-tokenizer", "--data", str(merged), "--out", str(tok), "--preset", args.tokenizer_preset,
              "--steps", str(args.tokenizer_steps), "--batch-size", bs, "--lr", "1e-3", "--schedule", "step",
@@ -137,15 +190,17 @@ def main() -> None:
              "--steps", str(args.evaluator_steps), "--batch-size", bs, "--lr", "5e-4", "--schedule", "cosine",
              "--val-every", "500", "--save-every", "500", "--text-cache", str(w / "text_cache_eval"), "--seed",
              "10306", *dev], args.minutes_evaluator)
-    if not (gen / "model" / "config.json").exists():
-        per_epoch = max(1, sum(1 for _ in open(merged / "train.txt")) // args.batch_size)
-        steps = args.generator_steps
+    steps = args.generator_steps
+    if last_step(gen) < steps:  # RUN/model is exported at every stop too: the checkpoints say how far it got
+        resume = ["--resume"] if last_step(gen) > 0 else []
         run(["train", "--data", str(merged), "--tokenizer", str(tok), "--out", str(gen), "--preset",
              args.generator_preset, "--steps", str(steps), "--batch-size", bs, "--lr", str(args.generator_lr),
-             "--warmup", str(steps // 12), "--cosine-horizon-epochs", f"{steps * 250 / 120 / per_epoch:.1f}",
-             "--val-every", str(args.save_every), "--save-every", str(args.save_every), "--keep-last", "20",
-             "--length-epochs", "8", "--text-cache", str(w / "text_cache_gen"), "--seed", "10306", *dev],
-            args.minutes_generator)
+             "--warmup", str(steps // 12), "--cosine-horizon-epochs", "0", "--threads", "0",
+             "--val-every", str(args.save_every), "--save-every", str(args.save_every), "--keep-last", "25",
+             "--seed", "10306", *resume, *dev], args.minutes_generator)
+        if last_step(gen) < steps:
+            sys.exit(f"the generator stopped at step {last_step(gen)} of {steps} (time budget): run this script "
+                     "again to go on from there")
 
     # 7. checkpoint selection on the validation split
     from moscale_cli.model_dir import update_model_dir
@@ -158,15 +213,12 @@ def main() -> None:
         d = sel / ck.name
         if not (d / "config.json").exists():
             export_checkpoint(gen, ck, d)
-        p_rep, t_rep = sel / f"{ck.name}_program.json", sel / f"{ck.name}_t2m.json"
-        if not p_rep.exists():
-            run(["eval", "--model", str(d), "--data", str(merged), "--split", "val", "--task", "program", "--captions",
-                 "first", "--cfg", "5", "--out", str(p_rep), *dev])
+        t_rep = sel / f"{ck.name}_t2m.json"
         if not t_rep.exists():
             run(["eval", "--model", str(d), "--data", str(merged), "--split", "val", "--evaluator", str(evr),
                  "--replications", "1", "--mm-texts", "0", "--cfg", "5", "--out", str(t_rep), *dev])
-        rows.append({"checkpoint": ck.name, "step": int(ck.name.split("-")[1]), "program": program_score(report(p_rep)),
-                     "fid": fid_score(report(t_rep))})
+        rows.append({"checkpoint": ck.name, "step": int(ck.name.split("-")[1]),
+                     "program": program_val(d, merged, sel / ck.name, 5.0, dev), "fid": fid_score(report(t_rep))})
         print(f"  {ck.name}: program (val) {rows[-1]['program']:.3f}, FID (val) {rows[-1]['fid']:.3f}", flush=True)
     (sel / "curve.json").write_text(json.dumps(rows, indent=2))
     best = select_checkpoint(rows)
@@ -180,39 +232,51 @@ def main() -> None:
     g_rows = []
     for g in [float(x) for x in args.cfg_grid.split(",")]:
         tag = f"{best['checkpoint']}_cfg{g:g}"
-        p_rep, t_rep = sel / f"{tag}_program.json", sel / f"{tag}_t2m.json"
+        prefix, t_rep = sel / tag, sel / f"{tag}_t2m.json"
         if g == 5.0:  # the checkpoint selection above ran with the reference's g (--cfg 5)
-            p_rep, t_rep = sel / f"{best['checkpoint']}_program.json", sel / f"{best['checkpoint']}_t2m.json"
-        if not p_rep.exists():
-            run(["eval", "--model", str(d), "--data", str(merged), "--split", "val", "--task", "program", "--captions",
-                 "first", "--cfg", f"{g:g}", "--out", str(p_rep), *dev])
+            prefix, t_rep = sel / best["checkpoint"], sel / f"{best['checkpoint']}_t2m.json"
         if not t_rep.exists():
             run(["eval", "--model", str(d), "--data", str(merged), "--split", "val", "--evaluator", str(evr),
                  "--replications", "1", "--mm-texts", "0", "--cfg", f"{g:g}", "--out", str(t_rep), *dev])
-        g_rows.append({"cfg": g, "program": program_score(report(p_rep)), "fid": fid_score(report(t_rep))})
+        g_rows.append({"cfg": g, "program": program_val(d, merged, prefix, g, dev), "fid": fid_score(report(t_rep))})
         print(f"  cfg {g:g}: program (val) {g_rows[-1]['program']:.3f}, FID (val) {g_rows[-1]['fid']:.3f}", flush=True)
     (sel / "guidance.json").write_text(json.dumps(g_rows, indent=2))
     best_g = select_checkpoint(g_rows)
     print(f"chosen guidance: {best_g['cfg']:g}", flush=True)
     update_model_dir(model, sampling={"cfg": best_g["cfg"]})
 
-    # 8. test-split evaluation of the chosen model
+    # 8. test-split evaluation of the chosen model (and of the baseline, on the same evaluator and clips)
+    tests = {"program": ["--captions", args.test_captions],
+             "program_random": ["--task", "program", "--captions", "first", "--lengths", "random"],
+             "program_heldout": ["--task", "program", "--captions", "heldout"],
+             "t2m": ["--evaluator", str(evr), "--replications", str(args.replications)],
+             "reconstruction": ["--evaluator", str(evr), "--replications", "3"]}
+    models = {"": model, **({"baseline_": args.baseline} if args.baseline is not None else {})}
     reports = {}
-    for task, extra in (("program", ["--captions", args.test_captions]), ("t2m", ["--evaluator", str(evr), "--replications", str(args.replications)]),
-                        ("reconstruction", ["--evaluator", str(evr), "--replications", "3"])):
-        rp = w / f"eval_{task}.json"
-        if not rp.exists():
-            run(["eval", "--model", str(model), "--data", str(merged), "--split", "test", "--task", task, *extra,
-                 "--out", str(rp), *dev])
-        reports[task] = report(rp)
+    for tag, m_dir in models.items():
+        for task, extra in tests.items():
+            if tag and task == "reconstruction":
+                continue
+            rp = w / f"eval_{tag}{task}.json"
+            if not rp.exists():
+                task_arg = [] if "--task" in extra else ["--task", task]
+                run(["eval", "--model", str(m_dir), "--data", str(merged), "--split", "test", *task_arg, *extra,
+                     "--out", str(rp), *dev])
+            reports[tag + task] = report(rp)
+    for tag in models:
+        print(f"{tag or 'model_'}test: program own {program_score(reports[tag + 'program']):.3f}, random "
+              f"{program_score(reports[tag + 'program_random']):.3f}, held-out phrasings "
+              f"{program_score(reports[tag + 'program_heldout']):.3f}, FID {fid_score(reports[tag + 't2m']):.3f}",
+              flush=True)
 
     # 9. evaluator and metrics into the model directory
     prog, t2m = reports["program"]["results"], reports["t2m"]["results"]["model"]
+    extra_prog = {f"program_test_{k}_attribute_mean": program_score(reports[f"program_{k}"]) for k in ("random", "heldout")}
     metrics = {"selected_checkpoint": best["checkpoint"], "selected_cfg": best_g["cfg"],
                "program_val_attribute_mean": round(best_g["program"], 4), "fid_val": round(best_g["fid"], 4),
                "program_test_attribute_mean": prog["model"]["overall_attribute_mean"]["acc"],
                "program_test_all_correct": prog["model"]["overall_clips_all_correct"]["acc"],
-               **{f"program_test_{a}": r["acc"] for a, r in prog["model"]["per_attribute"].items()},
+               **{f"program_test_{a}": r["acc"] for a, r in prog["model"]["per_attribute"].items()}, **extra_prog,
                **{f"test_{k}": round(v["mean"], 4) for k, v in t2m.items()},
                "tokenizer_test_mpjpe_mm": round(reports["reconstruction"]["results"]["model"]["mpjpe_mm"]["mean"], 2)}
     update_model_dir(model, evaluator_run=evr, metrics=metrics)
