@@ -38,3 +38,17 @@ class MoScaleWarning(UserWarning):
 class Terminated(BaseException):  # noqa: N818 - not an error: a request to stop, like KeyboardInterrupt
     """The process received SIGTERM (or SIGHUP), raised by the CLI's signal handler: like Ctrl-C, every
     clean-up (``except BaseException`` / ``finally``) runs; the CLI exits with 128 + the signal number."""
+
+
+def stop_request(e: BaseException) -> BaseException | None:
+    """The Ctrl-C or SIGTERM behind ``e``, if one is in its ``__context__`` chain (a clean-up that failed while
+    the stop was under way, e.g. ffmpeg rejecting the half-written frame of an interrupted render), else None:
+    re-raise it, so a stop is reported as a stop and not as the clean-up's error."""
+    seen: set[int] = set()
+    ctx = e.__context__
+    while ctx is not None and id(ctx) not in seen:
+        if isinstance(ctx, (Terminated, KeyboardInterrupt)):
+            return ctx
+        seen.add(id(ctx))
+        ctx = ctx.__context__
+    return None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from moscale_cli.errors import MotionFileError
+from moscale_cli.errors import MotionFileError, stop_request
 from moscale_cli.motion.skeleton import KIT21, SMPL22, Skeleton
 from moscale_cli.utils.atomic import atomic_path
 
@@ -162,8 +162,12 @@ def render_video(
                         ax.set_ylim(centre2d[t, 1] - half, centre2d[t, 1] + half)
                     writer.grab_frame()
     except OSError as e:
+        if (stop := stop_request(e)) is not None:
+            raise stop from None
         raise MotionFileError(f"cannot write {path}: {e.strerror or e}") from None
     except Exception as e:  # ffmpeg failures surface as CalledProcessError / RuntimeError
         if isinstance(e, MotionFileError):
             raise
+        if (stop := stop_request(e)) is not None:  # a stop during the write made ffmpeg fail: report the stop
+            raise stop from None
         raise MotionFileError(f"rendering {path.name} failed: {type(e).__name__}: {e}") from None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
+import pytest
 
 from moscale_cli.io.video import render_video
 
@@ -32,3 +33,33 @@ def test_mp4_has_a_left_right_legend(tmp_path):
     red = ((r > 150) & (g < 100) & (b < 100)).sum()
     blue = ((b > 120) & (r < 90) & (g < 160)).sum()
     assert red > 20 and blue > 20, (red, blue)
+
+
+def test_a_stop_during_the_write_is_reported_as_the_stop(tmp_path, monkeypatch):
+    """SIGTERM inside grab_frame leaves half a frame in ffmpeg's pipe, so ffmpeg fails in the writer's clean-up;
+    the stop (exit 143), not the clean-up's error (exit 1), must come out, and no file is left."""
+    import subprocess
+
+    from matplotlib import animation
+
+    from moscale_cli.errors import Terminated
+    from moscale_cli.io.video import render_video
+
+    calls = {"n": 0}
+
+    def grab_frame(self, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Terminated(15)
+
+    def finish(self):
+        raise subprocess.CalledProcessError(1, ["ffmpeg"])
+
+    monkeypatch.setattr(animation.FFMpegWriter, "grab_frame", grab_frame)
+    monkeypatch.setattr(animation.FFMpegWriter, "finish", finish)
+    monkeypatch.setattr(animation.FFMpegWriter, "setup", lambda self, *a, **k: None)
+    joints = np.zeros((10, 22, 3), dtype=np.float32)
+    joints[..., 1] = np.linspace(0, 1.7, 22)[None]
+    with pytest.raises(Terminated):
+        render_video(tmp_path / "x.mp4", joints, fps=20)
+    assert list(tmp_path.iterdir()) == []

@@ -99,7 +99,8 @@ def test_kill_during_write(bvh_fixture_dir: Path, tmp_path: Path, sig: int) -> N
     proc.wait(timeout=60)
     assert out.read_bytes() == b"the previous video"  # never a partial file under the final name
     if sig == signal.SIGTERM:
-        assert proc.returncode == 143 and "terminated" in proc.stderr.read()
+        err = proc.stderr.read()
+        assert proc.returncode == 143 and "terminated" in err, err
         assert _hidden(tmp_path) == []  # cleaned up like Ctrl-C
     else:
         assert proc.returncode == -signal.SIGKILL and len(_hidden(tmp_path)) == 1
