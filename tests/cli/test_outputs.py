@@ -148,6 +148,7 @@ def test_generate_creates_parent_folders(cli_model_dir, run_cli, tmp_path, monke
 
 
 # ------------------------------------------------------------------ prompt files
+@pytest.mark.slow  # four CLI runs (5 s)
 def test_prompt_file_comments_and_stdin(cli_model_dir, tmp_path):
     from moscale_cli.cli.generate_cmd import parse_prompt_file
 

@@ -101,6 +101,7 @@ def test_every_phrasing_states_what_the_program_requires():
 
 
 @pytest.mark.slow
+@pytest.mark.slow  # renders every drawn combination (10 s)
 def test_every_combination_renders_in_both_splits_with_its_states(rendered):
     seen = {split: Counter() for split in ("train", "heldout")}
     for split, items in rendered.items():
@@ -124,6 +125,7 @@ def test_every_combination_renders_in_both_splits_with_its_states(rendered):
 
 
 @pytest.mark.slow
+@pytest.mark.slow  # renders every drawn combination (10 s)
 def test_no_training_caption_contains_a_heldout_phrasing(rendered):
     # all training captions in one text (a pattern never crosses a line)
     train = "\n".join(normalize(c.text) for _, c in rendered["train"])
@@ -150,6 +152,7 @@ def test_no_training_caption_contains_a_heldout_phrasing(rendered):
     assert len(found) > 0.9 * len([e for e in heldout_entries() if e.bank != "subject"])
 
 
+@pytest.mark.slow  # renders every drawn combination (10 s)
 def test_heldout_captions_say_every_action_and_attribute_with_heldout_words(rendered):
     for prog, cap in rendered["heldout"]:
         used = [entry_of(u) for u in cap.used]
@@ -166,6 +169,7 @@ def test_heldout_captions_say_every_action_and_attribute_with_heldout_words(rend
         assert all(entry_of(u).split == "train" for u in cap.used), cap.text
 
 
+@pytest.mark.slow  # renders every drawn combination (10 s)
 def test_caption_words_all_get_a_tag(rendered):
     for items in rendered.values():
         for _, cap in items:
@@ -175,6 +179,7 @@ def test_caption_words_all_get_a_tag(rendered):
             assert all(p in POS and w == w.lower() and "-" not in w for w, p in pairs), cap.tokens
 
 
+@pytest.mark.slow  # renders every drawn combination (10 s)
 def test_counts_are_said_with_their_number_unless_vague(rendered):
     number = {
         2: r"\b(two|2|twice|couple|pair)\b",
@@ -200,6 +205,7 @@ def test_counts_are_said_with_their_number_unless_vague(rendered):
     )
 
 
+@pytest.mark.slow  # renders every drawn combination (10 s)
 def test_sides_and_directions_are_named_only_when_stated(rendered):
     side_word = re.compile(r"\b(left|right)")
     turn_word = re.compile(

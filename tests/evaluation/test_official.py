@@ -17,6 +17,8 @@ from moscale_cli.models.evaluator import OfficialEvaluator
 
 from .conftest import official_state, write_official_dir
 
+pytestmark = pytest.mark.slow  # builds and runs the official evaluator's networks (8 s in all)
+
 H = 512
 
 

@@ -42,6 +42,7 @@ def test_generate_meets_a_path_and_waypoints(pipe):
         m.features, 22), atol=1e-5)  # the features hold the corrected motion
 
 
+@pytest.mark.slow  # spatial control runs (1.5 s each)
 def test_several_samples_and_prompts_each_meet_the_targets(pipe):
     c = Constraints.from_waypoint("50:0.6,0.8")
     ms = pipe.generate(["walk", "run"], frames=[60, 72], num_samples=2, constraints=c, control=CTRL, sampling=FAST,
@@ -95,6 +96,7 @@ def test_edit_of_joints_meets_targets_in_the_sources_own_space(pipe):
     assert pelvis_err(u.joints, 70, x, z) > 0.1
 
 
+@pytest.mark.slow  # spatial control runs (1.5 s each)
 def test_inbetween_and_compose_meet_their_targets(pipe):
     a = pipe.generate("walk", frames=60, seed=1, sampling=FAST)[0]
     b = pipe.generate("run", frames=60, seed=2, sampling=FAST)[0]
@@ -137,6 +139,7 @@ def test_the_cli_reads_constraints_and_reports_the_error(run_cli, tiny_model_dir
     assert r["constraints"]["targets"] == 1 and r["constraints"]["max_error_m"] < 2e-3
 
 
+@pytest.mark.slow  # spatial control runs (1.5 s each)
 def test_the_post_process_keeps_constrained_joints_on_their_targets(pipe):
     """Every task's post-process pins the constrained joints: a wrist the tiny model cannot reach by itself ends on
     its target, and switching the post-process off shows the raw motion (the control's own result)."""
