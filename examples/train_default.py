@@ -188,8 +188,7 @@ def main() -> None:
     if not (evr / "evaluator.safetensors").exists():
         run(["train-evaluator", "--data", str(merged), "--out", str(evr), "--preset", args.evaluator_preset,
              "--steps", str(args.evaluator_steps), "--batch-size", bs, "--lr", "5e-4", "--schedule", "cosine",
-             "--val-every", "500", "--save-every", "500", "--text-cache", str(w / "text_cache_eval"), "--seed",
-             "10306", *dev], args.minutes_evaluator)
+             "--val-every", "500", "--save-every", "500", "--seed", "10306", *dev], args.minutes_evaluator)
     steps = args.generator_steps
     if last_step(gen) < steps:  # RUN/model is exported at every stop too: the checkpoints say how far it got
         resume = ["--resume"] if last_step(gen) > 0 else []
