@@ -54,7 +54,7 @@ class ControlConfig(ConfigBase):
     steps: int = 2  # Adam steps on the logits per pass
     lr: float = 1.0  # on logits
     draft: bool = True  # decode a coarse scale with the finer scales of an unconstrained draft (else without them)
-    refine_steps: int = 120  # Adam steps on the latent offset after sampling (0 = none)
+    refine_steps: int = 400  # at most this many Adam steps on the latent offset after sampling (0 = none)
     refine_lr: float = 0.1
     refine_tol: float = 0.002  # m: the refinement stops once every row's RMS distance of joints to targets is
     refine_pelvis_tol: float = 0.03  # below this, and that of its pelvis (which the root correction then meets) this
