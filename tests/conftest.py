@@ -128,22 +128,31 @@ def tiny_model_dir(tmp_path_factory, tiny_models) -> Path:
     return tiny_models.build_tiny_model_dir(tmp_path_factory.mktemp("models") / "tiny")
 
 
-@pytest.fixture
-def run_cli(capsys):
-    """Run ``moscale --quiet ARGS`` in-process through the real entry point; returns (exit code, stdout, stderr)."""
+def _invoke_cli(capsys, args: list[str]) -> tuple[int, str, str]:
+    """``moscale ARGS`` in-process through the real entry point -> (exit code, stdout, stderr); a success
+    returns, a failure exits."""
     from moscale_cli.cli.app import main
 
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            main(["--quiet", *(str(a) for a in args)])
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        o, e = capsys.readouterr()
-        return code, o, e
+    capsys.readouterr()
+    try:
+        main(args)
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    o, e = capsys.readouterr()
+    return code, o, e
 
-    return run
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run ``moscale --quiet ARGS`` in-process; returns (exit code, stdout, stderr)."""
+    return lambda *args: _invoke_cli(capsys, ["--quiet", *(str(a) for a in args)])
+
+
+@pytest.fixture
+def run_loud(capsys):
+    """Like ``run_cli`` but without --quiet (the info lines are part of what is tested)."""
+    return lambda *args: _invoke_cli(capsys, [str(a) for a in args])
 
 
 # ---------------------------------------------------------------------------------------- external tools

@@ -20,24 +20,6 @@ RUN = "dataset-2_run_normal_001.bvh"
 
 
 @pytest.fixture
-def run_loud(capsys):
-    """Like ``run_cli`` but without --quiet (the info lines are part of what is tested)."""
-    from moscale_cli.cli.app import main
-
-    def run(*args: object) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        o, e = capsys.readouterr()
-        return code, o, e
-
-    return run
-
-
-@pytest.fixture
 def clip(bvh_fixture_dir: Path, tmp_path: Path) -> Path:
     """A writable copy of a fixture clip."""
     p = tmp_path / "clip.bvh"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import typer
 
-from moscale_cli.cli.app import app, main
+from moscale_cli.cli.app import app
 from moscale_cli.cli.invoke import hoist_global_flags
 
 
@@ -29,17 +29,6 @@ def _all_commands() -> list[tuple[list[str], object]]:
     return out
 
 
-def _run(capsys, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    o, e = capsys.readouterr()
-    return code, o, e
-
-
 @pytest.mark.parametrize(
     ("argv", "want"),
     [
@@ -56,10 +45,10 @@ def test_global_flags_are_moved_in_front_of_the_command(argv, want):
     assert hoist_global_flags(argv, _root()) == want
 
 
-def test_quiet_after_the_command_generates(cli_model_dir, tmp_path, capsys):
+def test_quiet_after_the_command_generates(cli_model_dir, tmp_path, run_loud):
     out = tmp_path / "w.npy"
-    code, o, e = _run(capsys, "generate", "a person walks", "-o", out, "--frames", 40, "--model", cli_model_dir,
-                      "--refine-steps", "1,1,1,1", "--device", "cpu", "-q")
+    code, o, e = run_loud("generate", "a person walks", "-o", out, "--frames", 40, "--model", cli_model_dir,
+                        "--refine-steps", "1,1,1,1", "--device", "cpu", "-q")
     assert code == 0, e
     assert o.split() == [str(out)] and e == ""  # quiet: nothing on stderr
     assert np.load(out).shape == (40, 22, 3)
@@ -75,8 +64,8 @@ def test_quiet_after_the_command_generates(cli_model_dir, tmp_path, capsys):
         (["generate", "a walk", "-o"], "requires an argument"),
     ],
 )
-def test_usage_errors_are_one_line_with_exit_code_2(capsys, args, needle):
-    code, o, e = _run(capsys, *args)
+def test_usage_errors_are_one_line_with_exit_code_2(run_loud, args, needle):
+    code, o, e = run_loud(*args)
     assert code == 2
     assert o == ""
     lines = e.strip().splitlines()
@@ -86,11 +75,11 @@ def test_usage_errors_are_one_line_with_exit_code_2(capsys, args, needle):
 
 
 @pytest.mark.parametrize("path", [p for p, _ in _all_commands()], ids=lambda p: " ".join(p) or "moscale")
-def test_help_is_readable_at_80_columns(capsys, monkeypatch, path):
+def test_help_is_readable_at_80_columns(run_loud, monkeypatch, path):
     """Every option name appears whole in --help at COLUMNS=80, and no line is wider than 80 columns."""
     cmd = dict((tuple(p), c) for p, c in _all_commands())[tuple(path)]
     monkeypatch.setenv("COLUMNS", "80")
-    code, o, e = _run(capsys, *path, "--help")
+    code, o, e = run_loud(*path, "--help")
     assert code == 0, e
     assert o.startswith("Usage: moscale")
     assert max(len(line) for line in o.splitlines()) <= 80
