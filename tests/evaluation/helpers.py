@@ -93,3 +93,12 @@ def build_our_evaluator_run(path: Path, data_root: Path, feature_dim: int = 263,
     path.mkdir(parents=True, exist_ok=True)
     save_our_evaluator(path, m, mean, std)
     return path
+
+
+def build_model_with_evaluator(base: Path, data_root: Path, metrics: dict | None = None) -> Path:
+    """A tiny model directory under ``base`` that names a tiny evaluator of ours (both built on ``data_root``)."""
+    from moscale_cli.model_dir import update_model_dir
+
+    model = build_tiny_model_dir(base / "tiny", data_root)
+    update_model_dir(model, evaluator_run=build_our_evaluator_run(base / "evaluator", data_root), metrics=metrics)
+    return model

@@ -19,7 +19,7 @@ from moscale_cli.evaluation.control import (
 )
 from moscale_cli.motion.skeleton import SMPL22_NAMES
 
-from .helpers import build_our_evaluator_run, build_tiny_model_dir
+from .helpers import build_model_with_evaluator
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +33,7 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def model(corpus, tmp_path_factory) -> Path:
-    from moscale_cli.model_dir import update_model_dir
-
-    base = tmp_path_factory.mktemp("control-models")
-    model = build_tiny_model_dir(base / "tiny", corpus)
-    update_model_dir(model, evaluator_run=build_our_evaluator_run(base / "evaluator", corpus))
-    return model
+    return build_model_with_evaluator(tmp_path_factory.mktemp("control-models"), corpus)
 
 
 def test_densities_rows_and_metrics():

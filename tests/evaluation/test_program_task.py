@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import build_our_evaluator_run, build_tiny_model_dir
+from .helpers import build_model_with_evaluator, build_tiny_model_dir
 
 FAST = ["--refine-steps", "1,1,1,1", "--device", "cpu"]
 
@@ -25,13 +25,7 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def model_with_evaluator(corpus, tmp_path_factory) -> Path:
-    from moscale_cli.model_dir import update_model_dir
-
-    base = tmp_path_factory.mktemp("models")
-    model = build_tiny_model_dir(base / "tiny", corpus)
-    ev = build_our_evaluator_run(base / "evaluator", corpus)
-    update_model_dir(model, evaluator_run=ev, metrics={"program_all_correct": 0.5})
-    return model
+    return build_model_with_evaluator(tmp_path_factory.mktemp("models"), corpus, metrics={"program_all_correct": 0.5})
 
 
 def _lines_fit(text: str, width: int = 80) -> None:
