@@ -24,7 +24,9 @@ metres, Y up, floor at y = 0, into a motion of one rigid skeleton whose feet sta
    the rigid fit). During a contact the joint stays at its mean position over the contact (the toe's height
    held between the floor and ``stance_height`` above it); with pinned frames inside (``pins``, or the frames
    an edit keeps) at their positions instead, moving in a straight line from one to the next. The correction
-   fades in and out over ``blend`` frames (smoothstep). The foot follows its pinned joints: pinned ankle and
+   fades in and out over ``blend`` frames (smoothstep), longer where a bigger correction would otherwise add
+   more than ``fade_speed`` (1 m/s) to the joint's speed (a foot pinned after sliding would snap back to its
+   own path in one or two frames). The foot follows its pinned joints: pinned ankle and
    toe place the ankle and point the foot at the toe; one pinned joint moves the foot rigidly.
 4. **Root height.** Where a leg cannot reach its ankle target (hip to target longer than ``reach`` times
    thigh + shin), the whole body is lowered by the least amount that lets it (at most ``max_drop``), smoothed
@@ -91,7 +93,8 @@ class PostprocessConfig(ConfigBase):
     min_contact: int = 2  # shortest contact kept
     merge_gap: int = 2  # contacts this many frames apart or fewer are merged
     max_slide: float = 0.3  # m: a contact ends where its joint has moved this far from where it began
-    blend: int = 2  # frames of fade in/out around contacts
+    blend: int = 2  # frames of fade in/out around contacts (at least)
+    fade_speed: float = 1.0  # m/s: a contact's fade adds at most this speed to its joint (bigger corrections fade longer)
     pin_blend: int = 6  # frames of fade in/out around pins and kept frames
     reach: float = 0.995  # a leg stretches at most to this fraction of thigh + shin
     drop_radius: int = 4  # frames: the lowering of the body is smoothed over this many frames each side
@@ -102,8 +105,8 @@ class PostprocessConfig(ConfigBase):
             raise MoScaleError("post-process: contact heights and speeds must be positive")
         if self.release_speed < self.contact_speed:
             raise MoScaleError("post-process: release_speed must be at least contact_speed")
-        if self.smooth < 0:
-            raise MoScaleError("post-process: smooth must be >= 0 frames")
+        if self.smooth < 0 or self.fade_speed < 0:
+            raise MoScaleError("post-process: smooth (frames) and fade_speed (m/s) must be >= 0")
         if self.min_contact < 1 or self.merge_gap < 0 or self.blend < 0 or self.pin_blend < 0 or self.drop_radius < 0:
             raise MoScaleError("post-process: min_contact >= 1, merge_gap >= 0 and blends >= 0 frames")
         if self.stance_height < 0:
@@ -282,16 +285,22 @@ def split_slides(
     pos_T3: np.ndarray, segs: list[tuple[int, int]], slow: np.ndarray, max_slide: float, min_len: int
 ) -> list[tuple[int, int]]:
     """Contact segments cut wherever the joint has moved (horizontally) more than ``max_slide`` from where
-    the piece began; pieces shorter than ``min_len`` frames or without a slow frame are dropped (a foot that
-    shuffles along the floor is not standing)."""
-    out = []
+    the piece began; a piece cut from the one before starts at its first slow frame at least ``min_len`` frames
+    after the cut (two holds side by side made the foot jump from one to the other in one frame, up to
+    0.46 m; the gap lets the fades carry it across); pieces shorter than ``min_len`` frames or without a slow
+    frame are dropped."""
+    out: list[tuple[int, int]] = []
     for a, b in segs:
         start = a
         for t in range(a, b + 1):
             if t < b and np.linalg.norm(pos_T3[t, [0, 2]] - pos_T3[start, [0, 2]]) <= max_slide:
                 continue
-            if t - start >= min_len and slow[start:t].any():
-                out.append((start, t))
+            lo = start
+            if start > a:  # cut from the piece before: the foot has been moving; it stands again where slow
+                idx = np.flatnonzero(slow[start + min_len:t])
+                lo = start + min_len + int(idx[0]) if len(idx) else t
+            if t - lo >= min_len and slow[lo:t].any():
+                out.append((lo, t))
             start = t
     return out
 
@@ -329,10 +338,20 @@ def _targets(
     return sorted(out, key=lambda s: s[0])
 
 
-def _fade(pos_T3: np.ndarray, segs: list[tuple[int, int, np.ndarray]], blend: int) -> tuple[np.ndarray, np.ndarray]:
+def fade_frames(correction: float, blend: int, max_step: float) -> int:
+    """Frames a correction of ``correction`` m fades over: at least ``blend``, and enough that the smoothstep
+    (steepest slope 1.5 per unit) moves the joint by at most ``max_step`` m per frame (0 = no limit)."""
+    if max_step <= 0:
+        return blend
+    return max(blend, int(np.ceil(1.5 * correction / max_step)) - 1)
+
+
+def _fade(pos_T3: np.ndarray, segs: list[tuple[int, int, np.ndarray]], blend: int,
+          max_step: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(delta (T, 3), weight (T,)): inside a segment the full correction onto its targets (weight 1);
-    around it the correction of its first/last frame fading out over ``blend`` frames (smoothstep);
-    overlapping fades are averaged by weight."""
+    around it the correction of its first/last frame fading out over ``blend`` frames (smoothstep), or longer
+    where that would move the joint more than ``max_step`` m per frame (a foot released from a pin it slid
+    away from does not snap back); overlapping fades are averaged by weight."""
     t = pos_T3.shape[0]
     delta = np.zeros((t, 3))
     num = np.zeros((t, 3))
@@ -342,10 +361,12 @@ def _fade(pos_T3: np.ndarray, segs: list[tuple[int, int, np.ndarray]], blend: in
     for a, b, tgt in segs:
         delta[a:b] = tgt - pos_T3[a:b]
         inside[a:b] = True
-        for edge, ts in ((a, np.arange(max(0, a - blend), a)), (b - 1, np.arange(b, min(t, b + blend)))):
+        for edge, side in ((a, -1), (b - 1, 1)):
+            n = fade_frames(float(np.linalg.norm(tgt[edge - a] - pos_T3[edge])), blend, max_step)
+            ts = np.arange(max(0, a - n), a) if side < 0 else np.arange(b, min(t, b + n))
             if not len(ts):
                 continue
-            w = smoothstep(1.0 - np.abs(ts - edge) / (blend + 1.0))
+            w = smoothstep(1.0 - np.abs(ts - edge) / (n + 1.0))
             num[ts] += w[:, None] * (tgt[edge - a] - pos_T3[edge])
             den[ts] += w
             wmax[ts] = np.maximum(wmax[ts], w)
@@ -410,7 +431,7 @@ def clean_feet(
                 contacts[a:b, c] = True
             band = (cfg.floor, cfg.floor + cfg.stance_height) if k == toe else None
             tg = _targets(feet[:, k], segs, pins.get(k), band)
-            fields.append(_fade(feet[:, k], tg, cfg.blend))
+            fields.append(_fade(feet[:, k], tg, cfg.blend, cfg.fade_speed / fps))
         (da, wa), (dt, wt) = fields
         a0, t0 = feet[:, ankle], feet[:, toe]
         a_tgt = a0 + wa[:, None] * da + ((1.0 - wa) * wt)[:, None] * dt

@@ -14,9 +14,11 @@ from moscale_cli.motion.kinematics import bone_lengths, two_bone_ik
 from moscale_cli.motion.postprocess import (
     PostprocessConfig,
     contact_segments,
+    fade_frames,
     postprocess,
     reach,
     rigidify,
+    split_slides,
 )
 from moscale_cli.motion.skeleton import SMPL22
 
@@ -194,3 +196,25 @@ def test_bad_arguments_are_one_line_errors(kwargs, match):
         postprocess(np.zeros((5, 21, 3)))
     with pytest.raises(MoScaleError, match="reach"):
         PostprocessConfig(reach=2.0)
+
+
+def test_a_contact_cut_by_its_slide_leaves_a_gap_before_the_next_hold():
+    """A low foot that slides 0.6 m inside one contact run: the hold before the cut and the one after it must not
+    touch (side by side, the foot jumped from one hold to the other in one frame: 0.46 m in a generated walk)."""
+    t = 30
+    pos = np.zeros((t, 3))
+    pos[:, 2] = np.concatenate([np.zeros(10), np.linspace(0.0, 0.6, 10), np.full(10, 0.6)])
+    slow = np.ones(t, dtype=bool)
+    slow[10:20] = False
+    pieces = split_slides(pos, [(0, t)], slow, max_slide=0.3, min_len=2)
+    assert len(pieces) == 2
+    (a0, b0), (a1, b1) = pieces
+    assert a0 == 0 and b1 == t and a1 - b0 >= 2 and slow[a1]
+    assert np.linalg.norm(pos[a1, [0, 2]] - pos[b0 - 1, [0, 2]]) > 0.3  # the holds are far apart: a gap is needed
+
+
+def test_big_corrections_fade_over_more_frames():
+    assert fade_frames(0.01, 2, 0.05) == 2  # small: the minimum
+    n = fade_frames(0.4, 2, 0.05)
+    assert 1.5 * 0.4 / (n + 1) <= 0.05 + 1e-12  # the smoothstep's steepest step stays within max_step
+    assert fade_frames(0.4, 2, 0.0) == 2  # no limit
