@@ -102,3 +102,12 @@ def build_model_with_evaluator(base: Path, data_root: Path, metrics: dict | None
     model = build_tiny_model_dir(base / "tiny", data_root)
     update_model_dir(model, evaluator_run=build_our_evaluator_run(base / "evaluator", data_root), metrics=metrics)
     return model
+
+
+def build_small_corpus(folder: Path, clips: int, seed: int) -> Path:
+    """A small procedural corpus (program labels included) at ``folder / "corpus"``."""
+    from moscale_cli.data.synth.corpus import build_corpus
+
+    root = folder / "corpus"
+    build_corpus(root, clips=clips, seed=seed, workers=1)
+    return root

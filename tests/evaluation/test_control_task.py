@@ -19,16 +19,12 @@ from moscale_cli.evaluation.control import (
 )
 from moscale_cli.motion.skeleton import SMPL22_NAMES
 
-from .helpers import build_model_with_evaluator
+from .helpers import build_model_with_evaluator, build_small_corpus
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    from moscale_cli.data.synth.corpus import build_corpus
-
-    root = tmp_path_factory.mktemp("synth-control") / "corpus"
-    build_corpus(root, clips=40, seed=9, workers=1)
-    return root
+    return build_small_corpus(tmp_path_factory.mktemp("synth-control"), clips=40, seed=9)
 
 
 @pytest.fixture(scope="module")

@@ -9,18 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import build_model_with_evaluator, build_tiny_model_dir
+from .helpers import build_model_with_evaluator, build_small_corpus, build_tiny_model_dir
 
 FAST = ["--refine-steps", "1,1,1,1", "--device", "cpu"]
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    from moscale_cli.data.synth.corpus import build_corpus
-
-    root = tmp_path_factory.mktemp("synth") / "corpus"
-    build_corpus(root, clips=48, seed=5, workers=1)
-    return root
+    return build_small_corpus(tmp_path_factory.mktemp("synth"), clips=48, seed=5)
 
 
 @pytest.fixture(scope="module")
