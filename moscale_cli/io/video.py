@@ -161,13 +161,11 @@ def render_video(
                         ax.set_xlim(centre2d[t, 0] - half, centre2d[t, 0] + half)
                         ax.set_ylim(centre2d[t, 1] - half, centre2d[t, 1] + half)
                     writer.grab_frame()
-    except OSError as e:
-        if (stop := stop_request(e)) is not None:
-            raise stop from None
-        raise MotionFileError(f"cannot write {path}: {e.strerror or e}") from None
-    except Exception as e:  # ffmpeg failures surface as CalledProcessError / RuntimeError
-        if isinstance(e, MotionFileError):
-            raise
+    except Exception as e:  # ffmpeg failures surface as OSError / CalledProcessError / RuntimeError
         if (stop := stop_request(e)) is not None:  # a stop during the write made ffmpeg fail: report the stop
             raise stop from None
+        if isinstance(e, MotionFileError):
+            raise
+        if isinstance(e, OSError):
+            raise MotionFileError(f"cannot write {path}: {e.strerror or e}") from None
         raise MotionFileError(f"rendering {path.name} failed: {type(e).__name__}: {e}") from None
