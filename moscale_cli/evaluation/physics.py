@@ -36,12 +36,12 @@ import numpy as np
 from moscale_cli.config import ConfigBase
 from moscale_cli.errors import UsageError
 from moscale_cli.motion.kinematics import bone_lengths
-from moscale_cli.motion.skeleton import SMPL22
+from moscale_cli.motion.skeleton import L_ANKLE, L_FOOT, R_ANKLE, R_FOOT, SMPL22
 
 if TYPE_CHECKING:
     from moscale_cli.sampling.config import SamplingConfig
 
-FOOT_JOINTS = (7, 8, 10, 11)  # ankles, toes ("foot" joints of SMPL)
+FOOT_JOINTS = (L_ANKLE, R_ANKLE, L_FOOT, R_FOOT)  # ankles, toes ("foot" joints of SMPL)
 PHYSICS_METRICS = ("foot_skate", "floating", "penetration_mm", "jerk", "bone_cv", "bone_cv_max")
 PHYSICS_LABELS = {
     "foot_skate": "foot skate ↓", "floating": "floating ↓", "penetration_mm": "penetration mm ↓",

@@ -64,10 +64,10 @@ from moscale_cli.motion.kinematics import (
     swing,
     two_bone_ik,
 )
-from moscale_cli.motion.skeleton import SMPL22
+from moscale_cli.motion.skeleton import L_ANKLE, L_FOOT, R_ANKLE, R_FOOT, SMPL22, SMPL22_ARMS, SMPL22_LEGS
 
-LEGS = ((1, 4, 7, 10), (2, 5, 8, 11))  # (hip, knee, ankle, toe): left, right
-FOOT_JOINTS = (7, 10, 8, 11)  # left ankle, left toe, right ankle, right toe (the order of ``contacts``)
+LEGS = SMPL22_LEGS  # (hip, knee, ankle, toe): left, right
+FOOT_JOINTS = (L_ANKLE, L_FOOT, R_ANKLE, R_FOOT)  # left ankle, left toe, right ankle, right toe (the order of ``contacts``)
 PARENTS = SMPL22.parents
 
 Pins = Mapping[int, tuple[Sequence[int] | np.ndarray, np.ndarray]]
@@ -223,7 +223,7 @@ def gaussian_smooth(x_T: np.ndarray, sigma: float) -> np.ndarray:
     return sum(w * pad[i : i + x.shape[0]] for i, w in enumerate(k))
 
 
-ARMS = ((16, 18, 20), (17, 19, 21))  # (shoulder, elbow, wrist): left, right
+ARMS = SMPL22_ARMS  # (shoulder, elbow, wrist): left, right
 
 
 def rigidify(

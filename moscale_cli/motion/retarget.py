@@ -29,10 +29,10 @@ import numpy as np
 from moscale_cli.errors import MotionFileError
 from moscale_cli.motion.kinematics import impose_bones, two_bone_ik
 from moscale_cli.motion.quaternion import normalize
-from moscale_cli.motion.skeleton import SMPL22
+from moscale_cli.motion.skeleton import L_HIP, L_SHOULDER, R_HIP, R_SHOULDER, SMPL22, SMPL22_ARMS, SMPL22_LEGS
 
-LEGS = ((1, 4, 7, 10), (2, 5, 8, 11))  # (hip, knee, ankle, toe), left then right
-ARMS = ((16, 18, 20), (17, 19, 21))  # (shoulder, elbow, wrist)
+LEGS = SMPL22_LEGS  # (hip, knee, ankle, toe), left then right
+ARMS = SMPL22_ARMS  # (shoulder, elbow, wrist)
 
 
 def snap_axes(up: np.ndarray, forward: np.ndarray) -> np.ndarray:
@@ -143,7 +143,7 @@ def fit_motion(joints: np.ndarray, body: RigBody) -> tuple[np.ndarray, float]:
 
 def _forward(j: np.ndarray) -> np.ndarray:
     """Horizontal facing (T, 3) of canonical joints (from the hips and shoulders)."""
-    across = (j[:, 1] - j[:, 2]) + (j[:, 16] - j[:, 17])  # towards the body's left (+X at rest)
+    across = (j[:, L_HIP] - j[:, R_HIP]) + (j[:, L_SHOULDER] - j[:, R_SHOULDER])  # towards the body's left (+X at rest)
     f = np.cross(across, [0.0, 1.0, 0.0])
     f[:, 1] = 0.0
     bad = np.linalg.norm(f, axis=-1) < 1e-9
