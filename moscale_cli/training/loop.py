@@ -23,6 +23,7 @@ import math
 import os
 import random
 import shutil
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from moscale_cli.errors import CheckpointError, ConfigError, UsageError
 from moscale_cli.training.sampler import ShardedBatchOrder
 from moscale_cli.training.stage import Batch, Collate, Logs, MapDataset, TrainingStage
 from moscale_cli.training.state import capture_rng, flatten_optimizer, restore_rng, unflatten_optimizer
+from moscale_cli.training.stop import DeferredStop
 from moscale_cli.utils.atomic import replace_dir, write_text_atomic
 from moscale_cli.utils.device import autocast_context, resolve_device
 from moscale_cli.utils.seed import seed_everything
@@ -385,7 +387,10 @@ class Trainer:
         # wall-clock budget: TrainConfig.time_limit_s, or the MOSCALE_TIME_LIMIT_S environment variable
         limit = self.cfg.time_limit_s or float(os.environ.get("MOSCALE_TIME_LIMIT_S", "0") or 0)
         last: dict[str, Any] = {}
-        with progress() as bar:
+        stop = DeferredStop(on_request=(lambda _sig: info(f"{self.stage.name}: stopping after this step (a checkpoint is "
+                                                          "written first; press Ctrl-C again to stop at once)"))
+                            if self.is_main else None)
+        with stop, progress() as bar:
             task = bar.add_task(f"{self.stage.name}", total=total, completed=self.step)
             if STATE.quiet or not self.is_main:
                 bar.stop()
@@ -408,7 +413,7 @@ class Trainer:
                     self.pos += 1
                     if governor.tick() is not None:
                         self._log({"step": self.step, "cpu_threads": torch.get_num_threads()})
-                    if limit > 0 and self.step < total and self._out_of_time(time.perf_counter() - t0 > limit):
+                    if limit > 0 and self.step < total and self._any_rank(time.perf_counter() - t0 > limit):
                         total = self.step  # out of time: finish as if this were the last step
                     loss_v = loss.detach().float()
                     if self.world > 1:
@@ -432,9 +437,19 @@ class Trainer:
                         self.pos = 0
                     if self.step % val_every == 0 or self.step == total:
                         self._maybe_best(model, opt)
-                    if self.step % save_every == 0 or self.step == total:
+                    saved = self.step % save_every == 0 or self.step == total
+                    if saved:
                         self._save(f"checkpoint-{self.step:08d}", model, opt)
                         self._prune()
+                    if self._any_rank(stop.requested):  # Ctrl-C / SIGTERM: this step is kept, then the run stops
+                        if not saved:
+                            self._save(f"checkpoint-{self.step:08d}", model, opt)
+                            self._prune()
+                        if self.is_main:
+                            info(f"{self.stage.name}: stopped at step {self.step}, checkpoint saved (run the same "
+                                 "command with --resume to go on)")
+                        self._barrier()
+                        DeferredStop.raise_stop(stop.signum if stop.signum is not None else signal.SIGTERM)
                     if self.step >= total or epoch_end:
                         break
         if self.is_main:
@@ -444,8 +459,9 @@ class Trainer:
         self._barrier()
         return last
 
-    def _out_of_time(self, local: bool) -> bool:
-        """Whether any process ran out of its time budget (all ranks agree, so none waits forever)."""
+    def _any_rank(self, local: bool) -> bool:
+        """Whether ``local`` holds on any process (a time budget spent, a stop asked for): all ranks agree, so
+        none waits forever."""
         if self.world == 1:
             return local
         flag = torch.tensor([1.0 if local else 0.0], device=self.device)

@@ -107,3 +107,48 @@ def test_resume_with_other_config_lists_the_keys(window_dataset: Path, tmp_path:
         _train(window_dataset, run)
     # runtime keys (device, save_every, ...) may change
     assert _train(window_dataset, run, resume=True, cfg=_cfg(save_every=3, steps=4))["step"] == 4
+
+
+def test_sigterm_saves_the_step_then_resume_matches_uninterrupted_run(window_dataset: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stop during training keeps the step it interrupts: a checkpoint of that step, then the stop is raised;
+    --resume then gives the uninterrupted run's losses and weights exactly."""
+    from moscale_cli.errors import Terminated
+    from moscale_cli.training import loop
+
+    cfg = _cfg(steps=10, save_every=4, val_every=4, keep_last=5)
+    _train(window_dataset, tmp_path / "ref", cfg=cfg)
+    orig = loop.Trainer._log
+
+    def _log(self, rec):  # the signal arrives while step 6 is being logged (mid-step, before the save checks)
+        orig(self, rec)
+        if rec.get("step") == 6 and "loss" in rec:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(loop.Trainer, "_log", _log)
+    with pytest.raises(Terminated):
+        _train(window_dataset, tmp_path / "run", cfg=cfg)
+    monkeypatch.setattr(loop.Trainer, "_log", orig)
+    run = tmp_path / "run"
+    assert sorted(c.name for c in run.glob("checkpoint-*")) == ["checkpoint-00000004", "checkpoint-00000006"]
+    assert [r[0] for r in _losses(run)] == list(range(1, 7))  # nothing after the stop
+    _train(window_dataset, run, resume=True, cfg=cfg)
+    assert _losses(run) == _losses(tmp_path / "ref")
+    wa = load_file(str(tmp_path / "ref" / "checkpoint-00000010" / "model.safetensors"))
+    wb = load_file(str(run / "checkpoint-00000010" / "model.safetensors"))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert signal.getsignal(signal.SIGTERM) is not None and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_second_stop_signal_raises_at_once() -> None:
+    from moscale_cli.training.stop import DeferredStop
+
+    seen: list[int] = []
+    with DeferredStop(on_request=seen.append) as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)  # the handler runs between bytecodes
+        assert stop.requested and stop.signum == signal.SIGINT and seen == [signal.SIGINT]
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
