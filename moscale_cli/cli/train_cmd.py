@@ -140,6 +140,18 @@ def _cmd_train_tokenizer(
         None, "--evaluator-meta", help="Official evaluator folder (e.g. checkpoints/t2m/Comp_v6_KLD005) whose meta/ stats to use."
     ),
     val_split: str = VAL_SPLIT_OPT,
+    init_from: Path | None = typer.Option(
+        None, "--init-from",
+        help="Start from an exported tokenizer run (its weights, configuration and statistics: a fine-tune; "
+             "--preset and --stats are then not used).",
+    ),
+    lambda_root: float = typer.Option(0.0, "--lambda-root", help="Weight of a loss on the root dims (0 = the reference)."),
+    lambda_traj: float = typer.Option(
+        0.0, "--lambda-traj",
+        help="Weight of a loss on the integrated trajectory: facing angle (rad) and root position (m), so turns "
+             "and circles keep their angle (0 = the reference).",
+    ),
+    select: str = typer.Option("mpjpe", "--select", help="Best weights by mpjpe (root-aligned) or global_mpjpe."),
     print_cfg: bool = PRINT_CONFIG_OPT,
 ) -> None:
     """Train the multi-scale VQ tokenizer; exports tokenizer.safetensors + config + Mean/Std of the best weights.
@@ -156,7 +168,12 @@ def _cmd_train_tokenizer(
     if not print_cfg:  # --print-config writes nothing
         check_run_out(out_dir, data)
     stats_spec = resolve_stats(stats, [str(d) for d in data], str(evaluator_meta) if evaluator_meta else None)
-    stage_cfg = TokenizerStageConfig(stats=stats_spec, val_split=val_split)
+    try:
+        stage_cfg = TokenizerStageConfig(stats=stats_spec, val_split=val_split, lambda_root=lambda_root,
+                                         lambda_traj=lambda_traj, select=select,
+                                         init_from=str(init_from.resolve()) if init_from else "")
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
     if print_cfg:
         print_config({"preset": preset, "train": cfg.to_dict(), "stage": stage_cfg.to_dict()})
         return
@@ -164,7 +181,8 @@ def _cmd_train_tokenizer(
     if _rank() != 0:
         return
     if res.get("best") is not None:
-        info(f"done: step {res['step']}, best val MPJPE {res['best']:.2f} mm at step {res['best_step']}; tokenizer in {out_dir}")
+        which = "global MPJPE" if select == "global_mpjpe" else "MPJPE"
+        info(f"done: step {res['step']}, best val {which} {res['best']:.2f} mm at step {res['best_step']}; tokenizer in {out_dir}")
     else:
         info(f"done: step {res.get('step')}; tokenizer in {out_dir}")
 

@@ -1,8 +1,16 @@
 """Tokenizer training stage (method spec §2.3) and loading of a finished tokenizer run.
 
 Loss = SmoothL1(recon, gt) + lambda_pos * SmoothL1 on the root-relative joint positions (ric dims)
-+ lambda_commit * commitment, every term masked to the valid frames. Validation reports the
-root-aligned reconstruction MPJPE in mm, the feature L1 and per-scale codebook usage / perplexity.
++ lambda_commit * commitment, every term masked to the valid frames. Two optional terms (off in the reference
+recipe) weigh the root, which is 4 of the 263 dims and so almost free to get wrong under per-dim statistics:
+lambda_root * SmoothL1 on the root dims (rotation velocity, planar velocity, height), and lambda_traj *
+SmoothL1 on the trajectory they integrate to (the facing angle in radians and the planar root position in
+metres, frame by frame), where a small velocity bias becomes a large error (a circle that turns 180 degrees).
+Validation reports the root-aligned reconstruction MPJPE in mm, the global MPJPE (trajectory included), the
+final facing error in degrees, the feature L1 and per-scale codebook usage / perplexity.
+
+A run may start from an exported tokenizer (``init_from``): its weights, its configuration and its
+normalisation statistics (a fine-tune keeps the statistics the weights were trained with).
 """
 
 from __future__ import annotations
@@ -38,6 +46,23 @@ class TokenizerStageConfig(ConfigBase):
     val_split: str = "val"  # split used for validation ("" = none)
     val_max_items: int = 0  # 0 = all
     val_batch_size: int = 64
+    lambda_root: float = 0.0  # SmoothL1 on the root dims (normalised), mean over those dims
+    lambda_traj: float = 0.0  # SmoothL1 on the integrated facing angle (rad) and planar root position (m)
+    init_from: str = ""  # an exported tokenizer (run directory or model directory) to start from
+    select: str = "mpjpe"  # best weights by: mpjpe (root-aligned, the reference) or global_mpjpe
+
+    def __post_init__(self) -> None:
+        if self.lambda_root < 0 or self.lambda_traj < 0 or self.lambda_pos < 0 or self.lambda_commit < 0:
+            from moscale_cli.errors import ConfigError
+
+            raise ConfigError("tokenizer loss weights must be >= 0")
+        if self.select not in ("mpjpe", "global_mpjpe"):
+            from moscale_cli.errors import ConfigError
+
+            raise ConfigError(f"tokenizer: select must be mpjpe or global_mpjpe, got {self.select!r}")
+
+
+ROOT_DIMS = 4  # rotation velocity, planar velocity (2), height: the first dims of every feature layout
 
 
 def masked_smooth_l1(pred_BTD: torch.Tensor, gt_BTD: torch.Tensor, mask_BT: torch.Tensor) -> torch.Tensor:
@@ -46,8 +71,20 @@ def masked_smooth_l1(pred_BTD: torch.Tensor, gt_BTD: torch.Tensor, mask_BT: torc
     return err.sum() / (m.sum() * pred_BTD.shape[-1]).clamp(min=1)
 
 
+def trajectory(feats_BTD: torch.Tensor, normalizer: Normalizer) -> torch.Tensor:
+    """(B, T, 3) facing angle (rad) and planar root position x, z (m) integrated from normalised features
+    (differentiable)."""
+    from moscale_cli.motion.features import recover_root_rot_pos
+
+    raw = normalizer.denormalize(feats_BTD.float())
+    _, pos = recover_root_rot_pos(raw)
+    ang = torch.cumsum(torch.cat([torch.zeros_like(raw[..., :1, 0]), raw[..., :-1, 0]], dim=-1), dim=-1) * 2.0
+    return torch.stack([ang, pos[..., 0], pos[..., 2]], dim=-1)
+
+
 def tokenizer_loss(
-    model: torch.nn.Module, batch: Batch, ric: slice, lambda_pos: float, lambda_commit: float
+    model: torch.nn.Module, batch: Batch, ric: slice, lambda_pos: float, lambda_commit: float,
+    lambda_root: float = 0.0, lambda_traj: float = 0.0, normalizer: Normalizer | None = None,
 ) -> tuple[torch.Tensor, Logs]:
     feats, lengths = batch["feats"], batch["lengths"]
     mask = torch.arange(feats.shape[1], device=feats.device)[None] < lengths[:, None]
@@ -57,18 +94,29 @@ def tokenizer_loss(
     commit = aux["commit"]
     loss = rec + lambda_pos * pos + lambda_commit * commit
     logs = {"recon": rec.detach(), "pos": pos.detach(), "commit": commit.detach(), "perplexity": aux["perplexity"], "usage": aux["usage"]}
+    if lambda_root > 0:
+        root = masked_smooth_l1(recon[..., :ROOT_DIMS], feats[..., :ROOT_DIMS], mask)
+        loss = loss + lambda_root * root
+        logs["root"] = root.detach()
+    if lambda_traj > 0:
+        if normalizer is None:
+            raise ValueError("the trajectory loss needs the normaliser")
+        traj = masked_smooth_l1(trajectory(recon, normalizer), trajectory(feats, normalizer), mask)
+        loss = loss + lambda_traj * traj
+        logs["traj"] = traj.detach()
     return loss, logs
 
 
 @torch.no_grad()
 def reconstruction_metrics(model: MSTokenizer, batches: Iterable[Batch], normalizer: Normalizer,
                            joints_num: int) -> dict[str, float]:
-    """MPJPE (mm, root-aligned, mean over valid frames and joints), feature L1 (normalised space),
+    """MPJPE (mm, root-aligned, mean over valid frames and joints), global MPJPE (mm, the recovered trajectory
+    included), the facing error at each clip's last frame (degrees, mean), feature L1 (normalised space),
     per-scale usage / perplexity over all the given batches (model in eval mode)."""
     from moscale_cli.motion.features import recover_from_ric
 
     dev = next(model.parameters()).device
-    err_sum, n_joint_frames, l1_sum, n_feat = 0.0, 0, 0.0, 0
+    err_sum, n_joint_frames, l1_sum, n_feat, gerr_sum, yaw_sum, n_clips = 0.0, 0, 0.0, 0, 0.0, 0.0, 0
     all_ids: list[list[torch.Tensor]] = [[] for _ in model.scales]
     for batch in batches:
         feats = batch["feats"].to(dev)
@@ -81,6 +129,12 @@ def reconstruction_metrics(model: MSTokenizer, batches: Iterable[Batch], normali
         n_feat += int(m.sum()) * feats.shape[-1]
         jp = recover_from_ric(normalizer.denormalize(recon), joints_num)
         jg = recover_from_ric(normalizer.denormalize(feats), joints_num)
+        gerr_sum += float(((jp - jg).norm(dim=-1) * mask.unsqueeze(-1)).sum())
+        tp, tg = trajectory(recon, normalizer), trajectory(feats, normalizer)
+        last = (lengths - 1).clamp(min=0)
+        d = (tp[torch.arange(len(last)), last, 0] - tg[torch.arange(len(last)), last, 0]).abs()
+        yaw_sum += float(torch.rad2deg(d).sum())
+        n_clips += len(last)
         jp = jp - jp[..., :1, :]
         jg = jg - jg[..., :1, :]
         e = (jp - jg).norm(dim=-1)  # B T J
@@ -89,7 +143,9 @@ def reconstruction_metrics(model: MSTokenizer, batches: Iterable[Batch], normali
         for k, ids in enumerate(aux["ids"]):
             all_ids[k].append(ids.reshape(-1).cpu())
     stats = code_stats([torch.cat(x) for x in all_ids], model.cfg.n_codes)
-    out: dict[str, float] = {"mpjpe_mm": 1000.0 * err_sum / max(1, n_joint_frames), "feat_l1": l1_sum / max(1, n_feat)}
+    out: dict[str, float] = {"mpjpe_mm": 1000.0 * err_sum / max(1, n_joint_frames),
+                             "global_mpjpe_mm": 1000.0 * gerr_sum / max(1, n_joint_frames),
+                             "final_facing_deg": yaw_sum / max(1, n_clips), "feat_l1": l1_sum / max(1, n_feat)}
     for k in range(len(model.scales)):
         out[f"usage_s{k}"] = stats["usage"][k]
         out[f"perplexity_s{k}"] = stats["perplexity"][k]
@@ -111,11 +167,29 @@ class TokenizerStage(TrainingStage):
         self.cfg = stage_cfg or TokenizerStageConfig()
         self.seed = seed
         self.model = MSTokenizer(tok_cfg)
+        self._init_norm: Normalizer | None = None
+        if self.cfg.init_from:
+            self._init_norm = self._load_init(self.cfg.init_from)
+        if self.cfg.select == "global_mpjpe":
+            self.best_metric = "val_global_mpjpe_mm"
         self._train = train_dataset
         self._val = val_dataset
         self._collate = collate
         self.ric = skeleton_for_dim(tok_cfg.feature_dim).feature_slices()["ric"]
         self.joints_num = skeleton_for_dim(tok_cfg.feature_dim).num_joints
+
+    def _load_init(self, path: str) -> Normalizer:
+        """Copy the weights of the exported tokenizer at ``path`` (its configuration must be this run's);
+        returns its normaliser."""
+        from moscale_cli.errors import ConfigError
+        from moscale_cli.model_dir import load_tokenizer_run
+
+        tok, norm = load_tokenizer_run(path)
+        if tok.cfg.to_dict() != self.tok_cfg.to_dict():
+            diff = sorted(k for k, v in tok.cfg.to_dict().items() if self.tok_cfg.to_dict().get(k) != v)
+            raise ConfigError(f"--init-from {path}: its tokenizer differs from this run's in {', '.join(diff)}")
+        self.model.load_state_dict(tok.state_dict())
+        return norm
 
     # the datasets are built lazily so that config checks (resume) come first
     def _datasets(self) -> MotionDataset:
@@ -126,8 +200,10 @@ class TokenizerStage(TrainingStage):
         if self._train is not None:
             return self._train
         official = self.cfg.stats.startswith("official:")
-        norm = None
-        if official:
+        norm = self._init_norm
+        if norm is not None:
+            official = True  # the statistics the initial weights were trained with
+        elif official:
             from moscale_cli.motion.normalize import Normalizer
 
             norm = Normalizer.from_official_meta(self.cfg.stats[len("official:") :])
@@ -163,7 +239,8 @@ class TokenizerStage(TrainingStage):
         return train, self._collate
 
     def training_step(self, model: torch.nn.Module, batch: Batch, step: int) -> tuple[torch.Tensor, Logs]:
-        return tokenizer_loss(model, batch, self.ric, self.cfg.lambda_pos, self.cfg.lambda_commit)
+        return tokenizer_loss(model, batch, self.ric, self.cfg.lambda_pos, self.cfg.lambda_commit,
+                              self.cfg.lambda_root, self.cfg.lambda_traj, self.normalizer)
 
     def validate(self, model: torch.nn.Module) -> dict[str, float] | None:
         _, collate = self.train_data()
@@ -216,7 +293,19 @@ def train_tokenizer(data: list[str], out: str, preset: str, train_cfg: TrainConf
     from moscale_cli.utils.seed import seed_everything
 
     feature_dim = DatasetSpec.detect(data[0]).feature_dim
-    tok_cfg = TokenizerConfig.preset(preset, feature_dim=feature_dim, **tok_overrides)
+    if stage_cfg is not None and stage_cfg.init_from:  # a fine-tune: the configuration of the weights it starts from
+        from moscale_cli.checkpoint import load_json
+        from moscale_cli.errors import CheckpointError, ConfigError
+
+        path = Path(stage_cfg.init_from) / TOKENIZER_CONFIG
+        if not path.is_file():
+            raise CheckpointError(f"--init-from {stage_cfg.init_from}: no exported tokenizer there ({TOKENIZER_CONFIG} missing)")
+        tok_cfg = TokenizerConfig.from_dict(load_json(path))
+        if tok_cfg.feature_dim != feature_dim:
+            raise ConfigError(f"--init-from {stage_cfg.init_from}: a tokenizer of {tok_cfg.feature_dim}-dim features, "
+                              f"the data has {feature_dim}")
+    else:
+        tok_cfg = TokenizerConfig.preset(preset, feature_dim=feature_dim, **tok_overrides)
     seed_everything(train_cfg.seed)  # identical initial weights on every process
     stage = TokenizerStage(data, tok_cfg, stage_cfg, seed=train_cfg.seed)
     return Trainer(stage, train_cfg, out, resume=resume).fit()
