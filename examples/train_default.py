@@ -11,7 +11,9 @@ again after a stop and it goes on where it stopped: the generator resumes from i
     too);
  3. both merged into one dataset with recomputed statistics and the corpus's program labels (`moscale data merge`);
  4. the multi-scale tokenizer (`moscale train-tokenizer`), or `--tokenizer-from MODEL_DIR`: the tokenizer (and
-    its normalisation statistics) of an existing model directory, reused as it is;
+    its normalisation statistics) of an existing model directory, fine-tuned on the merged data with the root
+    and trajectory losses (`--init-from`, `--lambda-root`, `--lambda-traj`; --tokenizer-finetune-steps 0 keeps
+    it as it is; the 0.2.0 tokenizer as it was turned a 360-degree circle by 150-220 degrees);
  5. our evaluator (`moscale train-evaluator`);
  6. the generator and the length estimator (`moscale train`: the reference recipe's optimiser, clipping and
     lr curve, scaled to the step budget: warm-up over 1/12 of the run from 0.005 x lr, cosine down to 0.01 x lr
@@ -141,7 +143,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--bandai-min-len", type=int, default=11, help="shortest Bandai-Namco clip kept (frames)")
     ap.add_argument("--tokenizer-from", type=Path, default=None,
-                    help="reuse the tokenizer of this model directory instead of training one")
+                    help="start from the tokenizer of this model directory instead of training one")
+    ap.add_argument("--tokenizer-finetune-steps", type=int, default=2700,
+                    help="fine-tune steps of the --tokenizer-from tokenizer (0 = use it as it is)")
     ap.add_argument("--baseline", type=Path, default=None,
                     help="a model directory measured beside the new model on the test split (same evaluator)")
     ap.add_argument("--install", type=Path, default=None, help="copy the chosen model directory here")
@@ -178,7 +182,22 @@ def main() -> None:
     # 4-6. training
     tok, evr, gen = w / "tokenizer", w / "evaluator", w / "generator"
     bs = str(args.batch_size)
-    if args.tokenizer_from is not None and not (tok / "tokenizer.safetensors").exists():
+    ft_steps = args.tokenizer_finetune_steps
+    if args.tokenizer_from is not None and ft_steps > 0:
+        base = w / "tokenizer_base"
+        if not (base / "tokenizer.safetensors").exists():
+            reuse_tokenizer(args.tokenizer_from, base)
+        if last_step(tok) < ft_steps:
+            resume = ["--resume"] if last_step(tok) > 0 else []
+            run(["train-tokenizer", "--data", str(merged), "--init-from", str(base), "--out", str(tok),
+                 "--steps", str(ft_steps), "--batch-size", bs, "--lr", "3e-4", "--warmup", "150",
+                 "--schedule", "cosine", "--lambda-root", "1.0", "--lambda-traj", "0.5", "--select", "global_mpjpe",
+                 "--val-every", "450", "--save-every", "225", "--keep-last", "3", "--seed", "10306", "--threads", "0",
+                 *resume, *dev], args.minutes_tokenizer)
+            if last_step(tok) < ft_steps:
+                sys.exit(f"the tokenizer fine-tune stopped at step {last_step(tok)} of {ft_steps} (time budget): "
+                         "run this script again to go on from there")
+    elif args.tokenizer_from is not None and not (tok / "tokenizer.safetensors").exists():
         reuse_tokenizer(args.tokenizer_from, tok)
     if not (tok / "tokenizer.safetensors").exists():
         run(["train-tokenizer", "--data", str(merged), "--out", str(tok), "--preset", args.tokenizer_preset,
