@@ -38,6 +38,8 @@ def _cmd_eval(
     lengths: str = typer.Option("own", "--lengths", help="Program task: own (each clip's length), random (a length drawn "
                                 "between the program's minimum and 9.8 s) or SECONDS (one length for all)."),
     samples: int = typer.Option(1, "--samples", help="Program task: generations per caption."),
+    tokens: bool = typer.Option(False, "--tokens", help="Program task: also score the tokenizer's reconstructions of "
+                                "the real clips (the most the model's tokens can express)."),
     max_clips: int = typer.Option(0, "--max-clips", help="Program, physics and control tasks: at most this many clips (0 = all)."),
     control_joints: str = typer.Option(",".join(("pelvis", "left_wrist", "right_wrist", "left_foot", "right_foot", "random")),
                                        "--control-joints", help="Control task: joints to control, one row each "
@@ -60,6 +62,8 @@ def _cmd_eval(
         from moscale_cli.utils.atomic import check_creatable
 
         check_creatable(out_path)  # parent folders are created when the report is written
+    if tokens and task != "program":
+        raise UsageError("--tokens goes with --task program")
     if not data.is_dir():
         raise UsageError(f"dataset folder {data} does not exist")
     model_path = resolve_model(model)
@@ -68,7 +72,8 @@ def _cmd_eval(
     set_cpu_threads(None, device)
     scfg = sampling if task != "reconstruction" else None
     if task == "program":
-        report = _program(model_path, data, split, captions, lengths, samples, max_clips, batch_size, seed, scfg, device)
+        report = _program(model_path, data, split, captions, lengths, samples, max_clips, batch_size, seed, scfg, device,
+                          tokens)
     elif task == "physics":
         report = _physics(model_path, data, split, max_clips, batch_size, seed, scfg, device)
     elif task == "control":
@@ -115,11 +120,11 @@ def _protocol(model_path: Path, data: Path, evaluator: str | None, task: str, sp
 
 
 def _program(model_path: Path, data: Path, split: str, captions: str, lengths: str, samples: int, max_clips: int,
-             batch_size: int, seed: int, scfg: Any, device: str) -> dict:
+             batch_size: int, seed: int, scfg: Any, device: str, tokens: bool = False) -> dict:
     from moscale_cli.evaluation.program.task import ProgramEvalConfig, evaluate_program, program_table
 
     pcfg = ProgramEvalConfig(split=split, captions=captions, samples=samples, max_clips=max_clips, batch_size=batch_size,
-                             seed=seed, lengths=lengths)
+                             seed=seed, lengths=lengths, tokens=tokens)
     with progress() as bar:
         report = evaluate_program(str(model_path), str(data), pcfg, scfg, device=device, progress=bar)
     n = report["results"]["model"]["clips"]

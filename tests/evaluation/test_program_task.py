@@ -142,3 +142,33 @@ def test_the_shipped_default_model_evaluates_out_of_the_box(corpus, run_cli, tmp
         res = json.loads(report.read_text())
         assert res["config"]["sampling"]["cfg"] == rec
         assert Path(res["model"]["path"]).resolve() == default_model_dir().resolve()
+
+
+def test_tokens_row_scores_the_tokenizers_reconstructions(corpus, model_with_evaluator, run_cli, tmp_path, monkeypatch):
+    import numpy as np
+    import torch
+
+    from moscale_cli.evaluation.program.task import reconstruct_joints
+    from moscale_cli.evaluation.tasks import load_model_handle
+
+    monkeypatch.setenv("COLUMNS", "80")
+    report = tmp_path / "tokens.json"
+    code, out, err = run_cli("eval", "--data", corpus, "--model", model_with_evaluator, "--task", "program", "--split",
+                             "train", "--max-clips", 5, "--captions", "first", "--tokens", "--out", report, *FAST)
+    assert code == 0, err
+    assert "tokens" in out and "real" in out
+    _lines_fit(out)
+    res = json.loads(report.read_text())["results"]
+    assert res["tokens"]["clips"] == res["real"]["clips"] == 5
+    # the reconstructions: whole tokenizer units of each clip, the same joints whatever the batch
+    handle = load_model_handle(model_with_evaluator, torch.device("cpu"), need_generator=False)
+    ids = sorted(p.stem for p in (corpus / "new_joint_vecs").glob("*.npy"))[:3]
+    one = reconstruct_joints(handle, corpus, ids, batch_size=1)
+    three = reconstruct_joints(handle, corpus, ids, batch_size=3)
+    unit, top = int(handle.tokenizer.unit), int(handle.tokenizer.max_frames)
+    for cid, a, b in zip(ids, one, three, strict=True):
+        n = len(np.load(corpus / "new_joint_vecs" / f"{cid}.npy"))
+        assert a.shape == (min(n, top) // unit * unit, 22, 3)
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    code, _, err = run_cli("eval", "--data", corpus, "--model", model_with_evaluator, "--task", "t2m", "--tokens")
+    assert code == 2 and "--tokens goes with --task program" in err

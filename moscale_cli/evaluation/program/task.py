@@ -14,6 +14,9 @@ program. The length of each generation (``lengths``):
 
 Random and fixed lengths are rounded up to the tokenizer unit (never under the minimum). The real-motion row
 scores the corpus's own joints with the same detectors (the self-check: it must reach 0.95 per attribute).
+With ``tokens`` a third row scores the model's tokenizer's reconstruction of each real clip (its features
+encoded to token ids and decoded): the most the generator's tokens can express, so a model row near it is
+bound by the tokenizer, not the generator.
 Accuracy per attribute with 95% Wilson intervals, the fraction of generations with every attribute right, and
 the mean over attributes (bootstrap interval).
 """
@@ -63,6 +66,7 @@ class ProgramEvalConfig(ConfigBase):
     batch_size: int = 32
     seed: int = 0
     lengths: str = "own"  # own | random | seconds (e.g. "8")
+    tokens: bool = False  # also score the tokenizer's reconstructions of the real clips
 
     def __post_init__(self) -> None:
         if self.captions not in CAPTION_MODES:
@@ -184,6 +188,38 @@ def generate_joints(handle: Any, jobs: list[Job], sampling: Any, seed: int, batc
     return out  # type: ignore[return-value]
 
 
+def reconstruct_joints(handle: Any, data: str | os.PathLike, ids: list[str], batch_size: int = 32) -> list[np.ndarray]:
+    """Joints (T, 22, 3) of the tokenizer's reconstruction of each clip's features (``new_joint_vecs``), cut to
+    a multiple of the tokenizer unit and at most its longest input."""
+    from moscale_cli.motion.features import recover_from_ric
+
+    tok = handle.tokenizer
+    unit, top = int(tok.unit), int(tok.max_frames)
+    device = next(tok.parameters()).device
+    out: list[np.ndarray] = []
+    for s in range(0, len(ids), batch_size):
+        feats, lengths = [], []
+        for cid in ids[s : s + batch_size]:
+            path = Path(data) / "new_joint_vecs" / f"{cid}.npy"
+            if not path.is_file():
+                raise DatasetError(f"{path} not found")
+            f = np.load(path).astype(np.float32)
+            n = min(len(f), top) // unit * unit
+            if n < unit:
+                raise DatasetError(f"{path}: {len(f)} frames, shorter than the tokenizer unit ({unit})")
+            feats.append(f[:n])
+            lengths.append(n)
+        x = torch.zeros(len(feats), top, feats[0].shape[1])
+        for i, f in enumerate(feats):
+            x[i, : len(f)] = handle.normalizer.normalize(torch.from_numpy(f))
+        L = torch.tensor(lengths, device=device)
+        with torch.no_grad():
+            rec = tok.decode_ids(tok.encode(x.to(device), L), L)
+        joints = recover_from_ric(handle.normalizer.denormalize(rec.float().cpu()), joints_num=22).numpy()
+        out += [joints[i, :n].astype(np.float32) for i, n in enumerate(lengths)]
+    return out
+
+
 def program_ids(data: str | os.PathLike, split: str, labels: dict[str, dict], max_clips: int = 0) -> list[str]:
     ids = [i for i in split_ids(data, split) if i in labels]
     if not ids:
@@ -226,6 +262,9 @@ def evaluate_program(
     real_scores = score_real(data, ids)
     results = {"real": summarize(real_scores, seed=cfg.seed).to_dict(),
                "model": summarize(model_scores, seed=cfg.seed).to_dict()}
+    if cfg.tokens:
+        rec = reconstruct_joints(handle, data, ids, cfg.batch_size)
+        results["tokens"] = summarize([score_clip(j, labels[c]) for j, c in zip(rec, ids, strict=True)], seed=cfg.seed).to_dict()
     conf = {**cfg.to_dict(), "task": "program", "model": str(model), "data": str(data), "device": str(dev),
             "sampling": sampling.to_dict(), "replications": 1}
     report = build_report(conf, results, dataset_fingerprint(data, cfg.split), {"kind": "program detectors"},
@@ -263,18 +302,29 @@ def program_table(results: dict[str, Any], title: str = "") -> Any:
             return "-"
         return f"{r['acc']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}]"
 
-    real, model = results["real"], results["model"]
+    def short(r: dict | None) -> str:  # the accuracy alone (the table stays within 80 columns with a tokens column)
+        return "-" if not r or r.get("n", 1) == 0 else f"{r['acc']:.3f}"
+
+    real, model, tokens = results["real"], results["model"], results.get("tokens")
+    ref = short if tokens else cell
     table = Table(title=title or None, title_justify="left")
     table.add_column("attribute", style="bold", no_wrap=True)
-    table.add_column("real motion", justify="right", no_wrap=True)
+    table.add_column("real" if tokens else "real motion", justify="right", no_wrap=True)
+    if tokens:
+        table.add_column("tokens", justify="right", no_wrap=True)
     table.add_column("model", justify="right", no_wrap=True)
     table.add_column("n", justify="right", no_wrap=True)
+
+    def row(name: str, key: str | None, n: str) -> None:
+        get = (lambda r: r["per_attribute"].get(name)) if key is None else (lambda r: r[key])  # noqa: E731
+        cells = [ref(get(real))] + ([short(get(tokens))] if tokens else []) + [cell(get(model))]
+        table.add_row(name, *cells, n)
+
     for a in dict.fromkeys([*real["per_attribute"], *model["per_attribute"]]):
         m = model["per_attribute"].get(a)
-        table.add_row(a, cell(real["per_attribute"].get(a)), cell(m), str(m["n"]) if m else "-")
-    table.add_row("mean over attributes", cell(real["overall_attribute_mean"]), cell(model["overall_attribute_mean"]), "")
-    table.add_row("all attributes right", cell(real["overall_clips_all_correct"]), cell(model["overall_clips_all_correct"]),
-                  str(model["overall_clips_all_correct"]["n"]))
+        row(a, None, str(m["n"]) if m else "-")
+    row("mean over attributes", "overall_attribute_mean", "")
+    row("all attributes right", "overall_clips_all_correct", str(model["overall_clips_all_correct"]["n"]))
     return table
 
 
