@@ -26,8 +26,8 @@ again after a stop and it goes on where it stopped: the generator resumes from i
  7b. the guidance g for the chosen checkpoint, by the same rule over --cfg-grid on the validation split (the
     reference's g = 5 is tuned for a 174 M-parameter model on HumanML3D; small models do better with less); it is
     written into the model directory as its recommended sampling (`--cfg` still overrides it);
- 8. evaluation of the chosen model on the test split: program task (every caption at own lengths, first
-    caption at random lengths, held-out phrasings), t2m with 20 replications (R-precision also with hard
+ 8. evaluation of the chosen model on the test split: program task (every caption at own lengths with the
+    tokenizer's bound beside it (`--tokens`), first caption at random lengths, held-out phrasings), t2m with 20 replications (R-precision also with hard
     negatives), tokenizer reconstruction; with `--baseline MODEL_DIR` the same program and t2m rows for that model
     (the previous default), on the same evaluator;
  9. the evaluator and the metrics written into the model directory (`moscale eval` then works out of the box),
@@ -264,7 +264,7 @@ def main() -> None:
     update_model_dir(model, sampling={"cfg": best_g["cfg"]})
 
     # 8. test-split evaluation of the chosen model (and of the baseline, on the same evaluator and clips)
-    tests = {"program": ["--captions", args.test_captions],
+    tests = {"program": ["--captions", args.test_captions, "--tokens"],
              "program_random": ["--task", "program", "--captions", "first", "--lengths", "random"],
              "program_heldout": ["--task", "program", "--captions", "heldout"],
              "t2m": ["--evaluator", str(evr), "--replications", str(args.replications)],
@@ -295,6 +295,7 @@ def main() -> None:
                "program_test_attribute_mean": prog["model"]["overall_attribute_mean"]["acc"],
                "program_test_all_correct": prog["model"]["overall_clips_all_correct"]["acc"],
                **{f"program_test_{a}": r["acc"] for a, r in prog["model"]["per_attribute"].items()}, **extra_prog,
+               **{f"program_test_tokens_{a}": r["acc"] for a, r in prog["tokens"]["per_attribute"].items()},
                **{f"test_{k}": round(v["mean"], 4) for k, v in t2m.items()},
                "tokenizer_test_mpjpe_mm": round(reports["reconstruction"]["results"]["model"]["mpjpe_mm"]["mean"], 2)}
     update_model_dir(model, evaluator_run=evr, metrics=metrics)
