@@ -13,7 +13,7 @@ again after a stop and it goes on where it stopped: the generator resumes from i
  4. the multi-scale tokenizer (`moscale train-tokenizer`), or `--tokenizer-from MODEL_DIR`: the tokenizer (and
     its normalisation statistics) of an existing model directory, fine-tuned on the merged data with the root
     and trajectory losses (`--init-from`, `--lambda-root`, `--lambda-traj`; --tokenizer-finetune-steps 0 keeps
-    it as it is; the 0.2.0 tokenizer as it was turned a 360-degree circle by 150-220 degrees);
+    it as it is; the 0.2.0 tokenizer as it was turned a 360-degree circle by 138-220 degrees);
  5. our evaluator (`moscale train-evaluator`);
  6. the generator and the length estimator (`moscale train`: the reference recipe's optimiser, clipping and
     lr curve, scaled to the step budget: warm-up over 1/12 of the run from 0.005 x lr, cosine down to 0.01 x lr
