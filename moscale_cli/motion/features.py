@@ -72,9 +72,13 @@ def _restore(x: Array, dtype: Any) -> Array:
     return x.to(dtype) if is_torch(x) else x.astype(dtype)
 
 
+def facing_angle(f: Array) -> Array:
+    """(..., T) facing angle about +Y (radians, 0 at frame 0) integrated from raw features' rotation velocity."""
+    return 2.0 * _shift_cumsum(f[..., 0])
+
+
 def _root_rot_pos(f: Array) -> tuple[Array, Array]:
-    ang = _shift_cumsum(f[..., 0])
-    r_rot = yaw_quat(2.0 * ang)  # (cos a, 0, sin a, 0): a rotation of 2a about +Y
+    r_rot = yaw_quat(facing_angle(f))  # (cos a/2, 0, sin a/2, 0): a rotation of a about +Y
     zero = f[..., 1] * 0.0
     # d[0] = 0, d[t] = (f[t-1, 1], 0, f[t-1, 2])
     vx = _cat([zero[..., :1], f[..., :-1, 1]])

@@ -48,7 +48,7 @@ class TokenizerStageConfig(ConfigBase):
     val_batch_size: int = 64
     lambda_root: float = 0.0  # SmoothL1 on the root dims (normalised), mean over those dims
     lambda_traj: float = 0.0  # SmoothL1 on the integrated facing angle (rad) and planar root position (m)
-    init_from: str = ""  # an exported tokenizer (run directory or model directory) to start from
+    init_from: str = ""  # an exported tokenizer run (train-tokenizer --out) to start from
     select: str = "mpjpe"  # best weights by: mpjpe (root-aligned, the reference) or global_mpjpe
 
     def __post_init__(self) -> None:
@@ -74,12 +74,11 @@ def masked_smooth_l1(pred_BTD: torch.Tensor, gt_BTD: torch.Tensor, mask_BT: torc
 def trajectory(feats_BTD: torch.Tensor, normalizer: Normalizer) -> torch.Tensor:
     """(B, T, 3) facing angle (rad) and planar root position x, z (m) integrated from normalised features
     (differentiable)."""
-    from moscale_cli.motion.features import recover_root_rot_pos
+    from moscale_cli.motion.features import facing_angle, recover_root_rot_pos
 
     raw = normalizer.denormalize(feats_BTD.float())
     _, pos = recover_root_rot_pos(raw)
-    ang = torch.cumsum(torch.cat([torch.zeros_like(raw[..., :1, 0]), raw[..., :-1, 0]], dim=-1), dim=-1) * 2.0
-    return torch.stack([ang, pos[..., 0], pos[..., 2]], dim=-1)
+    return torch.stack([facing_angle(raw), pos[..., 0], pos[..., 2]], dim=-1)
 
 
 def tokenizer_loss(
