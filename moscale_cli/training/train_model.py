@@ -235,7 +235,7 @@ def train_model(
     perturb_max: float = 0.6,
     cond_drop: float = 0.1,
     text_encoder: str | None = None,
-    text_max_tokens: int = 32,
+    text_max_tokens: int = 64,
     with_length: bool = True,
     length_train_cfg: TrainConfig | None = None,
     resume: bool = False,
@@ -355,7 +355,7 @@ def _length_run_dir(run: Path, resume: bool) -> Path:
     return next(c for c in cands if not (c / "config.json").exists())
 
 
-def train_length(data: list[str], out: str, train_cfg: TrainConfig, text_encoder: str | None = None, text_max_tokens: int = 32,
+def train_length(data: list[str], out: str, train_cfg: TrainConfig, text_encoder: str | None = None, text_max_tokens: int = 64,
                  resume: bool = False, text_cache: str | None = None, val_split: str = "val",
                  max_frames: int = 196, unit: int = 4) -> dict[str, Any]:
     """Train a length estimator alone. If ``out`` is a ``train`` run (it holds ``model/``), the estimator is
