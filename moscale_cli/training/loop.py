@@ -446,6 +446,8 @@ class Trainer:
                             self._save(f"checkpoint-{self.step:08d}", model, opt)
                             self._prune()
                         if self.is_main:
+                            if self.best is None:  # nothing exported yet (no validation so far): these weights
+                                self.stage.export(self.run_dir, model)
                             info(f"{self.stage.name}: stopped at step {self.step}, checkpoint saved (run the same "
                                  "command with --resume to go on)")
                         self._barrier()

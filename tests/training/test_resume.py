@@ -152,3 +152,28 @@ def test_second_stop_signal_raises_at_once() -> None:
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.5)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_stop_before_any_validation_still_exports_the_weights(window_dataset: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run stopped before its first validation (nothing exported yet) exports the weights of the step it
+    kept, so there is something to use; the export equals that checkpoint's weights."""
+    from moscale_cli.training import loop
+
+    cfg = _cfg(steps=10, save_every=4, val_every=8, keep_last=5)
+    orig = loop.Trainer._log
+
+    def _log(self, rec):
+        orig(self, rec)
+        if rec.get("step") == 3 and "loss" in rec:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(loop.Trainer, "_log", _log)
+    with pytest.raises(KeyboardInterrupt):
+        _train(window_dataset, tmp_path / "run", cfg=cfg)
+    run = tmp_path / "run"
+    exported = sorted(p.name for p in run.glob("*.safetensors"))
+    assert exported, "nothing exported"
+    ck = load_file(str(run / "checkpoint-00000003" / "model.safetensors"))
+    ex = load_file(str(run / exported[0]))
+    assert ex.keys() <= ck.keys() and all(torch.equal(ex[k], ck[k]) for k in ex)
