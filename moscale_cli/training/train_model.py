@@ -69,7 +69,27 @@ def precompute_captions(text_fn: CachedTextEncoder, datasets: list[MotionDataset
 
     where = f"cache {text_fn.dir}" if text_fn.dir is not None else "memory only (the encoder is not a local folder)"
     info(f"text features: {len(text_fn)} captions, {n_new} encoded now ({where})")
+    warn_cut_captions(text_fn.encoder, caps)
     return n_new
+
+
+def warn_cut_captions(encoder: Any, captions: list[str]) -> str | None:
+    """Warn (and return the warning) when captions are longer than the encoder's window: a cut caption loses
+    its end (in a sequence, its last actions), and training would not say so otherwise."""
+    uniq = sorted(set(captions))
+    if not uniq:
+        return None
+    window = int(encoder.max_tokens)
+    counts = encoder.count_tokens(uniq)
+    cut = [n for n in counts if n > window]
+    if not cut:
+        return None
+    from moscale_cli.utils.console import warn
+
+    msg = (f"{len(cut)} of {len(uniq)} captions ({len(cut) / len(uniq):.1%}) are longer than the text window of "
+           f"{window} tokens (the longest has {max(cut)}) and lose their end; raise --text-tokens to keep them whole")
+    warn(msg)
+    return msg
 
 
 def build_datasets(data: list[str], normalizer: Normalizer | None, max_frames: int, unit: int, seed: int,
