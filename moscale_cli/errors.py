@@ -40,10 +40,29 @@ class Terminated(BaseException):  # noqa: N818 - not an error: a request to stop
     clean-up (``except BaseException`` / ``finally``) runs; the CLI exits with 128 + the signal number."""
 
 
+_RECEIVED: list[int] = []  # stop signals the CLI's handler received in this run (see note_stop)
+
+
+def note_stop(signum: int | None) -> None:
+    """Record a stop signal the CLI received (``None`` clears the record at the start and end of a run): C code
+    that calls back into Python (matplotlib's transforms, numpy conversions) can swallow the
+    :class:`Terminated` its handler raised and fail with an error of its own, whose chain no longer shows it."""
+    if signum is None:
+        _RECEIVED.clear()
+    else:
+        _RECEIVED.append(int(signum))
+
+
+def received_stop() -> int | None:
+    """The first stop signal recorded by :func:`note_stop` in this run, else None."""
+    return _RECEIVED[0] if _RECEIVED else None
+
+
 def stop_request(e: BaseException) -> BaseException | None:
     """The Ctrl-C or SIGTERM behind ``e``, if one is in its ``__context__`` chain (a clean-up that failed while
-    the stop was under way, e.g. ffmpeg rejecting the half-written frame of an interrupted render), else None:
-    re-raise it, so a stop is reported as a stop and not as the clean-up's error."""
+    the stop was under way, e.g. ffmpeg rejecting the half-written frame of an interrupted render) or was
+    received in this run (:func:`note_stop`), else None: re-raise it, so a stop is reported as a stop and not as
+    the error it caused."""
     seen: set[int] = set()
     ctx = e.__context__
     while ctx is not None and id(ctx) not in seen:
@@ -51,4 +70,5 @@ def stop_request(e: BaseException) -> BaseException | None:
             return ctx
         seen.add(id(ctx))
         ctx = ctx.__context__
-    return None
+    signum = received_stop()
+    return Terminated(signum) if signum is not None else None

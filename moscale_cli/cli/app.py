@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 import typer
 
@@ -82,8 +82,9 @@ def _on_terminate(signum: int, frame: object) -> None:
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         return
-    from moscale_cli.errors import Terminated
+    from moscale_cli.errors import Terminated, note_stop
 
+    note_stop(signum)
     raise Terminated(signum)
 
 
@@ -124,41 +125,53 @@ def _warning_printer(fallback: Callable[..., None]) -> Callable[..., None]:
     return show
 
 
+def _internal_error(e: Exception, debug: bool) -> NoReturn:
+    """An unexpected error: still one line (exit 3) unless --debug."""
+    if debug:
+        raise e
+    console.print(
+        f"[bold red]internal error:[/bold red] {type(e).__name__}: {e} (run with --debug for the traceback)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    sys.exit(3)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: runs the app and turns MoScaleError into one red line + exit code."""
     import signal
     import warnings
 
     from moscale_cli.cli.invoke import run_click
-    from moscale_cli.errors import MoScaleError, Terminated
+    from moscale_cli.errors import MoScaleError, Terminated, note_stop, received_stop
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    note_stop(None)
     old_handlers = install_signal_handlers()
     old_show = warnings.showwarning
     warnings.showwarning = _warning_printer(old_show)
     try:
         run_click(typer.main.get_command(app), argv)  # global flags anywhere; usage errors as one line
-    except MoScaleError as e:
+    except Terminated as e:
+        console.print("[bold red]terminated[/bold red]")
+        sys.exit(128 + int(e.args[0]) if e.args else 143)
+    except Exception as e:
+        if (signum := received_stop()) is not None:  # the error came from the stop (see note_stop): say so
+            if debug:
+                raise
+            console.print("[bold red]terminated[/bold red]")
+            sys.exit(128 + signum)
+        if not isinstance(e, MoScaleError):
+            _internal_error(e, debug)
         if debug:
             raise
         console.print(f"[bold red]error:[/bold red] {e}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
-    except Terminated as e:
-        console.print("[bold red]terminated[/bold red]")
-        sys.exit(128 + int(e.args[0]) if e.args else 143)
     except KeyboardInterrupt:
         console.print("[bold red]interrupted[/bold red]")
         sys.exit(130)
-    except Exception as e:  # unexpected: still one line unless --debug
-        if debug:
-            raise
-        console.print(
-            f"[bold red]internal error:[/bold red] {type(e).__name__}: {e} (run with --debug for the traceback)",
-            highlight=False,
-            soft_wrap=True,
-        )
-        sys.exit(3)
     finally:  # in-process callers (tests) get their process back as it was
+        note_stop(None)
         warnings.showwarning = old_show
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]
