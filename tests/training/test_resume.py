@@ -109,6 +109,22 @@ def test_resume_with_other_config_lists_the_keys(window_dataset: Path, tmp_path:
     assert _train(window_dataset, run, resume=True, cfg=_cfg(save_every=3, steps=4))["step"] == 4
 
 
+def _signal_at(monkeypatch: pytest.MonkeyPatch, step: int, sig: int):
+    """Send ``sig`` to this process while the trainer logs the loss of ``step`` (mid-step, before the save
+    checks); returns the trainer's own ``_log``."""
+    from moscale_cli.training import loop
+
+    orig = loop.Trainer._log
+
+    def _log(self, rec):
+        orig(self, rec)
+        if rec.get("step") == step and "loss" in rec:
+            os.kill(os.getpid(), sig)
+
+    monkeypatch.setattr(loop.Trainer, "_log", _log)
+    return orig
+
+
 def test_sigterm_saves_the_step_then_resume_matches_uninterrupted_run(window_dataset: Path, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """A stop during training keeps the step it interrupts: a checkpoint of that step, then the stop is raised;
@@ -118,14 +134,7 @@ def test_sigterm_saves_the_step_then_resume_matches_uninterrupted_run(window_dat
 
     cfg = _cfg(steps=10, save_every=4, val_every=4, keep_last=5)
     _train(window_dataset, tmp_path / "ref", cfg=cfg)
-    orig = loop.Trainer._log
-
-    def _log(self, rec):  # the signal arrives while step 6 is being logged (mid-step, before the save checks)
-        orig(self, rec)
-        if rec.get("step") == 6 and "loss" in rec:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    monkeypatch.setattr(loop.Trainer, "_log", _log)
+    orig = _signal_at(monkeypatch, 6, signal.SIGTERM)
     with pytest.raises(Terminated):
         _train(window_dataset, tmp_path / "run", cfg=cfg)
     monkeypatch.setattr(loop.Trainer, "_log", orig)
@@ -158,17 +167,8 @@ def test_stop_before_any_validation_still_exports_the_weights(window_dataset: Pa
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A run stopped before its first validation (nothing exported yet) exports the weights of the step it
     kept, so there is something to use; the export equals that checkpoint's weights."""
-    from moscale_cli.training import loop
-
     cfg = _cfg(steps=10, save_every=4, val_every=8, keep_last=5)
-    orig = loop.Trainer._log
-
-    def _log(self, rec):
-        orig(self, rec)
-        if rec.get("step") == 3 and "loss" in rec:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(loop.Trainer, "_log", _log)
+    _signal_at(monkeypatch, 3, signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
         _train(window_dataset, tmp_path / "run", cfg=cfg)
     run = tmp_path / "run"
