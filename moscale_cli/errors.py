@@ -60,9 +60,9 @@ def received_stop() -> int | None:
 
 def stop_request(e: BaseException) -> BaseException | None:
     """The Ctrl-C or SIGTERM behind ``e``, if one is in its ``__context__`` chain (a clean-up that failed while
-    the stop was under way, e.g. ffmpeg rejecting the half-written frame of an interrupted render) or was
-    received in this run (:func:`note_stop`), else None: re-raise it, so a stop is reported as a stop and not as
-    the error it caused."""
+    the stop was under way, e.g. ffmpeg rejecting the half-written frame of an interrupted render), else None:
+    re-raise it, so a stop is reported as a stop and not as the clean-up's error. (A stop swallowed by C code
+    leaves no chain; the CLI's ``main`` reports it from :func:`received_stop`.)"""
     seen: set[int] = set()
     ctx = e.__context__
     while ctx is not None and id(ctx) not in seen:
@@ -70,5 +70,4 @@ def stop_request(e: BaseException) -> BaseException | None:
             return ctx
         seen.add(id(ctx))
         ctx = ctx.__context__
-    signum = received_stop()
-    return Terminated(signum) if signum is not None else None
+    return None
