@@ -28,7 +28,8 @@ again after a stop and it goes on where it stopped: the generator resumes from i
     reference's g = 5 is tuned for a 174 M-parameter model on HumanML3D; small models do better with less); it is
     written into the model directory as its recommended sampling (`--cfg` still overrides it);
  8. evaluation of the chosen model on the test split: program task (every caption at own lengths with the
-    tokenizer's bound beside it (`--tokens`), first caption at random lengths, held-out phrasings), t2m with 20 replications (R-precision also with hard
+    tokenizer's bound beside it (`--tokens`), first caption at random lengths, held-out phrasings; the first
+    --test-max-clips clips, all by default), t2m with --replications replications (R-precision also with hard
     negatives), tokenizer reconstruction; with `--baseline MODEL_DIR` the same program and t2m rows for that model
     (the previous default), on the same evaluator;
  9. the evaluator and the metrics written into the model directory (`moscale eval` then works out of the box),
@@ -143,6 +144,9 @@ def main() -> None:
                          "program 0.788 at g 1, 0.768 at 2, 0.730 at 5)")
     ap.add_argument("--select-last", type=int, default=6, help="checkpoints scored for the selection: the last N kept")
     ap.add_argument("--replications", type=int, default=20, help="t2m replications on the test split")
+    ap.add_argument("--test-max-clips", type=int, default=0,
+                    help="program rows of the test split: the first N labelled clips (0 = all; the README's 0.2.0 rows "
+                         "of corpus v3 used 500)")
     ap.add_argument("--test-captions", choices=("all", "first", "one"), default="all",
                     help="captions per test clip in the program task")
     ap.add_argument("--workers", type=int, default=1)
@@ -283,8 +287,9 @@ def main() -> None:
             rp = w / f"eval_{tag}{task}.json"
             if not rp.exists():
                 task_arg = [] if "--task" in extra else ["--task", task]
+                clips = ["--max-clips", str(args.test_max_clips)] if task.startswith("program") else []
                 run(["eval", "--model", str(m_dir), "--data", str(merged), "--split", "test", *task_arg, *extra,
-                     "--out", str(rp), *dev])
+                     *clips, "--out", str(rp), *dev])
             reports[tag + task] = report(rp)
     for tag in models:
         print(f"{tag or 'model_'}test: program own {program_score(reports[tag + 'program']):.3f}, random "
