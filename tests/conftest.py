@@ -94,7 +94,13 @@ def bandai_archive() -> Path:
 
 def load_test_module(relpath: str):
     """A helper module of the test suite (not a test module), loaded by its path under tests/."""
-    path = ROOT / "tests" / relpath
+    return load_module("tests/" + relpath)
+
+
+def load_module(relpath: str):
+    """A module of the repository that is not in the package (a test helper, a script of examples/ or
+    benchmarks/), loaded by its path from the repository's root."""
+    path = ROOT / relpath
     spec = importlib.util.spec_from_file_location("moscale_tests_" + path.stem, path)
     mod = importlib.util.module_from_spec(spec)
     import sys

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import load_module
 
 
 def _mod():
-    spec = importlib.util.spec_from_file_location("bench_text_encoder", ROOT / "benchmarks" / "bench_text_encoder.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module("benchmarks/bench_text_encoder.py")
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import load_module
 
 
 def _mod():
-    spec = importlib.util.spec_from_file_location("program_columns", ROOT / "benchmarks" / "program_columns.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module("benchmarks/program_columns.py")
 
 
 def _rate(acc: float, n: int = 10) -> dict:
