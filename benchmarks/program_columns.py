@@ -59,11 +59,11 @@ def columns_table(reports: list[tuple[str, dict[str, Any]]], real: bool = True, 
     for a in attrs:
         n = [str(last["per_attribute"].get(a, {}).get("n", "-"))] if checks else []
         lines.append("| " + " | ".join([a, *[_cell(c["per_attribute"].get(a)) for _, c in cols], *n]) + " |")
-    n_clips = [str(len(_clips(reports[-1][1])) or "")] if checks else []
     lines.append("| **mean over attributes** | " + " | ".join(_cell(c["overall_attribute_mean"]) for _, c in cols)
                  + (" | |" if checks else " |"))
+    n_gen = f" | {last['overall_clips_all_correct']['n']} |" if checks else " |"  # generations scored
     lines.append("| **every attribute right** | " + " | ".join(_cell(c["overall_clips_all_correct"]) for _, c in cols)
-                 + (f" | {n_clips[0]} |" if checks else " |"))
+                 + n_gen)
     first = _clips(reports[0][1])
     notes = [f"note: column '{name}' is measured on other clips than '{reports[0][0]}'"
              for name, rep in reports[1:] if _clips(rep) != first]
