@@ -1,12 +1,14 @@
 """Program reports side by side: the README's accuracy tables, made from `moscale eval --task program` reports.
 
-Usage: python benchmarks/program_columns.py REPORT.json[=NAME] ... [--no-real] [--checks]
+Usage: python benchmarks/program_columns.py REPORT.json[#SIDE][=NAME] ... [--no-real] [--checks]
 
 One markdown table: a row per attribute (in the detectors' order, an attribute that no report checks left
 out), then the mean over attributes and the clips with every attribute right; a column per report (its model's
 accuracy with the 95% interval the report carries), led by the real-motion column of the first report (the
 detectors' self-check on the same clips; `--no-real` leaves it out). `--checks` adds the number of checks of
-the last report. NAME is the column's title (default: the file's name without `.json`). A report whose
+the last report. NAME is the column's title (default: the file's name without `.json`). SIDE picks another
+side of the report than the model's: `#tokens` is the tokenizer's bound (`moscale eval --task program
+--tokens`), `#real` the real motion. A report whose
 clips differ from the first report's is flagged under the table: its column is not measured on the same clips.
 """
 
@@ -22,8 +24,10 @@ from moscale_cli.evaluation.program.table import ATTRIBUTES
 
 
 def load_report(spec: str) -> tuple[str, dict[str, Any]]:
-    """``PATH[=NAME]`` -> (column name, report); a file that is not a program report is an error."""
+    """``PATH[#SIDE][=NAME]`` -> (column name, report whose "model" results are SIDE's); a file that is not a
+    program report, or a SIDE it does not have, is an error."""
     path, _, name = spec.partition("=")
+    path, _, side = path.partition("#")
     p = Path(path)
     try:
         rep = json.loads(p.read_text(encoding="utf-8"))
@@ -31,7 +35,11 @@ def load_report(spec: str) -> tuple[str, dict[str, Any]]:
         raise SystemExit(f"error: cannot read {p}: {e}") from None
     if rep.get("config", {}).get("task") != "program" or "model" not in rep.get("results", {}):
         raise SystemExit(f"error: {p} is not a `moscale eval --task program` report")
-    return name or p.stem, rep
+    if side:
+        if side not in rep["results"]:
+            raise SystemExit(f"error: {p} has no '{side}' results (it has: {', '.join(sorted(rep['results']))})")
+        rep = {**rep, "results": {**rep["results"], "model": rep["results"][side]}}
+    return name or (f"{p.stem}#{side}" if side else p.stem), rep
 
 
 def _cell(r: dict[str, Any] | None) -> str:
@@ -72,7 +80,7 @@ def columns_table(reports: list[tuple[str, dict[str, Any]]], real: bool = True, 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("reports", nargs="+", help="program reports, each PATH or PATH=NAME")
+    ap.add_argument("reports", nargs="+", help="program reports, each PATH[#SIDE][=NAME]")
     ap.add_argument("--no-real", action="store_true", help="leave out the real-motion column")
     ap.add_argument("--checks", action="store_true", help="add the number of checks of the last report")
     args = ap.parse_args(argv)

@@ -65,3 +65,19 @@ def test_cli_reads_reports_and_refuses_other_files(tmp_path, capsys):
         m.main([str(t2m)])
     with pytest.raises(SystemExit, match="cannot read"):
         m.main([str(tmp_path / "missing.json")])
+
+
+def test_a_side_of_a_report_makes_a_column(tmp_path, capsys):
+    m = _mod()
+    rep = _report(_side({"count": 0.4}, 0.4, 0.3), ["c1"], _side({"count": 1.0}, 1.0, 1.0))
+    rep["results"]["tokens"] = _side({"count": 0.8}, 0.8, 0.7)
+    p = tmp_path / "own.json"
+    p.write_text(json.dumps(rep))
+    m.main([f"{p}#tokens=tokens", f"{p}", "--no-real"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| attribute | tokens | own |"
+    assert lines[2].startswith("| count | 0.800 [0.700, 0.850] | 0.400 [0.300, 0.450] |")
+    name, _ = m.load_report(f"{p}#tokens")
+    assert name == "own#tokens"
+    with pytest.raises(SystemExit, match="has no 'baseline' results"):
+        m.main([f"{p}#baseline"])
