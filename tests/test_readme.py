@@ -59,7 +59,7 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"--batch-size \d+", "--batch-size 8"),
     (r"--warmup \d+", "--warmup 1"),
     (r"--batch 32\b", "--batch 2"),
-    (r"runs/default/datasets/merged", "datasets/merged"),  # the default model's corpus: the README's own merge
+    (r"runs/(default|v3)/datasets/merged", "datasets/merged"),  # the default models' corpora: the README's own merge
     (r"--data merged\b", "--data datasets/merged"),  # the comparison's short names for the same folders
     (r"--tokenizer tok\b", "--tokenizer runs/tok"),
     (r"--evaluator evaluator\b", "--evaluator runs/eval"),

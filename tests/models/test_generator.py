@@ -20,6 +20,7 @@ from moscale_cli.models.generator import (
     block_causal_mask,
     rename_legacy_keys,
     scale_positions,
+    upgrade_state_dict,
 )
 from moscale_cli.models.layers import count_parameters
 from moscale_cli.models.tokenizer import MSTokenizer, TokenizerConfig
@@ -269,14 +270,14 @@ def test_weights_in_the_flat_layout_load(tmp_path, arch):
         assert all(torch.equal(a, b) for a, b in zip(src.state_dict().values(), dst.state_dict().values(), strict=True))
 
 
-def test_the_shipped_default_model_is_in_the_flat_layout_and_loads():
+def test_the_shipped_default_model_loads_every_tensor_of_its_file():
+    # 0.2.0 shipped the flat layout of the weights (loaded through upgrade_state_dict, tested above); 0.3 the
+    # modules' layout: either way every tensor of the file lands in the module, none left over or missing
     from moscale_cli.checkpoint import load_tensors
     from moscale_cli.model_dir import load_model_dir, resolve_model
 
     path = resolve_model(None)
-    flat = load_tensors(path / "generator.safetensors")
-    assert "cfg_uncond" in flat and "blocks.0.qkv.weight" in flat and "head.weight" in flat
-    gen = load_model_dir(path).generator
-    assert torch.equal(gen.conditioner.cfg_uncond, flat["cfg_uncond"])
-    assert torch.equal(gen.trunk.blocks[0].qkv.weight, flat["blocks.0.qkv.weight"])
-    assert torch.equal(gen.trunk.head.weight, flat["head.weight"])
+    stored = upgrade_state_dict(load_tensors(path / "generator.safetensors"))
+    sd = load_model_dir(path).generator.state_dict()
+    assert sorted(stored) == sorted(sd)
+    assert all(torch.equal(sd[k], stored[k]) for k in sd)
