@@ -308,7 +308,7 @@ def main() -> None:
                **{f"program_test_tokens_{a}": r["acc"] for a, r in prog["tokens"]["per_attribute"].items()},
                **{f"test_{k}": round(v["mean"], 4) for k, v in t2m.items()},
                "tokenizer_test_mpjpe_mm": round(reports["reconstruction"]["results"]["model"]["mpjpe_mm"]["mean"], 2)}
-    update_model_dir(model, evaluator_run=evr, metrics=metrics)
+    update_model_dir(model, evaluator_run=evr, metrics=metrics, name=f"moscale-default-{args.generator_preset}")
     print(json.dumps(metrics, indent=2))
     if args.install is not None:
         if args.install.exists():

@@ -303,12 +303,12 @@ EVALUATOR_FILES = ("evaluator.safetensors", "evaluator_config.json", "stats.safe
 
 def update_model_dir(path: str | os.PathLike, evaluator_run: str | os.PathLike | None = None,
                      metrics: dict[str, Any] | None = None,
-                     sampling: dict[str, Any] | None = None) -> dict[str, Any]:
+                     sampling: dict[str, Any] | None = None, name: str | None = None) -> dict[str, Any]:
     """Add to an existing model directory: the evaluator it is measured with (the exported files of a
     ``train-evaluator`` run, copied to ``evaluator/`` and named in config.json, so ``moscale eval`` finds it),
-    more metrics (merged into config.json's ``metrics``) and/or the sampling settings the model recommends
-    (config.json ``sampling``, e.g. ``{"cfg": 2.0}``: used wherever the user leaves them unset); the model card
-    is rewritten. Atomic per file."""
+    more metrics (merged into config.json's ``metrics``), the sampling settings the model recommends
+    (config.json ``sampling``, e.g. ``{"cfg": 2.0}``: used wherever the user leaves them unset) and/or its
+    name (``moscale info`` shows it); the model card is rewritten. Atomic per file."""
     from moscale_cli.utils.atomic import replace_dir, temp_dir, write_json_atomic, write_text_atomic
 
     path = Path(path)
@@ -335,6 +335,10 @@ def update_model_dir(path: str | os.PathLike, evaluator_run: str | os.PathLike |
         except ConfigError as e:
             raise CheckpointError(f"{path}: {e}") from None
         cfg["sampling"] = {**(cfg.get("sampling") or {}), **sampling}
+    if name is not None:
+        if not name.strip():
+            raise CheckpointError(f"{path}: a model name must not be empty")
+        cfg["name"] = name
     write_json_atomic(path / "config.json", cfg)
     write_text_atomic(path / "README.md", _model_card(cfg))
     return cfg

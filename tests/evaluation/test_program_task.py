@@ -123,6 +123,12 @@ def test_update_model_dir_names_the_evaluator_and_merges_metrics(model_with_eval
 
     with pytest.raises(CheckpointError, match="not an exported evaluator run"):
         update_model_dir(broken, evaluator_run=tmp_path)
+    update_model_dir(broken, name="moscale-default-tiny")
+    assert read_model_config(broken)["name"] == "moscale-default-tiny"
+    code, out, _ = run_cli("info", broken)
+    assert code == 0 and "moscale-default-tiny" in out
+    with pytest.raises(CheckpointError, match="must not be empty"):
+        update_model_dir(broken, name=" ")
 
 
 @pytest.mark.slow
